@@ -1,0 +1,175 @@
+"""Descriptions: JSON-serialisable dicts from which objects are re-created.
+
+A description of a ``Describable`` is a dict with the class name under ``'@type'``
+and its (non-default, described) attributes. Basic types describe themselves.
+Creating an object from a description only ever instantiates classes registered
+here, by name: a description read from a file cannot name a module to import or
+code to run.
+"""
+
+import numpy as np
+
+from brainstorm.errors import DescriptionError
+
+#: name -> class of every Describable subclass defined so far.
+_REGISTRY = {}
+
+
+def registered_types():
+    """Return a copy of the name -> class registry of Describable types."""
+    return dict(_REGISTRY)
+
+
+class Describable:
+    """Base class for objects that can be described and re-created.
+
+    Attributes:
+        __undescribed__: set of attribute names left out of the description, or
+            a dict mapping them to the value they get when the object is
+            created from a description.
+        __default_values__: dict of attribute -> default value; attributes equal
+            to their default are left out of the description.
+    """
+
+    __undescribed__ = {}
+    __default_values__ = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        name = cls.__name__
+        previous = _REGISTRY.get(name)
+        if previous is not None and previous is not cls:
+            same_place = (previous.__module__ == cls.__module__ and
+                          previous.__qualname__ == cls.__qualname__)
+            if not same_place:
+                raise TypeError(
+                    f"Describable type name {name!r} is already taken by "
+                    f"{previous.__module__}.{previous.__qualname__}; "
+                    f"rename {cls.__module__}.{cls.__qualname__}")
+        _REGISTRY[name] = cls
+
+    @classmethod
+    def __get_all_undescribed__(cls):
+        undescribed = {}
+        for klass in reversed(cls.__mro__):
+            entries = getattr(klass, '__undescribed__', {})
+            if isinstance(entries, dict):
+                undescribed.update(entries)
+            else:
+                undescribed.update({name: None for name in entries})
+        return undescribed
+
+    @classmethod
+    def __get_all_default_values__(cls):
+        defaults = {}
+        for klass in reversed(cls.__mro__):
+            defaults.update(getattr(klass, '__default_values__', {}))
+        return defaults
+
+    def __describe__(self):
+        """Return a JSON-serialisable description of this object (a dict)."""
+        description = {}
+        undescribed = self.__get_all_undescribed__()
+        defaults = self.__get_all_default_values__()
+        for key, value in self.__dict__.items():
+            if key in undescribed:
+                continue
+            if key in defaults and _equal(defaults[key], value):
+                continue
+            description[key] = get_description(value)
+        description['@type'] = type(self).__name__
+        return description
+
+    @classmethod
+    def __new_from_description__(cls, description):
+        """Create a new instance of ``cls`` from ``description`` (a dict)."""
+        instance = cls.__new__(cls)
+        for key, value in cls.__get_all_undescribed__().items():
+            setattr(instance, key, value)
+        for key, value in cls.__get_all_default_values__().items():
+            setattr(instance, key, value)
+        for key, value in description.items():
+            if key == '@type':
+                continue
+            setattr(instance, key, create_from_description(value))
+        instance.__init_from_description__(description)
+        return instance
+
+    def __init_from_description__(self, description):
+        """Hook for extra initialisation after creation from a description."""
+
+
+def _equal(a, b):
+    try:
+        result = a == b
+        if isinstance(result, np.ndarray):
+            return bool(result.all()) and np.shape(a) == np.shape(b)
+        return bool(result)
+    except (TypeError, ValueError):
+        return False
+
+
+def get_description(this):
+    """Create a JSON-serialisable description of ``this``.
+
+    Args:
+        this: a Describable, or a basic value (None, bool, int, float, str),
+            or a list/tuple/dict of those, or a numpy array or scalar.
+
+    Returns:
+        The description (basic types describe themselves; tuples become lists).
+
+    Raises:
+        TypeError: if ``this`` cannot be described.
+    """
+    if this is None or isinstance(this, (bool, str)):
+        return this
+    if isinstance(this, (int, float)):
+        return this
+    if isinstance(this, np.generic):
+        return this.item()
+    if isinstance(this, np.ndarray):
+        return this.tolist()
+    if isinstance(this, (list, tuple)):
+        return [get_description(item) for item in this]
+    if isinstance(this, dict):
+        description = {}
+        for key, value in this.items():
+            if not isinstance(key, str):
+                raise TypeError(f"cannot describe a dict with the non-string key {key!r}")
+            description[key] = get_description(value)
+        return description
+    if isinstance(this, Describable):
+        return this.__describe__()
+    raise TypeError(f"cannot describe an object of type {type(this).__name__}: "
+                    f"it is neither a basic type nor a Describable")
+
+
+def create_from_description(description):
+    """Instantiate a new object from ``description``.
+
+    Args:
+        description: as made by :func:`get_description`.
+
+    Returns:
+        A new object; dicts with an ``'@type'`` become instances of the
+        registered Describable class of that name.
+
+    Raises:
+        DescriptionError: if ``'@type'`` names no registered Describable type.
+    """
+    if isinstance(description, list):
+        return [create_from_description(item) for item in description]
+    if isinstance(description, dict):
+        if '@type' not in description:
+            return {key: create_from_description(value) for key, value in description.items()}
+        type_name = description['@type']
+        if not isinstance(type_name, str) or type_name not in _REGISTRY:
+            import difflib
+            close = difflib.get_close_matches(str(type_name), list(_REGISTRY), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise DescriptionError(f"unknown @type {type_name!r}: no Describable type of "
+                                   f"that name is registered{hint}")
+        return _REGISTRY[type_name].__new_from_description__(description)
+    return description
+
