@@ -1,0 +1,467 @@
+"""The Network (spec 8.1 and 9.1.4): layers, their memory, and everything users do with them."""
+
+import json
+import os
+import tempfile
+from collections import OrderedDict
+
+import numpy as np
+
+from brainstorm.describable import create_from_description, get_description
+from brainstorm.errors import (DataError, FileFormatError, NetworkValidationError,
+                               BrainstormError)
+from brainstorm.randomness import Seedable
+from brainstorm.structure.architecture import (generate_architecture,
+                                               instantiate_layers_from_architecture)
+from brainstorm.structure.buffers import BufferManager
+from brainstorm.structure.view_references import (resolve_references, order_and_check)
+
+HDF5_FORMAT = 'brainstorm-network'
+HDF5_FORMAT_VERSION = 1
+
+
+def _default_handler():
+    from brainstorm.handlers import NumpyHandler
+    return NumpyHandler(np.float32)
+
+
+class Network(Seedable):
+    """A directed acyclic graph of layers with its memory (see spec 8.1).
+
+    Create networks with :meth:`from_layer`, :meth:`from_architecture` or
+    :meth:`from_hdf5`. ``net.buffer`` gives the live arrays (on the device),
+    ``net.get(path)`` numpy copies.
+
+    Attributes:
+        layers (OrderedDict[str, Layer]): layer implementations, topologically sorted.
+        architecture (dict): the architecture description (spec 9.3).
+        handler (Handler): does all arithmetic and owns the memory.
+        buffer (BufferView): live views: ``net.buffer.Layer.outputs.default``,
+            ``net.buffer['Layer.parameters.W']``, ``net.buffer.parameters``.
+        output_name (str): path of the default output that scorers use, e.g.
+            'Output.outputs.predictions' (set by tools that build the net).
+    """
+
+    def __init__(self, layers, architecture, handler=None, seed=None):
+        super().__init__(seed)
+        self.layers = layers
+        self.architecture = architecture
+        self.handler = handler if handler is not None else _default_handler()
+        for layer in self.layers.values():
+            layer.set_handler(self.handler)
+        self.buffer_manager = BufferManager(self.layers, self.handler)
+        self.weight_modifiers = OrderedDict()
+        self.gradient_modifiers = OrderedDict()
+        self.initializers = OrderedDict()
+        self.output_name = _guess_output_name(self.layers)
+        self._input_layer = self.layers['Input']
+        self._loss_layers = [name for name, layer in self.layers.items()
+                             if layer.layer_type == 'Loss']
+        self._forward_done = False
+
+    # ---- creation -------------------------------------------------------------------------
+    @classmethod
+    def from_layer(cls, some_layer):
+        """Create a network from any layer of a graph wired with ``>>`` (see construction)."""
+        return cls.from_architecture(generate_architecture(some_layer))
+
+    @classmethod
+    def from_architecture(cls, architecture):
+        """Create a network from an architecture dict (spec 9.3); validates it first."""
+        layers = instantiate_layers_from_architecture(architecture)
+        return cls(layers, json.loads(json.dumps(architecture)))
+
+    @classmethod
+    def from_hdf5(cls, filename):
+        """Load a network saved with :meth:`save_as_hdf5`.
+
+        Only JSON and numeric datasets are read; nothing in the file is
+        executed or imported.
+
+        Raises:
+            FileFormatError: if the file is missing, not HDF5, not a
+                brainstorm network, or its parameters do not fit.
+        """
+        import h5py
+        filename = os.fspath(filename)
+        if not os.path.exists(filename):
+            raise FileFormatError(f"{filename}: no such file")
+        try:
+            with h5py.File(filename, 'r') as f:
+                if f.attrs.get('format') != HDF5_FORMAT:
+                    raise FileFormatError(
+                        f"{filename}: not a brainstorm network file (attribute 'format' is "
+                        f"{_attr_text(f.attrs.get('format'))}, expected {HDF5_FORMAT!r})")
+                version = int(f.attrs.get('format_version', -1))
+                if version > HDF5_FORMAT_VERSION:
+                    raise FileFormatError(f"{filename}: network file format version {version} "
+                                          f"is newer than this brainstorm supports "
+                                          f"({HDF5_FORMAT_VERSION})")
+                description = _read_json_attr(f, 'description', filename)
+                if 'parameters' not in f:
+                    raise FileFormatError(f"{filename}: dataset 'parameters' is missing")
+                dataset = f['parameters']
+                if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind != 'f' or \
+                        dataset.ndim != 1:
+                    raise FileFormatError(f"{filename}: 'parameters' must be a 1-D float "
+                                          f"dataset")
+                parameters = dataset[()]
+        except OSError as error:
+            raise FileFormatError(f"{filename}: cannot be read as HDF5 ({error})") from error
+        if not isinstance(description, dict) or 'architecture' not in description:
+            raise FileFormatError(f"{filename}: the network description has no architecture")
+        try:
+            net = cls.from_architecture(description['architecture'])
+        except BrainstormError as error:
+            raise FileFormatError(f"{filename}: the stored architecture is invalid: "
+                                  f"{error}") from error
+        if parameters.shape != (net.buffer_manager.parameter_size,):
+            raise FileFormatError(
+                f"{filename}: {parameters.size} parameters stored, but the architecture "
+                f"needs {net.buffer_manager.parameter_size} (truncated or foreign file)")
+        net.handler.set_from_numpy(net.buffer.parameters, parameters.astype(net.handler.dtype))
+        net.output_name = description.get('output_name', net.output_name)
+        for kind in ('initializers', 'weight_modifiers', 'gradient_modifiers'):
+            if kind in description:
+                try:
+                    getattr(net, kind).update(create_from_description(description[kind]))
+                except BrainstormError as error:
+                    raise FileFormatError(f"{filename}: stored {kind} are invalid: "
+                                          f"{error}") from error
+        return net
+
+    def save_as_hdf5(self, filename, comment=''):
+        """Save description and parameters to ``filename`` (written atomically).
+
+        Args:
+            filename (str): target file; its folder must exist.
+            comment (str): stored in the file's 'comment' attribute.
+        """
+        import h5py
+        filename = os.fspath(filename)
+        description = {'architecture': self.architecture, 'output_name': self.output_name,
+                       'initializers': get_description(self.initializers),
+                       'weight_modifiers': get_description(self.weight_modifiers),
+                       'gradient_modifiers': get_description(self.gradient_modifiers)}
+        folder = os.path.dirname(os.path.abspath(filename))
+        handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(filename),
+                                             suffix='.tmp', dir=folder)
+        os.close(handle)
+        try:
+            with h5py.File(temporary, 'w') as f:
+                f.attrs['format'] = HDF5_FORMAT
+                f.attrs['format_version'] = HDF5_FORMAT_VERSION
+                f.attrs['description'] = json.dumps(description)
+                f.attrs['comment'] = comment
+                f.create_dataset('parameters', data=self.get('parameters'))
+            os.replace(temporary, filename)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+            raise
+
+    # ---- handler --------------------------------------------------------------------------
+    def set_handler(self, new_handler):
+        """Run on ``new_handler`` from now on; parameter values are kept."""
+        parameters = self.get('parameters')
+        self.handler = new_handler
+        for layer in self.layers.values():
+            layer.set_handler(new_handler)
+        self.buffer_manager = BufferManager(self.layers, new_handler)
+        new_handler.set_from_numpy(self.buffer.parameters, parameters.astype(new_handler.dtype))
+        self._forward_done = False
+
+    # ---- access ---------------------------------------------------------------------------
+    @property
+    def buffer(self):
+        """Live views of all buffers (see class docstring)."""
+        return self.buffer_manager.views
+
+    def get(self, buffer_path):
+        """A numpy copy of the buffer at ``buffer_path`` (context slots left out).
+
+        Raises:
+            KeyError: if no buffer is found for the path.
+        """
+        if not isinstance(buffer_path, str):
+            raise KeyError(f"buffer paths are dotted strings, got {buffer_path!r}")
+        array = self.buffer[buffer_path]
+        if not hasattr(array, 'shape') or hasattr(array, 'keys'):
+            raise KeyError(f"{buffer_path!r} is a group of buffers, not one buffer")
+        array = self.handler.get_numpy_copy(array)
+        time_size = self.buffer_manager.time_size
+        parts = buffer_path.split('.')
+        if len(parts) == 3 and array.ndim >= 2:
+            structure = _structure_of(self.layers[parts[0]], parts[1], parts[2])
+            if structure is not None and structure.context_size:
+                array = array[:time_size]
+        return array
+
+    def get_input(self, input_name):
+        """A numpy copy of the named input currently provided to the network."""
+        return self.get(f"Input.outputs.{input_name}")
+
+    def get_loss_values(self):
+        """Loss values of the last forward pass: 'total_loss' and one entry per Loss layer."""
+        losses = OrderedDict()
+        total = 0.0
+        for name in self._loss_layers:
+            value = float(self.handler.get_numpy_copy(self.buffer[name].outputs.loss).sum())
+            losses[name] = value
+            total += value
+        result = OrderedDict(total_loss=total)
+        if len(losses) > 1:
+            result.update(losses)
+        return result
+
+    def get_context(self):
+        """The state at the last time step of the last forward pass, for continuing sequences.
+
+        Returns:
+            dict: layer name -> {'outputs.X' / 'internals.Y': numpy array of the
+            last ``context_size`` steps}.
+        """
+        time_size = self.buffer_manager.time_size
+        context = OrderedDict()
+        for layer_name, field, name, array in self.buffer_manager.slots_with_context():
+            size = array.shape[0] - time_size
+            values = self.handler.get_numpy_copy(array)[time_size - size:time_size]
+            context.setdefault(layer_name, OrderedDict())[f"{field}.{name}"] = values
+        return context
+
+    # ---- running ----------------------------------------------------------------------------
+    def provide_external_data(self, data, all_inputs=True):
+        """Copy ``data`` (name -> array (T, B, ...)) into the outputs of the Input layer.
+
+        Raises:
+            DataError: on unknown names, missing names (when ``all_inputs``),
+                wrong feature shapes, or inconsistent T / B.
+        """
+        shapes = self._input_layer.out_shapes
+        if not isinstance(data, dict) and not hasattr(data, 'keys'):
+            raise DataError(f"expected a dict of named arrays, got {type(data).__name__}")
+        unknown = [name for name in data if name not in shapes]
+        if unknown:
+            import difflib
+            close = difflib.get_close_matches(unknown[0], list(shapes), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise DataError(f"the network has no input named {unknown[0]!r} (its inputs: "
+                            f"{', '.join(shapes)}){hint}")
+        if all_inputs:
+            missing = [name for name in shapes if name not in data]
+            if missing:
+                raise DataError(f"input {missing[0]!r} was not provided (the network needs "
+                                f"{', '.join(shapes)})")
+        time_size = batch_size = None
+        arrays = {}
+        for name, value in data.items():
+            array = value if hasattr(value, 'shape') else np.asarray(value)
+            structure = shapes[name]
+            expected = structure.feature_shape
+            lead = 2 if structure.buffer_type == 2 else structure.buffer_type
+            if tuple(array.shape[lead:]) != expected or array.ndim != lead + len(expected):
+                template = ('T', 'B')[:lead] + expected
+                raise DataError(f"input {name!r} has shape {tuple(array.shape)}, expected "
+                                f"{template}")
+            t = array.shape[0] if lead == 2 else None
+            b = array.shape[lead - 1] if lead else None
+            if t is not None:
+                if time_size is not None and t != time_size:
+                    raise DataError(f"input {name!r} has {t} time steps, other inputs "
+                                    f"have {time_size}")
+                time_size = t
+            if b is not None:
+                if batch_size is not None and b != batch_size:
+                    raise DataError(f"input {name!r} has batch size {b}, other inputs "
+                                    f"have {batch_size}")
+                batch_size = b
+            arrays[name] = array
+        self.buffer_manager.resize(time_size or self.buffer_manager.time_size,
+                                   batch_size or self.buffer_manager.batch_size)
+        outputs = self.buffer.Input.outputs
+        for name, array in arrays.items():
+            if isinstance(array, np.ndarray) and array.dtype == self.handler.dtype:
+                self.handler.set_from_numpy(outputs[name], array)
+            elif isinstance(array, np.ndarray):
+                self.handler.set_from_numpy(outputs[name], array.astype(self.handler.dtype))
+            else:  # device array of the handler's type
+                self.handler.copy_to(array, outputs[name])
+        self._forward_done = False
+
+    def forward_pass(self, training_pass=False, context=None):
+        """Run all layers forward on the provided data.
+
+        Args:
+            training_pass (bool): layers like Dropout and BatchNorm behave as in training.
+            context (Optional[dict]): a state from :meth:`get_context`, used as the
+                state at t = -1; zeros otherwise.
+        """
+        self._set_context(context)
+        buffers = self.buffer
+        for name, layer in self.layers.items():
+            layer.forward_pass(buffers[name], training_pass=training_pass)
+        self._forward_done = True
+
+    def _set_context(self, context):
+        time_size = self.buffer_manager.time_size
+        for layer_name, field, name, array in self.buffer_manager.slots_with_context():
+            slot = array[time_size:]
+            values = None if context is None else context.get(layer_name, {}).get(
+                f"{field}.{name}")
+            if values is None:
+                self.handler.fill(slot, 0.0)
+                continue
+            values = np.asarray(values)
+            if values.shape != tuple(slot.shape):
+                raise DataError(f"context for {layer_name}.{field}.{name} has shape "
+                                f"{values.shape}, expected {tuple(slot.shape)} (same batch "
+                                f"size as the data)")
+            self.handler.set_from_numpy(slot, values.astype(self.handler.dtype))
+
+    def backward_pass(self):
+        """Compute all deltas and gradients (after a forward pass); apply gradient modifiers."""
+        if not self._forward_done:
+            raise NetworkValidationError("backward_pass() needs a forward_pass() on the same "
+                                         "data first")
+        self.buffer_manager.clear_backward_buffers()
+        buffers = self.buffer
+        for name, layer in reversed(self.layers.items()):
+            layer.backward_pass(buffers[name])
+        self.apply_gradient_modifiers()
+
+    # ---- initialisation and modifiers -------------------------------------------------------
+    def initialize(self, default_or_init_dict=None, seed=None, **kwargs):
+        """Initialise all parameters (see spec 8.1 for the pattern rules).
+
+        Args:
+            default_or_init_dict: an initializer (the default for everything) or a
+                dict layer pattern -> initializer or {parameter pattern: initializer}.
+            seed (Optional[int]): makes the initialisation reproducible.
+            **kwargs: more layer patterns; they take precedence over the dict.
+
+        Raises:
+            NetworkValidationError: if a parameter is matched ambiguously or not at all.
+            InitializationError: if an initializer fails and no fallback works.
+        """
+        from brainstorm.initializers import evaluate_initializer
+        from brainstorm.errors import InitializationError
+        patterns = _merge_patterns(default_or_init_dict, kwargs)
+        resolved = resolve_references(self._parameter_names(), patterns, 'initializer',
+                                      allow_fallback=True)
+        init_rnd = self.rnd.create_random_state(seed)
+        for layer_name, parameter_names in self._parameter_names().items():
+            for parameter_name in parameter_names:
+                initializer, fallback = resolved[layer_name][parameter_name]
+                view = self.buffer[layer_name].parameters[parameter_name]
+                shape = tuple(view.shape)
+                item_seed = init_rnd.generate_seed()
+                try:
+                    values = evaluate_initializer(initializer, shape, seed=item_seed)
+                except InitializationError as error:
+                    if fallback is None:
+                        raise InitializationError(
+                            f"{layer_name}.parameters.{parameter_name} {shape}: {error}") \
+                            from error
+                    values = evaluate_initializer(fallback, shape, seed=item_seed)
+                self.handler.set_from_numpy(view, np.asarray(values, dtype=self.handler.dtype))
+                self.initializers.setdefault(layer_name, OrderedDict())[parameter_name] = \
+                    initializer if not isinstance(initializer, np.ndarray) else \
+                    initializer.tolist()
+
+    def _parameter_names(self):
+        return OrderedDict((name, list(layer.parameter_shapes))
+                           for name, layer in self.layers.items() if layer.parameter_shapes)
+
+    def set_weight_modifiers(self, default_or_mod_dict=None, **kwargs):
+        """Install value modifiers applied to the weights after every update (spec 8.1)."""
+        self.weight_modifiers = self._resolve_modifiers(default_or_mod_dict, kwargs)
+
+    def set_gradient_modifiers(self, default_or_mod_dict=None, **kwargs):
+        """Install value modifiers applied to the gradients after every backward pass."""
+        self.gradient_modifiers = self._resolve_modifiers(default_or_mod_dict, kwargs)
+
+    def _resolve_modifiers(self, default_or_mod_dict, kwargs):
+        patterns = _merge_patterns(default_or_mod_dict, kwargs)
+        resolved = resolve_references(self._parameter_names(), patterns, 'modifier',
+                                      allow_fallback=False, allow_unmatched=True)
+        modifiers = OrderedDict()
+        for layer_name, parameters in resolved.items():
+            for parameter_name, (modifier, _) in parameters.items():
+                if modifier is None:
+                    continue
+                items = order_and_check(modifier, f"{layer_name}.{parameter_name}")
+                for item in items:
+                    item.layer_name, item.view_name = layer_name, parameter_name
+                modifiers.setdefault(layer_name, OrderedDict())[parameter_name] = items
+        return modifiers
+
+    def apply_weight_modifiers(self):
+        """Run the weight modifiers on the parameters now."""
+        for layer_name, parameters in self.weight_modifiers.items():
+            for parameter_name, modifiers in parameters.items():
+                view = self.buffer[layer_name].parameters[parameter_name]
+                for modifier in modifiers:
+                    modifier(self.handler, view)
+
+    def apply_gradient_modifiers(self):
+        """Run the gradient modifiers on the gradients now."""
+        for layer_name, parameters in self.gradient_modifiers.items():
+            for parameter_name, modifiers in parameters.items():
+                view = self.buffer[layer_name].gradients[parameter_name]
+                weights = self.buffer[layer_name].parameters[parameter_name]
+                for modifier in modifiers:
+                    modifier(self.handler, view, parameters=weights)
+
+    def __repr__(self):
+        return (f"<Network: {len(self.layers)} layers, "
+                f"{self.buffer_manager.parameter_size} parameters, handler "
+                f"{type(self.handler).__name__}>")
+
+
+def _merge_patterns(default_or_dict, kwargs):
+    if default_or_dict is None:
+        patterns = {}
+    elif isinstance(default_or_dict, dict):
+        patterns = dict(default_or_dict)
+    else:
+        patterns = {'default': default_or_dict}
+    patterns.update(kwargs)
+    return patterns
+
+
+def _structure_of(layer, field, name):
+    table = {'outputs': layer.out_shapes, 'output_deltas': layer.out_shapes,
+             'internals': layer.internal_shapes}.get(field, {})
+    name = layer.output_aliases.get(name, name) if field in ('outputs', 'output_deltas') \
+        else name
+    return table.get(name)
+
+
+def _guess_output_name(layers):
+    """The path scorers read by default: the predictions of the (single) loss-computing layer."""
+    for name, layer in layers.items():
+        for candidate in ('predictions', 'probabilities'):
+            if candidate in layer.out_shapes:
+                return f"{name}.outputs.{candidate}"
+    return ''
+
+
+def _attr_text(value):
+    if isinstance(value, bytes):
+        value = value.decode('utf-8', 'replace')
+    return repr(value)
+
+
+def _read_json_attr(f, name, filename):
+    if name not in f.attrs:
+        raise FileFormatError(f"{filename}: attribute {name!r} is missing")
+    text = f.attrs[name]
+    if isinstance(text, bytes):
+        text = text.decode('utf-8', 'replace')
+    if not isinstance(text, str):
+        raise FileFormatError(f"{filename}: attribute {name!r} is not text")
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise FileFormatError(f"{filename}: attribute {name!r} is not valid JSON "
+                              f"({error})") from error

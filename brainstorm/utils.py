@@ -1,0 +1,43 @@
+"""Small helpers shared by layers and tools: reshaping time away, dotted paths."""
+
+import numpy as np
+
+
+def flatten_time(array):
+    """Merge the time and batch axes: (T, B, ...) -> (T*B, ...), as a view.
+
+    Works for any array type with ``reshape`` (numpy, pycuda GPUArray).
+    """
+    shape = array.shape
+    return array.reshape((shape[0] * shape[1],) + tuple(shape[2:]))
+
+
+def flatten_time_and_features(array):
+    """Reshape (T, B, f1, f2, ...) to the matrix (T*B, f1*f2*...), as a view."""
+    shape = array.shape
+    return array.reshape((shape[0] * shape[1], int(np.prod(shape[2:], dtype=np.int64))))
+
+
+def flatten_features(array, start_idx=2):
+    """Merge all axes from ``start_idx`` on into one: (T, B, f1, f2) -> (T, B, f1*f2)."""
+    shape = array.shape
+    features = int(np.prod(shape[start_idx:], dtype=np.int64))
+    return array.reshape(tuple(shape[:start_idx]) + (features,))
+
+
+def product(shape):
+    """Number of elements of an array of feature shape ``shape`` (1 for ())."""
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def get_by_path(tree, path):
+    """Look up ``'a.b.c'`` in nested dicts; raises KeyError naming the missing part."""
+    node = tree
+    walked = []
+    for part in path.split('.'):
+        walked.append(part)
+        try:
+            node = node[part]
+        except (KeyError, TypeError, IndexError):
+            raise KeyError(f"{'.'.join(walked)!r} not found (looking up {path!r})") from None
+    return node
