@@ -1,0 +1,64 @@
+"""Shared command-line plumbing of the ``data/create_*.py`` scripts.
+
+Each script names a converter of ``brainstorm.datasets`` and its extra options; this
+module parses the arguments, renders the converter's progress with rich (on stderr),
+and turns a bad input into one ``error: ...`` line and exit status 2.
+"""
+
+import argparse
+import pathlib
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+try:
+    import brainstorm  # noqa: F401 - installed (pip install -e . or a wheel)
+except ImportError:  # run from a checkout without installing: use the checkout's package
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from brainstorm.errors import BrainstormError  # noqa: E402
+
+EXIT_BAD_INPUT = 2
+
+
+def make_parser(description, example, default_output, source_help):
+    """An ArgumentParser with the options every script shares."""
+    parser = argparse.ArgumentParser(
+        description=description, epilog=f'example:\n  {example}',
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--source', required=True, help=source_help)
+    parser.add_argument('-o', '--output', default=default_output,
+                        help=f'HDF5 file to create (default: {default_output})')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace the output file if it exists')
+    return parser
+
+
+def run(converter, arguments, **options):
+    """Call ``converter(source, output, progress, overwrite=..., **options)``; exit code."""
+    console = Console(stderr=True)
+    try:
+        with Progress(TextColumn('{task.description}'), BarColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as progress_bar:
+            task = progress_bar.add_task('starting', total=None)
+
+            def progress(done, total, what):
+                progress_bar.update(task, completed=done, total=total, description=what)
+
+            output = converter(arguments.source, arguments.output, progress,
+                               overwrite=arguments.overwrite, **options)
+    except BrainstormError as error:
+        console.print(f'error: {error}', markup=False, highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        console.print('interrupted; no output was written')
+        return 130
+    console.print(f'wrote {output}', markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
+def main(converter, parser, options_from_arguments=lambda arguments: {}):
+    """Parse ``sys.argv``, run the converter and exit with its status."""
+    arguments = parser.parse_args()
+    sys.exit(run(converter, arguments, **options_from_arguments(arguments)))

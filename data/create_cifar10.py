@@ -1,0 +1,19 @@
+#!/usr/bin/env python
+"""Convert cifar-10-python.tar.gz into CIFAR-10.hdf5 (see brainstorm.datasets.cifar)."""
+
+import _script
+from brainstorm.datasets import prepare_cifar10
+
+if __name__ == '__main__':
+    parser = _script.make_parser(
+        'Convert CIFAR-10 from the python-version archive (pickles are read with a '
+        'restricted unpickler).',
+        'python data/create_cifar10.py --source cifar-10-python.tar.gz -o CIFAR-10.hdf5',
+        'CIFAR-10.hdf5', 'cifar-10-python.tar.gz, or the folder holding it')
+    parser.add_argument('--scale', action='store_true',
+                        help='scale to [0, 1] instead of standardising per channel')
+    parser.add_argument('--no-verify', action='store_true',
+                        help='accept an archive whose md5 differs from the published one')
+    _script.main(prepare_cifar10, parser, lambda arguments: dict(
+        verify_checksums=not arguments.no_verify,
+        normalization='scale' if arguments.scale else 'standardize'))
