@@ -1,0 +1,30 @@
+"""Handlers: the objects that own memory and arithmetic (spec 8.9).
+
+``NumpyHandler`` (the default, CPU) and ``DebugHandler`` (checks every call) are
+imported here; ``PyCudaHandler`` is imported only when first accessed, so that
+importing brainstorm never touches pycuda or CUDA.
+"""
+
+from brainstorm.handlers.base_handler import Handler
+from brainstorm.handlers.debug_handler import DebugHandler
+from brainstorm.handlers.numpy_handler import NumpyHandler
+
+__all__ = ['Handler', 'NumpyHandler', 'DebugHandler', 'PyCudaHandler', 'default_handler']
+
+
+def default_handler():
+    """Return a new default handler: ``NumpyHandler(numpy.float32)``.
+
+    A function, not a module-level instance: creating a handler draws a seed
+    from ``global_rnd``, which must not happen at import.
+    """
+    import numpy as np
+    return NumpyHandler(np.float32)
+
+
+def __getattr__(name):
+    if name == 'PyCudaHandler':
+        # imported on first access only: pycuda and a GPU are optional
+        from brainstorm.handlers.pycuda_handler import PyCudaHandler
+        return PyCudaHandler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

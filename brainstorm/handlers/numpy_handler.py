@@ -1,0 +1,300 @@
+"""NumpyHandler: the reference handler, computing on the CPU with numpy.
+
+Every op writes in place through ufuncs with ``out=`` (never ``out[:] = a + b``,
+which allocates a temporary), and accepts non-contiguous views, such as slices
+along the last axis of a bigger buffer, for every array argument. Temporaries
+come from the handler's scratch cache, so after the first call with a shape no
+op allocates, except the random ones (numpy's RandomState draws into new arrays).
+"""
+
+import numpy as np
+
+from brainstorm.handlers.base_handler import Handler
+
+
+class NumpyHandler(Handler):
+    """Handler computing with numpy arrays on the CPU.
+
+    ``dot_add_mm`` accumulates with BLAS ``gemm`` (``beta=1``) directly into
+    ``out`` when the dtype is float32 or float64 and every matrix is C- or
+    Fortran-contiguous; otherwise it falls back to a matrix product into scratch
+    memory followed by an add.
+
+    Args:
+        dtype: float dtype of all arrays (float32 by default; float64 for
+            gradient checks).
+        seed (Optional[int]): seed of ``rnd``; drawn from ``global_rnd`` when None.
+
+    Example:
+        >>> handler = NumpyHandler(np.float64)
+        >>> out = handler.zeros((2, 2))
+        >>> handler.add_st(1.0, out, out)
+    """
+
+    array_type = np.ndarray
+
+    def __init__(self, dtype=np.float32, seed=None):
+        super().__init__(dtype, seed)
+        self.EMPTY = np.zeros(0, dtype=self.dtype)
+        self._column_index_rows = {}
+        # scipy is imported here, not at module import, to keep `import brainstorm` light
+        from scipy.linalg import blas
+        from scipy.special import expit
+        self._expit = expit
+        self._gemm = None
+        if self.dtype in (np.dtype(np.float32), np.dtype(np.float64)):
+            self._gemm = blas.get_blas_funcs('gemm', dtype=self.dtype)
+
+    def _allocate_scratch(self, size, dtype):
+        return np.empty(size, dtype=self.dtype if dtype is None else dtype)
+
+    def _column_indices(self, count):
+        """A cached (1, count) row 0, 1, ..., count - 1 in the handler's dtype."""
+        row = self._column_index_rows.get(count)
+        if row is None:
+            row = np.arange(count, dtype=self.dtype).reshape(1, count)
+            self._column_index_rows[count] = row
+        return row
+
+    def _nonzero_mask(self, key, cond):
+        mask = self._scratch(key, cond.shape, np.bool_)
+        np.not_equal(cond, 0, out=mask)
+        return mask
+
+    # -- memory -----------------------------------------------------------------
+
+    def allocate(self, shape):
+        return np.empty(shape, dtype=self.dtype)
+
+    def zeros(self, shape):
+        return np.zeros(shape, dtype=self.dtype)
+
+    def ones(self, shape):
+        return np.ones(shape, dtype=self.dtype)
+
+    def create_from_numpy(self, arr):
+        return np.array(arr, dtype=self.dtype, copy=True, order='C')
+
+    def get_numpy_copy(self, mem):
+        return np.array(mem, copy=True)
+
+    def set_from_numpy(self, mem, arr):
+        np.copyto(mem, arr, casting='unsafe')
+
+    # -- copy and fill ---------------------------------------------------------
+
+    def copy_to(self, src, dest):
+        np.copyto(dest, src)
+
+    def copy_to_if(self, src, dest, cond):
+        np.copyto(dest, src, where=self._nonzero_mask('copy_to_if', cond))
+
+    def fill(self, mem, val):
+        mem.fill(val)
+
+    def fill_if(self, mem, val, cond):
+        np.copyto(mem, val, casting='unsafe', where=self._nonzero_mask('fill_if', cond))
+
+    # -- elementwise -----------------------------------------------------------
+
+    def abs_t(self, a, out):
+        np.abs(a, out=out)
+
+    def add_st(self, s, t, out):
+        np.add(t, s, out=out)
+
+    def add_tt(self, a, b, out):
+        np.add(a, b, out=out)
+
+    def add_into_if(self, a, out, cond):
+        np.add(out, a, out=out, where=self._nonzero_mask('add_into_if', cond))
+
+    def subtract_tt(self, a, b, out):
+        np.subtract(a, b, out=out)
+
+    def mult_st(self, s, t, out):
+        np.multiply(t, s, out=out)
+
+    def mult_tt(self, a, b, out):
+        np.multiply(a, b, out=out)
+
+    def divide_tt(self, a, b, out):
+        np.divide(a, b, out=out)
+
+    def modulo_tt(self, a, b, out):
+        np.remainder(a, b, out=out)
+
+    def sqrt_t(self, a, out):
+        np.sqrt(a, out=out)
+
+    def log_t(self, a, out):
+        np.log(a, out=out)
+
+    def exp_t(self, a, out):
+        np.exp(a, out=out)
+
+    def sign_t(self, a, out):
+        np.sign(a, out=out)
+
+    def clip_t(self, a, a_min, a_max, out):
+        np.clip(a, a_min, a_max, out=out)
+
+    # -- matrix ----------------------------------------------------------------
+
+    def add_mv(self, m, v, out):
+        np.add(m, v, out=out)
+
+    def subtract_mv(self, m, v, out):
+        np.subtract(m, v, out=out)
+
+    def mult_mv(self, m, v, out):
+        np.multiply(m, v, out=out)
+
+    def divide_mv(self, m, v, out):
+        np.divide(m, v, out=out)
+
+    def dot_mm(self, a, b, out, transa=False, transb=False):
+        # np.matmul, unlike np.dot, accepts a strided view as out
+        np.matmul(a.T if transa else a, b.T if transb else b, out=out)
+
+    def dot_add_mm(self, a, b, out, transa=False, transb=False):
+        if self._gemm_accumulate(a, b, out, transa, transb):
+            return
+        super().dot_add_mm(a, b, out, transa, transb)
+
+    def _gemm_accumulate(self, a, b, out, transa, transb):
+        """Try ``out += op(a) @ op(b)`` with one in-place BLAS gemm; False if it cannot."""
+        if self._gemm is None or 0 in a.shape or 0 in b.shape or 0 in out.shape:
+            return False
+        if not a.dtype == b.dtype == out.dtype == self.dtype:
+            return False
+        # BLAS wants Fortran order. A C-contiguous out is a Fortran-ordered out.T,
+        # and out.T += op(b).T @ op(a).T is the same sum.
+        if out.flags.f_contiguous:
+            target, first, second = out, (a, transa), (b, transb)
+        elif out.flags.c_contiguous:
+            target, first, second = out.T, (b, not transb), (a, not transa)
+        else:
+            return False
+        first_matrix, first_trans = _as_fortran_operand(*first)
+        second_matrix, second_trans = _as_fortran_operand(*second)
+        if first_matrix is None or second_matrix is None:
+            return False
+        result = self._gemm(1.0, first_matrix, second_matrix, beta=1.0, c=target,
+                            trans_a=first_trans, trans_b=second_trans, overwrite_c=True)
+        if result.ctypes.data != target.ctypes.data:
+            # scipy copied c after all; the result still holds the full sum
+            np.copyto(target, result)
+        return True
+
+    def binarize_v(self, v, out):
+        np.equal(v, self._column_indices(out.shape[1]), out=out)
+
+    def index_m_by_v(self, m, v, out):
+        selected = self._scratch('index_m_by_v', m.shape, np.bool_)
+        np.equal(v, self._column_indices(m.shape[1]), out=selected)
+        # exactly one selected element per row, so the masked sum is that element
+        np.sum(m, axis=1, keepdims=True, where=selected, out=out)
+
+    def softmax_m(self, m, out):
+        row_values = self._scratch('softmax_m', (m.shape[0], 1))
+        np.max(m, axis=1, keepdims=True, out=row_values)
+        np.subtract(m, row_values, out=out)
+        np.exp(out, out=out)
+        np.sum(out, axis=1, keepdims=True, out=row_values)
+        np.divide(out, row_values, out=out)
+
+    # -- reductions, broadcasting, merging -------------------------------------
+
+    def merge_tt(self, a, b, out):
+        split = a.shape[-1]
+        np.copyto(out[..., :split], a)
+        np.copyto(out[..., split:], b)
+
+    def split_add_tt(self, x, out_a, out_b):
+        split = out_a.shape[-1]
+        np.add(out_a, x[..., :split], out=out_a)
+        np.add(out_b, x[..., split:], out=out_b)
+
+    def sum_t(self, a, axis, out):
+        if out.ndim == a.ndim:
+            np.sum(a, axis=axis, keepdims=True, out=out)
+        elif axis is None:
+            # a size-1 out of another rank; reshaping a single element is always a view
+            np.sum(a, axis=None, out=out.reshape(()))
+        else:
+            np.sum(a, axis=axis, out=out)
+
+    def broadcast_t(self, a, axis, out):
+        np.copyto(out, a)
+
+    # -- activations -----------------------------------------------------------
+
+    def sigmoid(self, x, y):
+        self._expit(x, out=y)  # scipy's logistic ufunc: no overflow for large |x|
+
+    def tanh(self, x, y):
+        np.tanh(x, out=y)
+
+    def rel(self, x, y):
+        np.maximum(x, 0, out=y)
+
+    # -- conv and pool (numpy implementations live in _conv_numpy) ------------
+
+    def conv2d_forward_batch(self, inputs, weights, bias, outputs, padding, stride):
+        _conv_numpy().conv2d_forward_batch(inputs, weights, bias, outputs, padding, stride,
+                                           scratch=self._scratch)
+
+    def conv2d_backward_batch(self, inputs, weights, padding, stride, in_deltas, out_deltas,
+                              weight_deltas, bias_deltas):
+        _conv_numpy().conv2d_backward_batch(inputs, weights, padding, stride, in_deltas,
+                                            out_deltas, weight_deltas, bias_deltas,
+                                            scratch=self._scratch)
+
+    def maxpool2d_forward_batch(self, inputs, window, outputs, padding, stride, argmax):
+        _conv_numpy().maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax,
+                                              scratch=self._scratch)
+
+    def maxpool2d_backward_batch(self, inputs, window, outputs, padding, stride, argmax,
+                                 in_deltas, out_deltas):
+        _conv_numpy().maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
+                                               in_deltas, out_deltas, scratch=self._scratch)
+
+    def avgpool2d_forward_batch(self, inputs, window, outputs, padding, stride):
+        _conv_numpy().avgpool2d_forward_batch(inputs, window, outputs, padding, stride,
+                                              scratch=self._scratch)
+
+    def avgpool2d_backward_batch(self, inputs, window, outputs, padding, stride, in_deltas,
+                                 out_deltas):
+        _conv_numpy().avgpool2d_backward_batch(inputs, window, outputs, padding, stride,
+                                               in_deltas, out_deltas, scratch=self._scratch)
+
+    # -- randomness ------------------------------------------------------------
+
+    def fill_gaussian(self, mean, std, out):
+        np.copyto(out, self.rnd.normal(mean, std, size=out.shape), casting='same_kind')
+
+    def generate_probability_mask(self, mask, probability):
+        np.less(self.rnd.random_sample(mask.shape), probability, out=mask)
+
+    # -- debugging -------------------------------------------------------------
+
+    def is_fully_finite(self, a):
+        finite = self._scratch('is_fully_finite', a.shape, np.bool_)
+        np.isfinite(a, out=finite)
+        return bool(finite.all())
+
+
+def _as_fortran_operand(matrix, transposed):
+    """Return (Fortran-ordered matrix, BLAS trans flag) meaning op(matrix), or (None, 0)."""
+    if matrix.flags.f_contiguous:
+        return matrix, int(transposed)
+    if matrix.flags.c_contiguous:
+        return matrix.T, int(not transposed)
+    return None, 0
+
+
+def _conv_numpy():
+    # imported on first use: the conv module is only needed by conv and pool layers
+    from brainstorm.handlers import _conv_numpy as module
+    return module
