@@ -35,6 +35,12 @@ def make_parser(description, example, default_output, source_help):
     return parser
 
 
+def add_validation_size(parser):
+    """The --validation-size option of the image converters (default 10,000)."""
+    parser.add_argument('--validation-size', type=int, default=10000,
+                        help='last training images held out for validation (default 10000)')
+
+
 def run(converter, arguments, **options):
     """Call ``converter(source, output, progress, overwrite=..., **options)``; exit code."""
     console = Console(stderr=True)

@@ -14,6 +14,8 @@ if __name__ == '__main__':
                         help='scale to [0, 1] instead of standardising per channel')
     parser.add_argument('--no-verify', action='store_true',
                         help='accept an archive whose md5 differs from the published one')
+    _script.add_validation_size(parser)
     _script.main(prepare_cifar10, parser, lambda arguments: dict(
+        validation_size=arguments.validation_size,
         verify_checksums=not arguments.no_verify,
         normalization='scale' if arguments.scale else 'standardize'))

@@ -15,6 +15,8 @@ if __name__ == '__main__':
                         help='standardise with the training mean/std instead of scaling to [0, 1]')
     parser.add_argument('--no-verify', action='store_true',
                         help='accept .gz files whose md5 differs from the published one')
+    _script.add_validation_size(parser)
     _script.main(prepare_fashion_mnist, parser, lambda arguments: dict(
+        validation_size=arguments.validation_size,
         flatten=not arguments.images, verify_checksums=not arguments.no_verify,
         normalization='standardize' if arguments.standardize else 'scale'))
