@@ -104,18 +104,6 @@ def _matrix(array, rows, columns, scratch, key):
     return matrix
 
 
-def _bool_scratch(scratch, key, shape):
-    """A boolean scratch array of ``shape``, carved out of a float scratch array.
-
-    ``scratch`` only hands out arrays of the handler's float dtype; a float array
-    of ``ceil(count / 4)`` elements holds at least ``count`` bytes for float32 and
-    float64 alike, and asking with that one shape keeps the request stable.
-    """
-    count = int(np.prod(shape))
-    backing = scratch(key, (max(1, -(-count // 4)),))
-    return backing.view(np.bool_)[:count].reshape(shape)
-
-
 def _padded_copy(inputs, padding, fill_value, scratch, key):
     """Copy NHWC ``inputs`` into a scratch image with ``padding`` on all four sides.
 
@@ -325,17 +313,23 @@ def maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax, *,
     out_height, out_width = _check_pool(op_name, inputs, window, outputs, padding, stride)
     _check_shape(op_name, 'argmax', argmax, outputs.shape)
     source = _pool_source(inputs, padding, -np.inf, scratch, 'maxpool2d.padded_inputs')
-    is_larger = _bool_scratch(scratch, 'maxpool2d.is_larger', outputs.shape)
+    offsets = [(i, j) for i in range(window[0]) for j in range(window[1])]
     np.copyto(outputs, _offset_view(source, 0, 0, out_height, out_width, stride))
+    for i, j in offsets[1:]:
+        candidates = _offset_view(source, i, j, out_height, out_width, stride)
+        np.maximum(outputs, candidates, out=outputs)
+    # argmax without data-dependent branches (masked copies with random masks were
+    # five times slower): encode offset k as (count - k) where the element equals
+    # the maximum and 0 elsewhere; the largest code is the first maximal offset.
+    count = len(offsets)
+    code = scratch('maxpool2d.offset_code', outputs.shape)
     argmax.fill(0.0)
-    for i in range(window[0]):
-        for j in range(window[1]):
-            if i == 0 and j == 0:
-                continue
-            candidates = _offset_view(source, i, j, out_height, out_width, stride)
-            np.greater(candidates, outputs, out=is_larger)
-            np.copyto(outputs, candidates, where=is_larger)
-            np.copyto(argmax, i * window[1] + j, where=is_larger)
+    for k, (i, j) in enumerate(offsets):
+        candidates = _offset_view(source, i, j, out_height, out_width, stride)
+        np.equal(candidates, outputs, out=code)
+        np.multiply(code, count - k, out=code)
+        np.maximum(argmax, code, out=argmax)
+    np.subtract(count, argmax, out=argmax)
 
 
 def maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
@@ -362,12 +356,14 @@ def maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
     _check_shape(op_name, 'in_deltas', in_deltas, inputs.shape)
     _check_shape(op_name, 'out_deltas', out_deltas, outputs.shape)
     target = _delta_target(in_deltas, padding, scratch, 'maxpool2d.padded_deltas')
-    is_chosen = _bool_scratch(scratch, 'maxpool2d.is_chosen', outputs.shape)
+    routed = scratch('maxpool2d.routed_deltas', outputs.shape)
     for i in range(window[0]):
         for j in range(window[1]):
-            np.equal(argmax, i * window[1] + j, out=is_chosen)
+            # branch-free: (argmax == k) as 0/1 times the deltas, then one add
+            np.equal(argmax, i * window[1] + j, out=routed)
+            np.multiply(routed, out_deltas, out=routed)
             view = _offset_view(target, i, j, out_height, out_width, stride)
-            np.add(view, out_deltas, out=view, where=is_chosen)
+            np.add(view, routed, out=view)
     _finish_delta_target(target, in_deltas, padding)
 
 
