@@ -22,6 +22,7 @@ import io
 import pathlib
 import pickle
 import tarfile
+import zlib
 
 import numpy as np
 
@@ -79,6 +80,10 @@ ARCHIVES = {
 }
 
 
+class RefusedPickleContent(pickle.UnpicklingError):
+    """The pickle asks for something a CIFAR batch never holds."""
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """An Unpickler that resolves only ``ALLOWED_GLOBALS`` and no persistent ids."""
 
@@ -86,12 +91,12 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
+            raise RefusedPickleContent(
                 f"refused to load the global {module}.{name}: only numpy arrays, lists, "
                 "numbers and strings may appear in a CIFAR batch") from None
 
     def persistent_load(self, persistent_id):
-        raise pickle.UnpicklingError("refused a persistent id: not part of a CIFAR batch")
+        raise RefusedPickleContent("refused a persistent id: not part of a CIFAR batch")
 
 
 def restricted_loads(data, where):
@@ -101,7 +106,7 @@ def restricted_loads(data, where):
     """
     try:
         return RestrictedUnpickler(io.BytesIO(data), encoding='latin1').load()
-    except pickle.UnpicklingError as error:
+    except RefusedPickleContent as error:
         raise FileFormatError(f"{where}: {error}") from None
     except Exception as error:  # noqa: BLE001 - every way a broken pickle can fail
         raise FileFormatError(f"{where}: not a readable CIFAR pickle "
@@ -137,7 +142,7 @@ def _read_member(archive, archive_path, folder, name):
         raise FileFormatError(f"{where}: {member.size} bytes, more than a CIFAR batch has")
     try:
         return archive.extractfile(member).read(), where
-    except (tarfile.TarError, OSError, EOFError) as error:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
         raise FileFormatError(f"{where}: corrupt or truncated archive ({error})") from None
 
 
@@ -205,7 +210,7 @@ def _prepare_cifar(name, source, output, progress, overwrite, normalization, val
             meta_bytes, where = _read_member(archive, archive_path, spec['folder'],
                                              spec['meta_member'])
             label_names = _label_names(meta_bytes, where, names_key, class_count)
-    except (tarfile.TarError, EOFError, OSError) as error:
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         raise FileFormatError(f"{archive_path}: corrupt or truncated archive ({error})") from None
 
     training_total = sum(len(batch) for batch in labels[:len(spec['training_members'])])
