@@ -196,7 +196,7 @@ def gather_losses_and_scores(net, scorers, scores, out_name='', targets_name='ta
             raise ValidationError(
                 f"scorer name {scorer.name!r} is also the name of a loss of the network; "
                 f"give the scorer another name")
-        output_path = scorer.out_name or out_name
+        output_path = scorer.out_name or out_name or getattr(net, 'output_name', '')
         if not output_path:
             raise ValidationError(
                 f"scorer {scorer.name!r} has no out_name and no default out_name was given; "
@@ -230,7 +230,10 @@ def aggregate_losses_and_scores(scores, net, scorers):
 
 
 def _batch_size(net, targets_name):
-    """Return ``B`` of the current data, read from the targets (or 'default') input."""
+    """Return ``B`` of the current data (the network's, else read from an input)."""
+    manager = getattr(net, 'buffer_manager', None)
+    if manager is not None:
+        return manager.batch_size
     for input_name in (targets_name, 'default'):
         if not input_name:
             continue
