@@ -1,0 +1,1 @@
+"""bstorm: train, evaluate and inspect brainstorm networks from YAML experiment files."""

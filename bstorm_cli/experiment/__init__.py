@@ -1,0 +1,1 @@
+"""Experiment files: loading, schema validation, overrides, building engine objects, run dirs."""

@@ -1,0 +1,158 @@
+"""Loading YAML experiment files safely, with the position of every value.
+
+The loader is a ``SafeLoader`` (no Python tags, nothing executed) that
+
+* reads ``1e-3``, ``5E+2``, ``.5e1`` as floats (YAML 1.1 makes them strings);
+* reads only ``true``/``false`` (any case) as booleans: ``yes``, ``no``, ``on``
+  and ``off`` stay strings, as in YAML 1.2;
+* reads ``017`` as the integer 17 rather than octal 15;
+* rejects duplicate keys, naming both places;
+* records the line and column of every node, so errors point into the file.
+"""
+
+import re
+
+import yaml
+
+from bstorm_cli.errors import BadInputError, Location
+
+_FLOAT = re.compile(r'''^[-+]?(?:
+        [0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+      | \.[0-9_]+(?:[eE][-+]?[0-9]+)?
+      | [0-9][0-9_]*[eE][-+]?[0-9]+
+      | \.(?:inf|Inf|INF)
+      | \.(?:nan|NaN|NAN))$''', re.X)
+_BOOL = re.compile(r'^(?:true|True|TRUE|false|False|FALSE)$')
+_INT = re.compile(r'^[-+]?(?:0|[1-9][0-9_]*|0[0-9_]+|0x[0-9a-fA-F_]+|0o[0-7_]+)$')
+
+
+class ExperimentLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2-like scalars, duplicate-key errors and positions."""
+
+
+# replace the implicit resolvers for bool, int and float with stricter ones
+ExperimentLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ('tag:yaml.org,2002:bool', 'tag:yaml.org,2002:float',
+                           'tag:yaml.org,2002:int')]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+ExperimentLoader.add_implicit_resolver('tag:yaml.org,2002:bool', _BOOL, list('tTfF'))
+ExperimentLoader.add_implicit_resolver('tag:yaml.org,2002:float', _FLOAT,
+                                       list('-+0123456789.'))
+ExperimentLoader.add_implicit_resolver('tag:yaml.org,2002:int', _INT, list('-+0123456789'))
+
+
+def _construct_int(loader, node):
+    text = loader.construct_scalar(node).replace('_', '')
+    if text.lower().startswith(('0x', '-0x', '+0x')):
+        return int(text, 16)
+    if text.lower().startswith(('0o', '-0o', '+0o')):
+        return int(text.replace('o', '').replace('O', ''), 8)
+    return int(text, 10)
+
+
+ExperimentLoader.add_constructor('tag:yaml.org,2002:int', _construct_int)
+
+
+class PositionIndex:
+    """JSON path (tuple of keys / indices) -> Location, for one loaded document."""
+
+    def __init__(self, file_name):
+        self.file_name = file_name
+        self.positions = {}
+
+    def add(self, path, node):
+        mark = node.start_mark
+        self.positions[tuple(path)] = (mark.line + 1, mark.column + 1)
+
+    def locate(self, path):
+        """The Location of ``path`` or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while path and path not in self.positions:
+            path = path[:-1]
+        line, column = self.positions.get(path, (0, 0))
+        return Location(self.file_name, line, column, format_path(path))
+
+
+def format_path(path):
+    """('trainer', 'hooks', 2, 'name') -> 'trainer.hooks[2].name'."""
+    text = ''
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _build(node, loader, path, index):
+    index.add(path, node)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        result = {}
+        seen = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                mark = key_node.start_mark
+                raise BadInputError(f"mapping keys must be plain scalars, got {key!r}",
+                                    Location(index.file_name, mark.line + 1, mark.column + 1,
+                                             format_path(path)))
+            key = str(key) if not isinstance(key, str) else key
+            if key in seen:
+                mark = key_node.start_mark
+                raise BadInputError(
+                    f"duplicate key {key!r} (first defined at line {seen[key]})",
+                    Location(index.file_name, mark.line + 1, mark.column + 1,
+                             format_path(path + (key,))))
+            seen[key] = key_node.start_mark.line + 1
+            result[key] = _build(value_node, loader, path + (key,), index)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, loader, path + (position,), index)
+                for position, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def load_yaml(text, file_name='<string>'):
+    """Parse YAML ``text``; return (data, PositionIndex).
+
+    Raises:
+        BadInputError: on a syntax error, duplicate key or unsupported tag, with
+            the file, line and column.
+    """
+    loader = ExperimentLoader(text)
+    index = PositionIndex(file_name)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, index
+        return _build(node, loader, (), index), index
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        location = Location(file_name, mark.line + 1, mark.column + 1) if mark else \
+            Location(file_name)
+        problem = error.problem or error.context or 'invalid YAML'
+        raise BadInputError(f"invalid YAML: {problem}", location) from error
+    except yaml.YAMLError as error:
+        raise BadInputError(f"invalid YAML: {error}", Location(file_name)) from error
+    finally:
+        loader.dispose()
+
+
+def load_yaml_file(file_name):
+    """Read and parse a YAML file; missing or unreadable files are BadInputError."""
+    try:
+        with open(file_name, encoding='utf-8') as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise BadInputError("no such file", Location(str(file_name))) from None
+    except IsADirectoryError:
+        raise BadInputError("is a directory, expected a YAML file",
+                            Location(str(file_name))) from None
+    except UnicodeDecodeError as error:
+        raise BadInputError(f"not UTF-8 text ({error.reason} at byte {error.start})",
+                            Location(str(file_name))) from None
+    except OSError as error:
+        raise BadInputError(f"cannot read: {error.strerror}", Location(str(file_name))) from None
+    return load_yaml(text, str(file_name))
