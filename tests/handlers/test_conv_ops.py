@@ -135,6 +135,11 @@ CONV_CASES = [
     ('N3-3x3-p1-s21', (3, 7, 5, 1), (2, 3, 3), 1, (2, 1)),
     ('N2-1x1-p0-s12', (2, 4, 5, 3), (2, 1, 1), 0, (1, 2)),
     ('N2-kernel-is-image', (2, 3, 4, 2), (2, 3, 4), 0, (1, 1)),
+    # 8+ channels at stride 1 take the transposed-convolution path for input deltas
+    ('N2-3x2-p1-s11-C8', (2, 5, 6, 8), (3, 3, 2), 1, (1, 1)),
+    ('N1-2x3-p0-s11-C9', (1, 4, 5, 9), (2, 2, 3), 0, (1, 1)),
+    ('N2-2x2-p2-s11-C8-padding-beyond-kernel', (2, 3, 4, 8), (2, 2, 2), 2, (1, 1)),
+    ('N2-3x3-p1-s22-C8', (2, 5, 5, 8), (2, 3, 3), 1, (2, 2)),
 ]
 
 POOL_CASES = [
