@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Convert the four Fashion-MNIST idx files into Fashion-MNIST.hdf5 (see brainstorm.datasets.idx)."""
+"""Convert the four Fashion-MNIST idx files into Fashion-MNIST.hdf5 (brainstorm.datasets.idx)."""
 
 import _script
 from brainstorm.datasets import prepare_fashion_mnist
@@ -7,7 +7,8 @@ from brainstorm.datasets import prepare_fashion_mnist
 if __name__ == '__main__':
     parser = _script.make_parser(
         'Convert Fashion-MNIST (train/t10k images and labels, idx format, plain or .gz).',
-        'python data/create_fashion_mnist.py --source /usr/share/datasets/fashion-mnist --no-verify',
+        'python data/create_fashion_mnist.py --source /usr/share/datasets/fashion-mnist '
+        '--no-verify',
         'Fashion-MNIST.hdf5', 'folder holding train-images-idx3-ubyte[.gz] and the three others')
     parser.add_argument('--images', action='store_true',
                         help='store (1, B, 28, 28, 1) images instead of (1, B, 784) vectors')

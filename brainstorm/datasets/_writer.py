@@ -77,7 +77,8 @@ def dataset_file(output, attributes, overwrite=False):
     Args:
         output: path of the HDF5 file to create.
         attributes: dict of root attributes, at least ``source``, ``license`` and
-            ``description`` (strings); dicts and lists are stored as JSON strings.
+            ``description`` (strings). Lists of strings become string arrays, lists of
+            numbers numeric arrays, other lists and dicts JSON text.
         overwrite: replace an existing ``output``.
 
     Yields:

@@ -142,7 +142,7 @@ def prepare_text(source, output, progress=None, *, overwrite=False, sequence_len
     _writer.report(progress, 1, 4, 'building the alphabet')
     alphabet = np.flatnonzero(np.bincount(text, minlength=256)).astype(np.uint8)
     lookup = np.zeros(256, dtype=np.uint8)
-    lookup[alphabet] = np.arange(len(alphabet), dtype=np.uint8) if len(alphabet) else 0
+    lookup[alphabet] = np.arange(len(alphabet), dtype=np.uint8)
     indices = lookup[text]
 
     training_end = int(len(text) * fractions[0])

@@ -279,7 +279,8 @@ def prepare_ucr(source, output, progress=None, *, overwrite=False, problem=None,
 
     attributes = {
         'source': f'UCR/UEA time series classification archive, problem {problem} '
-                  f'({train_path.name}, {test_path.name}), https://www.timeseriesclassification.com',
+                  f'({train_path.name}, {test_path.name}), '
+                  'https://www.timeseriesclassification.com',
         'license': 'that of the archive entry; cite the problem\'s authors (see description)',
         'description': '\n'.join(train.comments) or f'UCR/UEA problem {problem}',
         'label_names': train.label_names,

@@ -1,13 +1,13 @@
 """Session fixtures: real datasets fetched once (see realdata.py) and converted once.
 
-Each ``*_file`` fixture converts the real files into a session temporary folder, so
-a whole test module reads one conversion (full MNIST takes about a second).
+Each ``*_hdf5`` fixture converts the real files into a session temporary folder, so
+every test reads one conversion (full MNIST takes about a second).
 """
 
 import pytest
 
-from tests.datasets import realdata
 from brainstorm import datasets
+from tests.datasets import realdata
 
 
 def _converted(tmp_path_factory, converter, source, name, **options):
