@@ -79,6 +79,10 @@ class DebugHandler(Handler):
     array_type = property(lambda self: self.handler.array_type)
     supports_strided_views = property(lambda self: self.handler.supports_strided_views)
 
+    def _scratch(self, key, shape, dtype=None):
+        # temporaries for engine code (e.g. value modifiers) come from the wrapped handler
+        return self.handler._scratch(key, shape, dtype)
+
     def _shares_memory(self, a, b):
         return self.handler._shares_memory(a, b)
 

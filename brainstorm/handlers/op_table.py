@@ -364,6 +364,12 @@ HANDLER_ATTRIBUTES = ('dtype', 'context', 'EMPTY', 'rnd', 'array_type')
 #: Concrete handler methods that are not ops (they take no arrays or return ops).
 HANDLER_HELPERS = ('act_func', 'act_func_deriv', 'set_seed')
 
+#: Underscored handler methods that engine code outside a handler may still call:
+#: ``_scratch(key, shape)`` for reusable temporaries (value modifiers, steppers:
+#: code that has no internal buffers of its own), and the aliasing tests that
+#: DebugHandler asks of the handler it wraps.
+HANDLER_INTERNALS = ('_scratch', '_shares_memory', '_same_view')
+
 
 def ops_in_section(section):
     """Return the ops of one section (a key of :data:`SECTIONS`), in table order."""
