@@ -48,9 +48,11 @@ class DebugHandler(Handler):
 
     Example:
         >>> handler = DebugHandler(NumpyHandler(np.float64))
-        >>> handler.dot_mm(handler.zeros((3, 2)), handler.zeros((2, 5)), handler.zeros((3, 4)))
+        >>> a, b = handler.zeros((3, 2)), handler.zeros((2, 5))
+        >>> handler.dot_mm(a, b, handler.zeros((3, 4)))
         Traceback (most recent call last):
-        HandlerContractError: dot_mm: out has shape (3, 4), expected (3, 5) for a (3, 2) @ (2, 5) product
+        HandlerContractError: dot_mm: out has shape (3, 4), expected (3, 5) for a
+        (3, 2) @ (2, 5) product
     """
 
     def __init__(self, handler):

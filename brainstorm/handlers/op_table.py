@@ -377,7 +377,10 @@ def ops_in_section(section):
 
 
 def signature_text(op):
-    """Return the op's signature as written in Python, e.g. ``dot_mm(a, b, out, transa=False, transb=False)``."""
+    """Return the op's signature as Python writes it.
+
+    Example: ``dot_mm(a, b, out, transa=False, transb=False)``.
+    """
     parts = []
     for arg in op.args:
         parts.append(f"{arg.name}={arg.default!r}" if arg.has_default else arg.name)
