@@ -662,7 +662,7 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
             stride (tuple[int]): (vertical, horizontal) step.
             argmax (array_type): outputs' shape and dtype, overwritten with the
                 flat index ``row * window[1] + column`` of each maximum within
-                its window of the padded input.
+                its window of the padded input (ties: first in row-major order).
         """
 
     @abc.abstractmethod
@@ -679,6 +679,9 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def avgpool2d_forward_batch(self, inputs, window, outputs, padding, stride):
         """2D average-pooling of a batch of images (shapes as in max-pooling).
+
+        Every output is its window's sum divided by ``window[0] * window[1]``,
+        padded zeros included.
 
         Args:
             inputs (array_type): (B, H, W, C) images.

@@ -328,7 +328,7 @@ _OPS = [
        "outputs = max over each window; argmax = where the max was", shape_rule='pool2d',
        notes="argmax has the outputs' shape and the handler's dtype; each entry is the flat "
              "index (row * window_width + column) of the maximum within its window of the "
-             "zero-padded input"),
+             "padded input (padding never wins; ties pick the first in row-major order)"),
     Op('maxpool2d_backward_batch', 'conv',
        (_a('inputs', 'image'), _a('window', 'pair'), _a('outputs', 'image')) + _IMAGE_GEOMETRY +
        (_a('argmax', 'image'), _a('in_deltas', 'image', 'accumulate'),
@@ -337,7 +337,8 @@ _OPS = [
     Op('avgpool2d_forward_batch', 'conv',
        (_a('inputs', 'image'), _a('window', 'pair'), _a('outputs', 'image', 'overwrite')) +
        _IMAGE_GEOMETRY,
-       "outputs = mean over each window", shape_rule='pool2d'),
+       "outputs = mean over each window", shape_rule='pool2d',
+       notes="padded zeros count in the divisor (window height * window width)"),
     Op('avgpool2d_backward_batch', 'conv',
        (_a('inputs', 'image'), _a('window', 'pair'), _a('outputs', 'image')) + _IMAGE_GEOMETRY +
        (_a('in_deltas', 'image', 'accumulate'), _a('out_deltas', 'image')),
