@@ -355,6 +355,7 @@ class Network(Seedable):
                 view = self.buffer[layer_name].parameters[parameter_name]
                 shape = tuple(view.shape)
                 item_seed = init_rnd.generate_seed()
+                used = initializer
                 try:
                     values = evaluate_initializer(initializer, shape, seed=item_seed)
                 except InitializationError as error:
@@ -362,11 +363,11 @@ class Network(Seedable):
                         raise InitializationError(
                             f"{layer_name}.parameters.{parameter_name} {shape}: {error}") \
                             from error
+                    used = fallback
                     values = evaluate_initializer(fallback, shape, seed=item_seed)
                 self.handler.set_from_numpy(view, np.asarray(values, dtype=self.handler.dtype))
                 self.initializers.setdefault(layer_name, OrderedDict())[parameter_name] = \
-                    initializer if not isinstance(initializer, np.ndarray) else \
-                    initializer.tolist()
+                    used.tolist() if isinstance(used, np.ndarray) else used
 
     def _parameter_names(self):
         return OrderedDict((name, list(layer.parameter_shapes))
@@ -390,8 +391,6 @@ class Network(Seedable):
                 if modifier is None:
                     continue
                 items = order_and_check(modifier, f"{layer_name}.{parameter_name}")
-                for item in items:
-                    item.layer_name, item.view_name = layer_name, parameter_name
                 modifiers.setdefault(layer_name, OrderedDict())[parameter_name] = items
         return modifiers
 
@@ -401,6 +400,8 @@ class Network(Seedable):
             for parameter_name, modifiers in parameters.items():
                 view = self.buffer[layer_name].parameters[parameter_name]
                 for modifier in modifiers:
+                    # one modifier object may serve several parameters (a 'default')
+                    modifier.layer_name, modifier.view_name = layer_name, parameter_name
                     modifier(self.handler, view)
 
     def apply_gradient_modifiers(self):
@@ -410,6 +411,7 @@ class Network(Seedable):
                 view = self.buffer[layer_name].gradients[parameter_name]
                 weights = self.buffer[layer_name].parameters[parameter_name]
                 for modifier in modifiers:
+                    modifier.layer_name, modifier.view_name = layer_name, parameter_name
                     modifier(self.handler, view, parameters=weights)
 
     def __repr__(self):
