@@ -1,0 +1,317 @@
+"""Time loops shared by Recurrent, Lstm, Clockwork and ClockworkLstm.
+
+Conventions (all buffers are (T + context, B, ...) views from the network):
+
+* Outputs and forward internals with ``context_size=1`` have T + 1 steps; step
+  t reads step t - 1, which at t = 0 is index -1, the context slot (zeros, or the
+  state handed to ``forward_pass(context=...)``).
+* Backward buffers with ``context_size=1`` have a slot at index T == -1 that
+  stays zero (the network clears every backward buffer before a backward
+  pass), so the backward loop reads step t + 1 uniformly; at t = T - 1 that is
+  the zero slot. No step is special-cased.
+* The t = 0 terms of the weight gradients read the context slots of the
+  FORWARD buffers (``y[-1]``, ``Ca[-1]``), never those of the delta buffers.
+* Everything that does not depend on the previous step (input projections,
+  weight, bias and input gradients) is done for all steps at once with one
+  matrix product; the loops do only the recurrent products and the
+  elementwise gate math of one step.
+
+Clockwork layers (Koutnik et al. 2014) update unit j at step t only if
+t % timing[j] == 0; the step index comes from the forward internal ``phase``
+(phase[t] = phase[t - 1] + 1, so it continues through the context).
+"""
+
+from brainstorm.errors import LayerValidationError
+from brainstorm.utils import flatten_time_and_features
+
+#: The activation functions recurrent layers accept for their units.
+ACTIVATIONS = ('linear', 'rel', 'sigmoid', 'tanh', 'el')
+
+LSTM_GATES = ('z', 'i', 'f', 'o')
+
+
+def read_kwargs(layer, kwargs):
+    """Check and return (size, activation) of a recurrent layer.
+
+    Raises:
+        LayerValidationError: if size is not a positive int or the activation is unknown.
+    """
+    size = kwargs.get('size')
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise LayerValidationError(f"{layer._label()}: size must be a positive int, got "
+                                   f"{size!r}")
+    activation = layer.get_kwarg(kwargs, 'activation', 'tanh', str, ACTIVATIONS)
+    return size, activation
+
+
+def steps(array, time_size):
+    """The first ``time_size`` steps of a (T + context, B, ...) array as a (T*B, F) matrix."""
+    return flatten_time_and_features(array[:time_size])
+
+
+def row(vector):
+    """A (size,) parameter as the (1, size) row the ``*_mv`` ops broadcast."""
+    return vector.reshape((1, vector.shape[0]))
+
+
+def project_inputs(handler, inputs, weights, bias, out):
+    """``out = inputs @ weights + bias`` for all steps at once.
+
+    Args:
+        inputs: (T*B, in_size).
+        weights: (in_size, size).
+        bias: (size,).
+        out: (T*B, size), overwritten.
+    """
+    handler.dot_mm(inputs, weights, out)
+    handler.add_mv(out, row(bias), out)
+
+
+def project_inputs_backward(handler, inputs, weights, deltas, input_deltas, weight_gradient,
+                            bias_gradient):
+    """Add the gradients of :func:`project_inputs` for all steps at once.
+
+    Args:
+        inputs: (T*B, in_size).
+        weights: (in_size, size).
+        deltas: (T*B, size), derivatives with respect to ``out``.
+        input_deltas: (T*B, in_size), accumulated.
+        weight_gradient: (in_size, size), accumulated.
+        bias_gradient: (size,), accumulated.
+    """
+    handler.dot_add_mm(deltas, weights, input_deltas, transb=True)
+    handler.dot_add_mm(inputs, deltas, weight_gradient, transa=True)
+    handler.sum_add_t(deltas, axis=0, out=row(bias_gradient))
+
+
+def recurrent_weight_gradient(handler, outputs, deltas, gradient, time_size):
+    """``gradient += sum_t y[t-1]^T @ deltas[t]``, with y[-1] the forward context slot.
+
+    Args:
+        outputs: (T + 1, B, size) forward outputs y with their context slot.
+        deltas: (T + 1, B, size) pre-activation deltas of one gate.
+        gradient: (size, size), accumulated.
+        time_size: T.
+    """
+    if time_size > 1:
+        handler.dot_add_mm(steps(outputs, time_size - 1), steps(deltas[1:], time_size - 1),
+                           gradient, transa=True)
+    handler.dot_add_mm(outputs[-1], deltas[0], gradient, transa=True)
+
+
+def peephole_gradient(handler, cells, deltas, gradient, products, time_size, shift):
+    """``gradient += sum over t, b of cells[t - shift] * deltas[t]``.
+
+    Args:
+        cells: (T + 1, B, size) forward cell states Ca with their context slot.
+        deltas: (T + 1, B, size) deltas of the gate the peephole feeds.
+        gradient: (size,), accumulated.
+        products: (T + 1, B, size) scratch.
+        time_size: T.
+        shift: 1 for the input and forget gates (they see Ca[t-1]), 0 for the
+            output gate (it sees Ca[t]).
+    """
+    if shift:
+        if time_size > 1:
+            handler.mult_tt(cells[:time_size - 1], deltas[1:time_size], products[1:time_size])
+        handler.mult_tt(cells[-1], deltas[0], products[0])
+    else:
+        handler.mult_tt(cells[:time_size], deltas[:time_size], products[:time_size])
+    handler.sum_add_t(steps(products, time_size), axis=0, out=row(gradient))
+
+
+# ---- clockwork ------------------------------------------------------------------------------
+
+class Clock:
+    """Which units of a clockwork layer skip a step.
+
+    A unit j is updated at step index n (counted from the start of the
+    sequence, across contexts) iff n % timing[j] == 0. The index comes from the
+    forward internal ``phase`` ('T', 'B', 1) with context: phase[t] = phase[t-1] + 1,
+    n = phase[t] - 1. ``condition(t)`` writes ``cond`` (B, size), non-zero where a
+    unit is NOT updated at step t. phase is rounded to the nearest integer, so a
+    hand-made fractional context still gives a well-defined (piecewise constant)
+    schedule.
+
+    Args:
+        handler: the layer's handler.
+        timing: (size,) parameter, the period of each unit (positive integers).
+        phase: (T + 1, B, 1) forward internal.
+        timing_rows: (B, size) internal, timing repeated for every sequence.
+        cond: (B, size) internal written by :meth:`condition`.
+        broadcast_timing: fill timing_rows from timing (the forward pass does;
+            the backward pass reuses what the forward pass wrote).
+    """
+
+    def __init__(self, handler, timing, phase, timing_rows, cond, broadcast_timing=True):
+        self.handler = handler
+        self.phase = phase
+        self.timing_rows = timing_rows
+        self.cond = cond
+        if broadcast_timing:
+            handler.broadcast_t(row(timing), 0, timing_rows)
+
+    def advance(self, t):
+        """phase[t] = phase[t - 1] + 1 (forward pass only)."""
+        self.handler.add_st(1.0, self.phase[t - 1], self.phase[t])
+
+    def condition(self, t):
+        """Write cond: 0 where a unit is updated at step t, 1 where it keeps its state."""
+        handler, cond = self.handler, self.cond
+        handler.broadcast_t(self.phase[t], 1, cond)
+        # (n + 0.5) mod timing < 1  <=>  round(n) % timing == 0, for n = phase - 1
+        handler.add_st(-0.5, cond, cond)
+        handler.modulo_tt(cond, self.timing_rows, cond)
+        handler.add_st(-1.0, cond, cond)
+        handler.clip_t(cond, 0.0, 1.0, cond)
+
+
+# ---- simple recurrent (Recurrent, Clockwork) ---------------------------------------------
+
+def rnn_forward(handler, activation, buffers, clock=None):
+    """y[t] = act(x[t] W + y[t-1] R + bias); with a clock, skipping units keep y[t-1].
+
+    Buffers: inputs.default, outputs.default (context 1), parameters W, R, bias,
+    internals Ha (pre-activations).
+    """
+    parameters = buffers.parameters
+    outputs = buffers.outputs.default
+    Ha = buffers.internals.Ha
+    time_size = buffers.inputs.default.shape[0]
+    act = handler.act_func(activation)
+    project_inputs(handler, flatten_time_and_features(buffers.inputs.default), parameters.W,
+                   parameters.bias, steps(Ha, time_size))
+    for t in range(time_size):
+        handler.dot_add_mm(outputs[t - 1], parameters.R, Ha[t])
+        act(Ha[t], outputs[t])
+        if clock is not None:
+            clock.advance(t)
+            clock.condition(t)
+            handler.copy_to_if(outputs[t - 1], outputs[t], clock.cond)
+
+
+def rnn_backward(handler, activation, buffers, clock=None):
+    """Add input deltas and gradients of :func:`rnn_forward`.
+
+    Buffers as in :func:`rnn_forward` plus internals dHa (context 1, backward
+    only). The recurrent part of the output deltas is accumulated into
+    ``output_deltas.default`` step by step.
+    """
+    parameters, gradients = buffers.parameters, buffers.gradients
+    outputs = buffers.outputs.default
+    dy = buffers.output_deltas.default
+    dHa = buffers.internals.dHa
+    time_size = buffers.inputs.default.shape[0]
+    act_deriv = handler.act_func_deriv(activation)
+    for t in range(time_size - 1, -1, -1):
+        handler.dot_add_mm(dHa[t + 1], parameters.R, dy[t], transb=True)
+        if clock is not None:
+            # a unit that kept its state passes its whole delta on to step t - 1
+            clock.condition(t)
+            handler.add_into_if(dy[t], dy[t - 1], clock.cond)
+            handler.fill_if(dy[t], 0.0, clock.cond)
+        act_deriv(None, outputs[t], dy[t], dHa[t])
+    deltas = steps(dHa, time_size)
+    project_inputs_backward(handler, flatten_time_and_features(buffers.inputs.default),
+                            parameters.W, deltas,
+                            flatten_time_and_features(buffers.input_deltas.default),
+                            gradients.W, gradients.bias)
+    recurrent_weight_gradient(handler, outputs, dHa, gradients.R, time_size)
+
+
+# ---- LSTM (Lstm, ClockworkLstm) -----------------------------------------------------------
+
+def lstm_forward(handler, activation, buffers, clock=None):
+    """One LSTM layer with peepholes (formulas in lstm_layer.py).
+
+    With a clock, a skipping unit keeps Ca and y of step t - 1: its gates are
+    set to Ib = 0 and Fb = 1, so Ca[t] = Ca[t-1] exactly, and y[t] is copied.
+    """
+    p, internals = buffers.parameters, buffers.internals
+    y = buffers.outputs.default
+    Za, Zb, Ia, Ib = internals.Za, internals.Zb, internals.Ia, internals.Ib
+    Fa, Fb, Oa, Ob = internals.Fa, internals.Fb, internals.Oa, internals.Ob
+    Ca, Cb = internals.Ca, internals.Cb
+    time_size = buffers.inputs.default.shape[0]
+    act = handler.act_func(activation)
+    inputs = flatten_time_and_features(buffers.inputs.default)
+    for gate, pre in zip(LSTM_GATES, (Za, Ia, Fa, Oa)):
+        project_inputs(handler, inputs, p['W' + gate], p['b' + gate], steps(pre, time_size))
+    pi, pf, po = row(p.pi), row(p.pf), row(p.po)
+    for t in range(time_size):
+        previous = y[t - 1]
+        handler.dot_add_mm(previous, p.Rz, Za[t])
+        handler.dot_add_mm(previous, p.Ri, Ia[t])
+        handler.dot_add_mm(previous, p.Rf, Fa[t])
+        handler.dot_add_mm(previous, p.Ro, Oa[t])
+        handler.mult_add_mv(Ca[t - 1], pi, Ia[t])
+        handler.mult_add_mv(Ca[t - 1], pf, Fa[t])
+        act(Za[t], Zb[t])
+        handler.sigmoid(Ia[t], Ib[t])
+        handler.sigmoid(Fa[t], Fb[t])
+        if clock is not None:
+            clock.advance(t)
+            clock.condition(t)
+            handler.fill_if(Ib[t], 0.0, clock.cond)
+            handler.fill_if(Fb[t], 1.0, clock.cond)
+        handler.mult_tt(Zb[t], Ib[t], Ca[t])
+        handler.mult_add_tt(Fb[t], Ca[t - 1], Ca[t])
+        handler.mult_add_mv(Ca[t], po, Oa[t])
+        handler.sigmoid(Oa[t], Ob[t])
+        act(Ca[t], Cb[t])
+        handler.mult_tt(Ob[t], Cb[t], y[t])
+        if clock is not None:
+            handler.copy_to_if(y[t - 1], y[t], clock.cond)
+
+
+def lstm_backward(handler, activation, buffers, clock=None):
+    """Add input deltas and gradients of :func:`lstm_forward`.
+
+    With a clock, a skipping unit passes its whole output delta on to step
+    t - 1 and takes none itself; its gate deltas vanish on their own because
+    sigmoid'(Ib = 0) = sigmoid'(Fb = 1) = 0 and Ib = 0, and its cell delta flows
+    through Fb = 1.
+    """
+    p, g, internals = buffers.parameters, buffers.gradients, buffers.internals
+    y = buffers.outputs.default
+    dy = buffers.output_deltas.default
+    Zb, Ib, Fb, Ob = internals.Zb, internals.Ib, internals.Fb, internals.Ob
+    Ca, Cb = internals.Ca, internals.Cb
+    dZa, dIa, dFa, dOa = internals.dZa, internals.dIa, internals.dFa, internals.dOa
+    dCa = internals.dCa
+    time_size = buffers.inputs.default.shape[0]
+    act_deriv = handler.act_func_deriv(activation)
+    pi, pf, po = row(p.pi), row(p.pf), row(p.po)
+    for t in range(time_size - 1, -1, -1):
+        handler.dot_add_mm(dZa[t + 1], p.Rz, dy[t], transb=True)
+        handler.dot_add_mm(dIa[t + 1], p.Ri, dy[t], transb=True)
+        handler.dot_add_mm(dFa[t + 1], p.Rf, dy[t], transb=True)
+        handler.dot_add_mm(dOa[t + 1], p.Ro, dy[t], transb=True)
+        if clock is not None:
+            clock.condition(t)
+            handler.add_into_if(dy[t], dy[t - 1], clock.cond)
+            handler.fill_if(dy[t], 0.0, clock.cond)
+        handler.mult_tt(dy[t], Cb[t], dOa[t])
+        handler.sigmoid_deriv(None, Ob[t], dOa[t], dOa[t])
+        handler.mult_tt(dy[t], Ob[t], dCa[t])
+        act_deriv(None, Cb[t], dCa[t], dCa[t])
+        handler.mult_add_mv(dOa[t], po, dCa[t])
+        handler.mult_add_tt(dCa[t + 1], Fb[t + 1], dCa[t])
+        handler.mult_add_mv(dIa[t + 1], pi, dCa[t])
+        handler.mult_add_mv(dFa[t + 1], pf, dCa[t])
+        handler.mult_tt(dCa[t], Ib[t], dZa[t])
+        act_deriv(None, Zb[t], dZa[t], dZa[t])
+        handler.mult_tt(dCa[t], Zb[t], dIa[t])
+        handler.sigmoid_deriv(None, Ib[t], dIa[t], dIa[t])
+        handler.mult_tt(dCa[t], Ca[t - 1], dFa[t])
+        handler.sigmoid_deriv(None, Fb[t], dFa[t], dFa[t])
+    inputs = flatten_time_and_features(buffers.inputs.default)
+    input_deltas = flatten_time_and_features(buffers.input_deltas.default)
+    for gate, deltas in zip(LSTM_GATES, (dZa, dIa, dFa, dOa)):
+        project_inputs_backward(handler, inputs, p['W' + gate], steps(deltas, time_size),
+                                input_deltas, g['W' + gate], g['b' + gate])
+        recurrent_weight_gradient(handler, y, deltas, g['R' + gate], time_size)
+    products = internals.peephole_products
+    peephole_gradient(handler, Ca, dIa, g.pi, products, time_size, shift=1)
+    peephole_gradient(handler, Ca, dFa, g.pf, products, time_size, shift=1)
+    peephole_gradient(handler, Ca, dOa, g.po, products, time_size, shift=0)

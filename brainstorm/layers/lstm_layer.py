@@ -1,0 +1,82 @@
+"""Lstm: long short-term memory with peephole connections and no projection.
+
+For each step t (y[-1] and Ca[-1] are the context slots), with g = activation:
+    Za = x Wz + y[t-1] Rz + bz                      Zb = g(Za)        block input
+    Ia = x Wi + y[t-1] Ri + pi * Ca[t-1] + bi       Ib = sigmoid(Ia)  input gate
+    Fa = x Wf + y[t-1] Rf + pf * Ca[t-1] + bf       Fb = sigmoid(Fa)  forget gate
+    Ca = Zb * Ib + Fb * Ca[t-1]                     Cb = g(Ca)        cell
+    Oa = x Wo + y[t-1] Ro + po * Ca + bo            Ob = sigmoid(Oa)  output gate
+    y  = Ob * Cb
+
+Buffers:
+    inputs.default       ('T', 'B', *in_features)  any feature shape, flattened
+    outputs.default      ('T', 'B', size), context 1
+    parameters.Wz Wi Wf Wo   (in_size, size)       rows: inputs, columns: units
+    parameters.Rz Ri Rf Ro   (size, size)          rows: units at t-1
+    parameters.bz bi bf bo   (size,)
+    parameters.pi pf po      (size,)               peepholes
+    internals.Za Zb Ia Ib Fa Fb Oa Ob Ca Cb   ('T', 'B', size), context 1
+                         ('a': before, 'b': after the activation)
+    internals.dZa dIa dFa dOa dCa   ('T', 'B', size), context 1, backward only
+    internals.peephole_products     ('T', 'B', size), context 1, backward only: scratch
+"""
+
+from collections import OrderedDict
+
+from brainstorm.layers import _recurrent
+from brainstorm.layers.base_layer import Layer
+from brainstorm.structure.buffer_structure import BufferStructure
+from brainstorm.structure.construction import ConstructionWrapper
+
+__all__ = ['Lstm']
+
+FORWARD_INTERNALS = ('Za', 'Zb', 'Ia', 'Ib', 'Fa', 'Fb', 'Oa', 'Ob', 'Ca', 'Cb')
+BACKWARD_INTERNALS = ('dZa', 'dIa', 'dFa', 'dOa', 'dCa', 'peephole_products')
+
+
+def Lstm(size, activation='tanh', name=None):
+    """Create an LSTM layer with peepholes.
+
+    Args:
+        size (int): number of cells.
+        activation (str): activation of block input and cell output: one of
+            'linear', 'rel', 'sigmoid', 'tanh', 'el'. The gates always use the sigmoid.
+        name (Optional[str]): the layer name.
+
+    Example:
+        >>> inp >> Lstm(100, name='Lstm') >> out
+        >>> forget_gates = net.get('Lstm.internals.Fb')
+    """
+    return ConstructionWrapper.create('Lstm', size=size, activation=activation, name=name)
+
+
+def lstm_buffers(size, in_size):
+    """(outputs, parameters, internals) of an LSTM layer of ``size`` cells."""
+    outputs = OrderedDict(default=BufferStructure('T', 'B', size, context_size=1))
+    parameters = OrderedDict()
+    for kind, shape in (('W', (in_size, size)), ('R', (size, size)), ('b', (size,))):
+        for gate in _recurrent.LSTM_GATES:
+            parameters[kind + gate] = BufferStructure(*shape)
+    for gate in ('i', 'f', 'o'):
+        parameters['p' + gate] = BufferStructure(size)
+    internals = OrderedDict()
+    for name in FORWARD_INTERNALS:
+        internals[name] = BufferStructure('T', 'B', size, context_size=1)
+    for name in BACKWARD_INTERNALS:
+        internals[name] = BufferStructure('T', 'B', size, context_size=1,
+                                          is_backward_only=True)
+    return outputs, parameters, internals
+
+
+class LstmLayerImpl(Layer):
+    expected_kwargs = {'size', 'activation'}
+
+    def setup(self, kwargs, in_shapes):
+        self.size, self.activation = _recurrent.read_kwargs(self, kwargs)
+        return lstm_buffers(self.size, in_shapes['default'].feature_size)
+
+    def forward_pass(self, buffers, training_pass=True):
+        _recurrent.lstm_forward(self.handler, self.activation, buffers)
+
+    def backward_pass(self, buffers):
+        _recurrent.lstm_backward(self.handler, self.activation, buffers)
