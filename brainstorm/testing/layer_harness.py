@@ -164,14 +164,18 @@ class LayerHarness:
 
     def backward(self):
         """Clear all backward buffers, set the output deltas to D_o, run the layer backward."""
-        handler = self.handler
         self.net.buffer_manager.clear_backward_buffers()
+        self.set_output_deltas()
+        self.layer.backward_pass(self.net.buffer[self.layer_name])
+
+    def set_output_deltas(self):
+        """Copy D_o into the layer's output deltas (time steps only; context slots untouched)."""
+        handler = self.handler
         views = self.net.buffer[self.layer_name].output_deltas
         for name, deltas in self.output_deltas.items():
             view = views[name][:self.time_steps] if self.layer.out_shapes[name].context_size \
                 else views[name]
             handler.set_from_numpy(view, deltas.astype(handler.dtype))
-        self.layer.backward_pass(self.net.buffer[self.layer_name])
 
     # ---- what is checked ----------------------------------------------------------------
     def checked_inputs(self):

@@ -1,0 +1,131 @@
+"""Contracts every layer keeps, over every LayerCase (through DebugHandler, float64).
+
+- backward passes ADD into input deltas and gradients (several consumers share them);
+- forward and backward passes allocate nothing once warm;
+- outputs and deltas do not depend on what the forward internals held before a pass
+  (backward-only internals are zeroed with all backward buffers before every backward
+  pass, so layers may accumulate into them);
+- layers with a context: T steps in one go == the first steps, then the rest with
+  the first part's ``get_context()``.
+"""
+
+import numpy as np
+import pytest
+
+from brainstorm.handlers import DebugHandler, NumpyHandler
+from brainstorm.testing import LayerHarness
+from tests.layers.cases import ALL_CASES
+
+CASE_IDS = [case.id for case in ALL_CASES]
+PREFILL = 0.375
+
+
+def make_harness(case, seed=0):
+    return LayerHarness(case, DebugHandler(NumpyHandler(np.float64)), seed=seed)
+
+
+def backward_results(harness):
+    """Numpy copies of every input delta and gradient of the tested layer."""
+    handler = harness.handler
+    views = harness.net.buffer[harness.layer_name]
+    results = {f"input_deltas.{name}": handler.get_numpy_copy(array)
+               for name, array in views.input_deltas.items()}
+    results.update({f"gradients.{name}": handler.get_numpy_copy(array)
+                    for name, array in views.gradients.items()})
+    return results
+
+
+def outputs_of(harness):
+    return {name: harness.output(name) for name in harness.layer.out_shapes}
+
+
+def fill_forward_internals(harness, rnd):
+    """Overwrite the layer's forward internals with large random values."""
+    handler = harness.handler
+    for name, structure in harness.layer.internal_shapes.items():
+        if not structure.is_backward_only:
+            view = harness.net.buffer[harness.layer_name].internals[name]
+            handler.set_from_numpy(view, rnd.standard_normal(view.shape) * 100.0)
+
+
+@pytest.mark.parametrize('case', ALL_CASES, ids=CASE_IDS)
+def test_backward_pass_adds_into_deltas_and_gradients(case):
+    harness = make_harness(case)
+    harness.forward()
+    harness.backward()
+    fresh = backward_results(harness)
+    # again from cleared buffers, but with every input delta and gradient prefilled
+    harness.net.buffer_manager.clear_backward_buffers()
+    harness.set_output_deltas()
+    views = harness.net.buffer[harness.layer_name]
+    for array in list(views.input_deltas.values()) + list(views.gradients.values()):
+        harness.handler.fill(array, PREFILL)
+    harness.layer.backward_pass(views)
+    for path, values in backward_results(harness).items():
+        np.testing.assert_allclose(values, fresh[path] + PREFILL, rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{case.id}: {path} was overwritten, not added to")
+
+
+@pytest.mark.parametrize('case', ALL_CASES, ids=CASE_IDS)
+def test_passes_allocate_nothing(case):
+    harness = make_harness(case)
+    handler = harness.handler
+    harness.forward()
+    harness.backward()  # the first passes may fill the handler's scratch cache
+    before = (handler.allocation_count, handler.handler.scratch_allocation_count)
+    for _ in range(2):
+        harness.forward()
+        harness.backward()
+    after = (handler.allocation_count, handler.handler.scratch_allocation_count)
+    assert after == before, (f"{case.id}: passes allocated (handler allocations, scratch "
+                             f"allocations) went from {before} to {after}")
+
+
+@pytest.mark.parametrize('case', ALL_CASES, ids=CASE_IDS)
+def test_results_do_not_depend_on_old_internals(case):
+    rnd = np.random.RandomState(3)
+    clean = make_harness(case)
+    clean.forward()
+    clean.backward()
+    dirty = make_harness(case)
+    fill_forward_internals(dirty, rnd)
+    dirty.forward()
+    dirty.backward()
+    for name, values in outputs_of(clean).items():
+        np.testing.assert_allclose(dirty.output(name), values, rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{case.id}: output {name!r} depends on the "
+                                           f"internals' old content")
+    dirty_results = backward_results(dirty)
+    for path, values in backward_results(clean).items():
+        np.testing.assert_allclose(dirty_results[path], values, rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{case.id}: {path} depends on the internals' "
+                                           f"old content")
+
+
+def _has_context(case):
+    harness = LayerHarness(case, NumpyHandler(np.float64))
+    return any(True for _ in harness.net.buffer_manager.slots_with_context())
+
+
+CONTEXT_CASES = [case for case in ALL_CASES if case.time_steps >= 2 and _has_context(case)]
+
+
+@pytest.mark.parametrize('case', CONTEXT_CASES, ids=[case.id for case in CONTEXT_CASES])
+def test_sequence_in_two_parts_equals_one_go(case):
+    harness = make_harness(case)
+    net = harness.net
+    harness.forward()
+    whole = {name: harness.output(name) for name in harness.layer.out_shapes}
+    split = harness.time_steps // 2
+    parts = {name: [] for name in whole}
+    context = harness.context
+    for start, stop in ((0, split), (split, harness.time_steps)):
+        net.provide_external_data({name: data[start:stop] for name, data
+                                   in harness.data.items()})
+        net.forward_pass(training_pass=case.training_pass, context=context)
+        context = net.get_context()
+        for name in parts:
+            parts[name].append(net.get(f"{harness.layer_name}.outputs.{name}"))
+    for name, values in whole.items():
+        np.testing.assert_allclose(np.concatenate(parts[name]), values, rtol=1e-12,
+                                   atol=1e-12, err_msg=f"{case.id}: output {name!r}")
