@@ -6,9 +6,11 @@ Conventions (all buffers are (T + context, B, ...) views from the network):
   t reads step t - 1, which at t = 0 is index -1, the context slot (zeros, or the
   state handed to ``forward_pass(context=...)``).
 * Backward buffers with ``context_size=1`` have a slot at index T == -1 that
-  stays zero (the network clears every backward buffer before a backward
-  pass), so the backward loop reads step t + 1 uniformly; at t = T - 1 that is
-  the zero slot. No step is special-cased.
+  the backward pass zeroes first, so the loop reads step t + 1 uniformly; at
+  t = T - 1 that is the zero slot. No step is special-cased.
+* The output deltas are only read: the backward pass copies them into the
+  backward internal ``dy`` and accumulates the recurrent deltas there, so a
+  backward pass can be repeated on the same output deltas.
 * The t = 0 terms of the weight gradients read the context slots of the
   FORWARD buffers (``y[-1]``, ``Ca[-1]``), never those of the delta buffers.
 * Everything that does not depend on the previous step (input projections,
@@ -42,6 +44,19 @@ def read_kwargs(layer, kwargs):
                                    f"{size!r}")
     activation = layer.get_kwarg(kwargs, 'activation', 'tanh', str, ACTIVATIONS)
     return size, activation
+
+
+def start_backward(handler, buffers, time_size, next_step_deltas):
+    """Copy the output deltas into ``internals.dy``; zero the slot T of ``next_step_deltas``.
+
+    Returns:
+        the (T + 1, B, size) internal dy, to accumulate the recurrent deltas into.
+    """
+    dy = buffers.internals.dy
+    handler.copy_to(buffers.output_deltas.default[:time_size], dy[:time_size])
+    for deltas in next_step_deltas:
+        handler.fill(deltas[time_size], 0.0)
+    return dy
 
 
 def steps(array, time_size):
@@ -193,15 +208,14 @@ def rnn_forward(handler, activation, buffers, clock=None):
 def rnn_backward(handler, activation, buffers, clock=None):
     """Add input deltas and gradients of :func:`rnn_forward`.
 
-    Buffers as in :func:`rnn_forward` plus internals dHa (context 1, backward
-    only). The recurrent part of the output deltas is accumulated into
-    ``output_deltas.default`` step by step.
+    Buffers as in :func:`rnn_forward` plus the backward internals dy and dHa
+    (context 1).
     """
     parameters, gradients = buffers.parameters, buffers.gradients
     outputs = buffers.outputs.default
-    dy = buffers.output_deltas.default
     dHa = buffers.internals.dHa
     time_size = buffers.inputs.default.shape[0]
+    dy = start_backward(handler, buffers, time_size, (dHa,))
     act_deriv = handler.act_func_deriv(activation)
     for t in range(time_size - 1, -1, -1):
         handler.dot_add_mm(dHa[t + 1], parameters.R, dy[t], transb=True)
@@ -274,12 +288,12 @@ def lstm_backward(handler, activation, buffers, clock=None):
     """
     p, g, internals = buffers.parameters, buffers.gradients, buffers.internals
     y = buffers.outputs.default
-    dy = buffers.output_deltas.default
     Zb, Ib, Fb, Ob = internals.Zb, internals.Ib, internals.Fb, internals.Ob
     Ca, Cb = internals.Ca, internals.Cb
     dZa, dIa, dFa, dOa = internals.dZa, internals.dIa, internals.dFa, internals.dOa
     dCa = internals.dCa
     time_size = buffers.inputs.default.shape[0]
+    dy = start_backward(handler, buffers, time_size, (dZa, dIa, dFa, dOa, dCa))
     act_deriv = handler.act_func_deriv(activation)
     pi, pf, po = row(p.pi), row(p.pf), row(p.po)
     for t in range(time_size - 1, -1, -1):

@@ -17,6 +17,8 @@ Buffers:
                                                        continue exactly via the context
     internals.timing_rows   ('B', size)                timing repeated per sequence
     internals.not_updated   ('B', size)                non-zero where a unit keeps its state
+    internals.dy            ('T', 'B', size), context 1, backward only: output +
+                                                       recurrent deltas
     internals.dHa           ('T', 'B', size), context 1, backward only
     internals.not_updated_backward ('B', size), backward only
 """
@@ -67,6 +69,7 @@ class ClockworkLayerImpl(Layer):
             phase=BufferStructure('T', 'B', 1, context_size=1),
             timing_rows=BufferStructure('B', size),
             not_updated=BufferStructure('B', size),
+            dy=BufferStructure('T', 'B', size, context_size=1, is_backward_only=True),
             dHa=BufferStructure('T', 'B', size, context_size=1, is_backward_only=True),
             not_updated_backward=BufferStructure('B', size, is_backward_only=True))
         return outputs, parameters, internals

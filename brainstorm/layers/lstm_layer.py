@@ -17,7 +17,8 @@ Buffers:
     parameters.pi pf po      (size,)               peepholes
     internals.Za Zb Ia Ib Fa Fb Oa Ob Ca Cb   ('T', 'B', size), context 1
                          ('a': before, 'b': after the activation)
-    internals.dZa dIa dFa dOa dCa   ('T', 'B', size), context 1, backward only
+    internals.dy dZa dIa dFa dOa dCa   ('T', 'B', size), context 1, backward only
+                         (dy: output deltas + recurrent deltas)
     internals.peephole_products     ('T', 'B', size), context 1, backward only: scratch
 """
 
@@ -31,7 +32,7 @@ from brainstorm.structure.construction import ConstructionWrapper
 __all__ = ['Lstm']
 
 FORWARD_INTERNALS = ('Za', 'Zb', 'Ia', 'Ib', 'Fa', 'Fb', 'Oa', 'Ob', 'Ca', 'Cb')
-BACKWARD_INTERNALS = ('dZa', 'dIa', 'dFa', 'dOa', 'dCa', 'peephole_products')
+BACKWARD_INTERNALS = ('dy', 'dZa', 'dIa', 'dFa', 'dOa', 'dCa', 'peephole_products')
 
 
 def Lstm(size, activation='tanh', name=None):

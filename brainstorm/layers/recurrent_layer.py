@@ -9,6 +9,7 @@ Buffers:
     parameters.R        (size, size)               rows: units at t-1, columns: units at t
     parameters.bias     (size,)
     internals.Ha        ('T', 'B', size)           pre-activations
+    internals.dy        ('T', 'B', size), context 1, backward only: output + recurrent deltas
     internals.dHa       ('T', 'B', size), context 1, backward only: deltas of Ha
 """
 
@@ -49,6 +50,7 @@ class RecurrentLayerImpl(Layer):
                                  bias=BufferStructure(size))
         internals = OrderedDict(
             Ha=BufferStructure('T', 'B', size),
+            dy=BufferStructure('T', 'B', size, context_size=1, is_backward_only=True),
             dHa=BufferStructure('T', 'B', size, context_size=1, is_backward_only=True))
         return outputs, parameters, internals
 
