@@ -88,11 +88,20 @@ class Network(Seedable):
             raise FileFormatError(f"{filename}: no such file")
         try:
             with h5py.File(filename, 'r') as f:
-                if f.attrs.get('format') != HDF5_FORMAT:
+                format_name = f.attrs.get('format')
+                if isinstance(format_name, bytes):
+                    format_name = format_name.decode('utf-8', 'replace')
+                # compare only text: '!=' on an opaque (np.void) attribute raises TypeError
+                if not isinstance(format_name, str) or format_name != HDF5_FORMAT:
                     raise FileFormatError(
                         f"{filename}: not a brainstorm network file (attribute 'format' is "
                         f"{_attr_text(f.attrs.get('format'))}, expected {HDF5_FORMAT!r})")
-                version = int(f.attrs.get('format_version', -1))
+                version = f.attrs.get('format_version', -1)
+                if isinstance(version, (bool, np.bool_)) or \
+                        not isinstance(version, (int, np.integer)):
+                    raise FileFormatError(f"{filename}: attribute 'format_version' must be an "
+                                          f"integer, got {_attr_text(version)}")
+                version = int(version)
                 if version > HDF5_FORMAT_VERSION:
                     raise FileFormatError(f"{filename}: network file format version {version} "
                                           f"is newer than this brainstorm supports "
