@@ -1,0 +1,97 @@
+"""Pooling2D: the maximum or the mean of each window of NHWC images, channel by channel.
+
+    max:  y[n, r, c, ch] = max_{i, j} x_pad[n, r*sr + i, c*sc + j, ch]   (padding never wins)
+    avg:  y[n, r, c, ch] = sum_{i, j} x_pad[n, r*sr + i, c*sc + j, ch] / (kh * kw)
+          (padded zeros count in the divisor)
+
+with ``padding`` cells on every side and stride (sr, sc); time is flattened into
+the batch. The backward pass routes each output delta to its window's maximum
+(max) or spreads it evenly over the window (avg).
+
+Buffers:
+    inputs.default      ('T', 'B', H, W, C)            images
+    outputs.default     ('T', 'B', out_h, out_w, C)    out_h = (H + 2p - kh) // sr + 1
+    internals.argmax    ('T', 'B', out_h, out_w, C)    max only: offset i * kw + j of each
+                                                       maximum in its window
+"""
+
+from collections import OrderedDict
+
+from brainstorm.errors import LayerValidationError
+from brainstorm.layers._image_geometry import image_shape, output_size, padding_kwarg, \
+    pair_kwarg
+from brainstorm.layers.base_layer import Layer
+from brainstorm.structure.buffer_structure import BufferStructure
+from brainstorm.structure.construction import ConstructionWrapper
+from brainstorm.utils import flatten_time
+
+__all__ = ['Pooling2D']
+
+POOLING_TYPES = ('max', 'avg')
+
+
+def Pooling2D(kernel_size, type='max', stride=(1, 1), padding=0, name=None):
+    """Create a 2D pooling layer for images ('T', 'B', height, width, channels).
+
+    Args:
+        kernel_size (int | tuple[int, int]): (rows, columns) of the pooling
+            window; an int k means (k, k).
+        type (str): 'max' or 'avg'.
+        stride (int | tuple[int, int]): (rows, columns) step between windows.
+        padding (int): cells added on every side; smaller than the window.
+        name (Optional[str]): the layer name.
+
+    Example:
+        >>> conv >> Pooling2D(type="max", kernel_size=(3, 3), stride=(2, 2)) >> out
+    """
+    return ConstructionWrapper.create('Pooling2D', kernel_size=kernel_size, type=type,
+                                      stride=stride, padding=padding, name=name)
+
+
+class Pooling2DLayerImpl(Layer):
+    expected_kwargs = {'kernel_size', 'type', 'stride', 'padding'}
+
+    def setup(self, kwargs, in_shapes):
+        height, width, channels = image_shape(self, in_shapes)
+        self.kernel_size = pair_kwarg(self, kwargs, 'kernel_size', None)
+        self.type = self.get_kwarg(kwargs, 'type', 'max', str, POOLING_TYPES)
+        self.stride = pair_kwarg(self, kwargs, 'stride', (1, 1))
+        self.padding = padding_kwarg(self, kwargs)
+        if self.padding >= min(self.kernel_size):
+            # a window of padding only would have no maximum (max) or be a made-up zero (avg)
+            raise LayerValidationError(
+                f"{self._label()}: padding {self.padding} must be smaller than the window "
+                f"kernel_size={self.kernel_size} in both directions")
+        out_height, out_width = output_size(self, (height, width), self.kernel_size,
+                                            self.padding, self.stride)
+        out_shape = ('T', 'B', out_height, out_width, channels)
+        outputs = OrderedDict(default=BufferStructure(*out_shape))
+        internals = OrderedDict()
+        if self.type == 'max':
+            internals['argmax'] = BufferStructure(*out_shape)
+        return outputs, OrderedDict(), internals
+
+    def forward_pass(self, buffers, training_pass=True):
+        handler = self.handler
+        inputs = flatten_time(buffers.inputs.default)
+        outputs = flatten_time(buffers.outputs.default)
+        if self.type == 'max':
+            handler.maxpool2d_forward_batch(inputs, self.kernel_size, outputs, self.padding,
+                                            self.stride, flatten_time(buffers.internals.argmax))
+        else:
+            handler.avgpool2d_forward_batch(inputs, self.kernel_size, outputs, self.padding,
+                                            self.stride)
+
+    def backward_pass(self, buffers):
+        handler = self.handler
+        inputs = flatten_time(buffers.inputs.default)
+        outputs = flatten_time(buffers.outputs.default)
+        input_deltas = flatten_time(buffers.input_deltas.default)
+        output_deltas = flatten_time(buffers.output_deltas.default)
+        if self.type == 'max':
+            handler.maxpool2d_backward_batch(inputs, self.kernel_size, outputs, self.padding,
+                                             self.stride, flatten_time(buffers.internals.argmax),
+                                             input_deltas, output_deltas)
+        else:
+            handler.avgpool2d_backward_batch(inputs, self.kernel_size, outputs, self.padding,
+                                             self.stride, input_deltas, output_deltas)
