@@ -51,14 +51,21 @@ class BadInputError(CliError):
 class MultipleBadInputError(BadInputError):
     """Several problems found at once (validation reports them all)."""
 
-    def __init__(self, errors):
+    def __init__(self, errors, limit=None):
         super().__init__(f"{len(errors)} problems found")
         self.errors = list(errors)
+        #: print at most this many problems (None: all), then count the rest
+        self.limit = limit
 
     def lines(self):
         lines = []
-        for error in self.errors:
+        shown = self.errors if self.limit is None else self.errors[:self.limit]
+        for error in shown:
             lines.extend(error.lines())
+        hidden = len(self.errors) - len(shown)
+        if hidden:
+            lines.append(f"error: {hidden} more problem{'s' if hidden != 1 else ''}; "
+                         f"use --verbose to see all")
         return lines
 
 

@@ -1,4 +1,10 @@
 """One module per bstorm command; each is thin and delegates to ``experiment`` or the engine."""
 
+from bstorm_cli.commands.data import data_group
+from bstorm_cli.commands.draw_net import draw_net_command
+from bstorm_cli.commands.info import info_command
+from bstorm_cli.commands.schema import schema_command
+from bstorm_cli.commands.validate import validate_command
+
 #: every command, in the order `bstorm --help` lists them
-ALL_COMMANDS = []
+ALL_COMMANDS = [validate_command, info_command, draw_net_command, schema_command, data_group]

@@ -1,0 +1,59 @@
+"""``bstorm info EXPERIMENT.yaml|NETWORK.h5``: layers, shapes, parameter counts, memory."""
+
+import json
+
+import click
+from rich.table import Table
+
+from bstorm_cli import console
+from bstorm_cli.commands._common import load_any_network, set_option
+from bstorm_cli.exit_codes import ExitStatus
+
+
+@click.command('info', epilog="""\b
+Examples:
+  bstorm info configs/quickstart.yaml
+  bstorm info runs/quickstart-20240101-120000/best.h5 --batch-size 100
+  bstorm info net.h5 --json""")
+@click.argument('source', metavar='EXPERIMENT.yaml|NETWORK.h5')
+@click.option('--batch-size', '-b', type=click.IntRange(min=1), default=1, show_default=True,
+              help='Batch size B for the memory estimate.')
+@click.option('--time-steps', '-t', type=click.IntRange(min=1), default=1, show_default=True,
+              help='Sequence length T for the memory estimate.')
+@click.option('--json', 'as_json', is_flag=True, help='Print JSON instead of tables.')
+@set_option
+def info_command(source, batch_size, time_steps, as_json, overrides):
+    """Show a network's layers with their input, output and parameter shapes, the
+    parameter counts and the memory its buffers take for a batch.
+
+    An experiment file's network is built (reading the data file for the
+    shapes a 'spec' network infers); a network file is loaded.
+    """
+    from bstorm_cli.experiment.network_info import human_bytes, network_summary
+    network, _ = load_any_network(source, overrides)
+    summary = network_summary(network, time_steps, batch_size)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return ExitStatus.OK
+    table = Table(title=f"{source}", title_justify='left')
+    for column in ('layer', 'type', 'inputs', 'outputs', 'parameters'):
+        table.add_column(column)
+    table.add_column('count', justify='right')
+
+    def join(shapes):
+        return '\n'.join(f"{name} {shape}" for name, shape in shapes.items())
+    for row in summary['layers']:
+        table.add_row(row['name'], row['type'], join(row['inputs']), join(row['outputs']),
+                      join(row['parameters']), f"{row['parameter_count']:,}")
+    out = console.out()
+    out.print(table)
+    memory = summary['memory_bytes']
+    out.print(f"parameters: {summary['parameter_count']:,} ({summary['dtype']})",
+              markup=False, highlight=False)
+    out.print(f"memory for T={time_steps}, B={batch_size}: {human_bytes(memory['total'])} "
+              f"(parameters {human_bytes(memory['parameters'])}, gradients "
+              f"{human_bytes(memory['gradients'])}, forward {human_bytes(memory['forward'])}, "
+              f"backward {human_bytes(memory['backward'])})", markup=False, highlight=False)
+    if summary['output_name']:
+        out.print(f"default output: {summary['output_name']}", markup=False, highlight=False)
+    return ExitStatus.OK
