@@ -83,7 +83,8 @@ def build_component(kind, spec, path, locate, injected=None):
     for key, value in spec.items():
         if key in components.STRUCTURAL_KEYS.get(kind, ()) or key == 'type':
             continue
-        arguments[key] = _build_value(kind, properties.get(key), value, path + (key,), locate)
+        arguments[components.argument_name(key)] = _build_value(
+            kind, properties.get(key), value, path + (key,), locate)
     if kind == 'handler' and 'dtype' in arguments:
         arguments['dtype'] = np.dtype(arguments['dtype']).type
     arguments.update(injected or {})

@@ -142,6 +142,21 @@ def constructor_parameters(kind, name):
                 inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
 
 
+#: how a constructor argument is spelled in a file when its name is taken by the
+#: component's ``type`` key (Pooling2D's own ``type``, 'max' or 'avg', is ``type_``)
+RESERVED_SUFFIX = '_'
+
+
+def file_key(argument_name):
+    """The key that sets constructor argument ``argument_name`` in an experiment file."""
+    return argument_name + RESERVED_SUFFIX if argument_name == 'type' else argument_name
+
+
+def argument_name(key):
+    """The constructor argument that file key ``key`` sets (inverse of :func:`file_key`)."""
+    return 'type' if key == 'type' + RESERVED_SUFFIX else key
+
+
 def default_as_json(value):
     """A constructor default as it is written in a schema and an experiment file.
 

@@ -110,10 +110,10 @@ def skeleton_definition(kind, name):
         if description:
             entry['description'] = description
         if default is inspect.Parameter.empty:
-            required.append(parameter.name)
+            required.append(components.file_key(parameter.name))
         else:
             entry['default'] = components.default_as_json(default)
-        properties[parameter.name] = entry
+        properties[components.file_key(parameter.name)] = entry
     for key in components.STRUCTURAL_KEYS.get(kind, ()):
         if key == 'outgoing':
             properties['outgoing'] = {'$ref': 'experiment.schema.json#/$defs/outgoing'}
@@ -141,8 +141,11 @@ def update_kind_schema(kind):
     names = sorted(definitions)
     schema['$defs'] = {name: definitions[name] for name in names}
     schema['properties'] = {'type': {'description': f'the {kind} type', 'enum': names}}
-    schema['allOf'] = [{'if': {'properties': {'type': {'const': name}}, 'required': ['type']},
-                        'then': {'$ref': f'#/$defs/{name}'}} for name in names]
+    schema.pop('allOf', None)
+    chain = [{'if': {'properties': {'type': {'const': name}}, 'required': ['type']},
+              'then': {'$ref': f'#/$defs/{name}'}} for name in names]
+    if chain:  # draft 2020-12 forbids an empty allOf
+        schema['allOf'] = chain
     path.write_text(json.dumps(schema, indent=2) + '\n', encoding='utf-8')
     return added
 

@@ -281,7 +281,11 @@ def _fill(instance, schema, resolver):
     if isinstance(instance, dict):
         properties = schema.get('properties', {})
         for name, subschema in properties.items():
-            if name not in instance and isinstance(subschema, dict) and 'default' in subschema:
+            if name in instance or not isinstance(subschema, dict):
+                continue
+            if 'default' not in subschema and '$ref' in subschema:
+                subschema = resolver.lookup(subschema['$ref']).contents
+            if 'default' in subschema:
                 instance[name] = copy.deepcopy(subschema['default'])
         for name in list(instance):
             if name in properties:
