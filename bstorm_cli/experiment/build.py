@@ -448,3 +448,69 @@ def signature_defaults(target):
 def location_of(experiment, *path):
     """Shorthand: the Location of ``path`` in ``experiment``."""
     return experiment.index.locate(path) if experiment is not None else Location()
+
+
+# ---- data for evaluate / extract ------------------------------------------------------------
+
+def network_split(data_argument, split, group, network, batch_size):
+    """A Minibatches iterator over ``split`` of a data file, with the network's inputs.
+
+    Args:
+        data_argument (str): a path or 'builtin:NAME'.
+        split (str): the split group ('test', 'validation', ...).
+        group (Optional[str]): the group holding the splits; None: the one whose
+            ``split`` fits the network's inputs (names and feature shapes).
+        network: the network the data is for.
+        batch_size (int): sequences per batch.
+
+    Returns:
+        (iterator, h5py.File, group path): close the file when done.
+    """
+    import h5py
+    from brainstorm.data_iterators import Minibatches
+    location = Location(data_argument)
+    path = resolve_data_path(data_argument, pathlib.Path.cwd(), location)
+    h5file = open_data_file(path, location)
+    try:
+        inputs = network.layers['Input'].out_shapes
+        candidates = []
+        if group is not None:
+            if group and group not in h5file:
+                raise BadInputError(f"no group {group!r} in the file", location,
+                                    schemas._did_you_mean(group, list(h5file)))
+            candidates = [group]
+        else:
+            candidates = [''] + [key for key in h5file if isinstance(h5file[key], h5py.Group)]
+        problems = []
+        for candidate in candidates:
+            parent = h5file[candidate] if candidate else h5file
+            if split not in parent or not isinstance(parent[split], h5py.Group):
+                continue
+            datasets = {name: parent[split][name] for name in inputs
+                        if name in parent[split]}
+            where = f"{candidate}/{split}".strip('/')
+            missing = [name for name in inputs if name not in datasets]
+            if missing:
+                problems.append(f"{where} lacks {', '.join(missing)}")
+                continue
+            wrong = [f"{name} has feature shape {tuple(datasets[name].shape[2:])}, the "
+                     f"network expects {tuple(inputs[name].feature_shape)}"
+                     for name in inputs
+                     if tuple(datasets[name].shape[2:]) != tuple(inputs[name].feature_shape)]
+            if wrong:
+                problems.append(f"{where}: {'; '.join(wrong)}")
+                continue
+            try:
+                iterator = Minibatches(batch_size, shuffle=False, **datasets)
+            except engine_errors() as error:
+                raise BadInputError(error_text(error), location) from error
+            return iterator, h5file, where
+        if not problems:
+            raise BadInputError(f"no split {split!r} in the file"
+                                + (f" under {group!r}" if group else ''), location,
+                                hint="choose one with --split (and --group)")
+        raise BadInputError(f"split {split!r} does not fit the network: "
+                            f"{' / '.join(problems)}", location)
+    except BaseException:
+        h5file.close()
+        raise

@@ -10,29 +10,10 @@ from bstorm_cli.errors import BadInputError, Location, RunFailedError
 FORMATS = ('dot', 'svg', 'png', 'pdf')
 
 
-def _quote(text):
-    return '"' + str(text).replace('\\', '\\\\').replace('"', '\\"') + '"'
-
-
 def network_to_dot(network):
-    """DOT text: one box per layer (type and output shapes), one edge per connection."""
-    lines = ['digraph network {', '  rankdir=TB;',
-             '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", '
-             'fontname="Helvetica"];', '  edge [fontname="Helvetica", fontsize=10];']
-    for name, layer in network.layers.items():
-        shapes = ', '.join(f"{out}: {tuple(structure.feature_shape)}"
-                           for out, structure in layer.out_shapes.items())
-        parameters = sum(structure.feature_size for structure in layer.parameter_shapes.values())
-        label = f"{name}\\n{layer.layer_type}" + (f"\\n{shapes}" if shapes else '') + (
-            f"\\n{parameters:,} parameters" if parameters else '')
-        lines.append(f"  {_quote(name)} [label=\"{label}\"];")
-    for name, layer in network.layers.items():
-        for in_name, source, out_name in layer.incoming:
-            label = '' if (in_name, out_name) == ('default', 'default') else \
-                f" [label={_quote(out_name + ' → ' + in_name)}]"
-            lines.append(f"  {_quote(source)} -> {_quote(name)}{label};")
-    lines.append('}')
-    return '\n'.join(lines) + '\n'
+    """DOT text of ``network`` (the engine's ``brainstorm.tools.network_to_dot``)."""
+    from brainstorm.tools import network_to_dot as engine_network_to_dot
+    return engine_network_to_dot(network)
 
 
 def write_atomically(path, data):

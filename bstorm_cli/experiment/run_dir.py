@@ -1,0 +1,256 @@
+"""Run directories: where a training run keeps everything, written so a kill loses nothing.
+
+Layout of ``OUT/NAME-TIMESTAMP/`` (never reused: a second run started in the same
+second gets ``-2``, ``-3``, ...)::
+
+    experiment.yaml     the resolved experiment (all defaults and overrides filled in)
+    command.txt         how the run was started
+    logs.h5             trainer logs: one group per hook, one dataset per logged value
+    last.h5             the network after the latest epoch (Network.from_hdf5)
+    best.h5             the network at the best value of the watched log
+    checkpoint.h5       network parameters, stepper, trainer, iterator and random states
+    status.json         'running' / 'finished' / 'interrupted' / 'failed', epochs, best
+
+Every file is written under a temporary name in the same folder and renamed with
+``os.replace``, so a kill at any moment leaves the previous version readable.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import tempfile
+
+import numpy as np
+import yaml
+
+from bstorm_cli.errors import BadInputError, Location
+
+EXPERIMENT_FILE = 'experiment.yaml'
+LOGS_FILE = 'logs.h5'
+LAST_NETWORK = 'last.h5'
+BEST_NETWORK = 'best.h5'
+CHECKPOINT_FILE = 'checkpoint.h5'
+STATUS_FILE = 'status.json'
+COMMAND_FILE = 'command.txt'
+CHECKPOINT_FORMAT = 'bstorm-checkpoint'
+CHECKPOINT_VERSION = 1
+
+
+def timestamp():
+    return datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+
+
+def create_run_directory(output_folder, name):
+    """Create and return a fresh ``output_folder/NAME-TIMESTAMP`` (parents as needed)."""
+    output_folder = pathlib.Path(output_folder)
+    try:
+        output_folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BadInputError(f"cannot create the output folder: {error.strerror}",
+                            Location(str(output_folder))) from error
+    stem = f"{name}-{timestamp()}"
+    for attempt in range(1, 1000):
+        candidate = output_folder / (stem if attempt == 1 else f"{stem}-{attempt}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise BadInputError(f"cannot create a run directory: {error.strerror}",
+                                Location(str(candidate))) from error
+        return candidate
+    raise BadInputError("no free run directory name", Location(str(output_folder)))
+
+
+# ---- atomic writes -----------------------------------------------------------------------------
+
+def _temporary_in(path):
+    handle, temporary = tempfile.mkstemp(prefix='.' + pathlib.Path(path).name + '.',
+                                         suffix='.tmp', dir=pathlib.Path(path).parent)
+    return handle, temporary
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` atomically (fsync'd temporary file, then rename)."""
+    handle, temporary = _temporary_in(path)
+    try:
+        with os.fdopen(handle, 'w', encoding='utf-8') as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        _remove(temporary)
+        raise
+
+
+def write_hdf5(path, fill):
+    """Create the HDF5 file ``path`` atomically; ``fill(h5file)`` writes its contents."""
+    import h5py
+    handle, temporary = _temporary_in(path)
+    os.close(handle)
+    try:
+        with h5py.File(temporary, 'w') as h5file:
+            fill(h5file)
+        with open(temporary, 'rb') as stream:
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        _remove(temporary)
+        raise
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def write_json(path, data):
+    write_text(path, json.dumps(data, indent=2, sort_keys=False) + '\n')
+
+
+def write_experiment(path, resolved, source, overrides):
+    """The resolved experiment as YAML, with where it came from in a comment."""
+    header = f"# resolved experiment: {source}\n"
+    if overrides:
+        header += '# overrides: ' + ' '.join(f"--set {item}" for item in overrides) + '\n'
+    header += '# every default is filled in; bstorm train --resume reads this file\n'
+    write_text(path, header + yaml.safe_dump(resolved, sort_keys=False, default_flow_style=None,
+                                             allow_unicode=True, width=100))
+
+
+# ---- nested state <-> HDF5 ------------------------------------------------------------------
+
+def _escape(key):
+    return str(key).replace('%', '%25').replace('/', '%2F').replace('.', '%2E')
+
+
+def _unescape(key):
+    return key.replace('%2E', '.').replace('%2F', '/').replace('%25', '%')
+
+
+def save_state(group, state):
+    """Store a nested state (dicts, lists, tuples, numpy arrays and scalars, str, None).
+
+    Arrays keep dtype and shape exactly; Python scalars go through JSON (exact for
+    floats); numpy scalars are stored as 0-d arrays so their dtype is kept.
+    """
+    if isinstance(state, dict):
+        group.attrs['@kind'] = 'dict'
+        group.attrs['@keys'] = json.dumps([str(key) for key in state])
+        for key, value in state.items():
+            _save_item(group, _escape(key), value)
+    elif isinstance(state, (list, tuple)):
+        group.attrs['@kind'] = 'list' if isinstance(state, list) else 'tuple'
+        group.attrs['@length'] = len(state)
+        for position, value in enumerate(state):
+            _save_item(group, str(position), value)
+    else:
+        raise TypeError(f"cannot store a state of type {type(state).__name__}")
+
+
+def _save_item(group, name, value):
+    if isinstance(value, (dict, list, tuple)):
+        save_state(group.create_group(name), value)
+    elif isinstance(value, np.ndarray):
+        group.create_dataset(name, data=value)
+    elif isinstance(value, np.generic):
+        dataset = group.create_dataset(name, data=np.asarray(value))
+        dataset.attrs['@scalar'] = True
+    elif value is None or isinstance(value, (bool, int, float, str)):
+        group.attrs['@json:' + name] = json.dumps(value)
+    else:
+        raise TypeError(f"cannot store {name!r} of type {type(value).__name__} in a checkpoint")
+
+
+def load_state(group):
+    """The nested state stored by :func:`save_state`."""
+    import h5py
+    kind = group.attrs.get('@kind', 'dict')
+    items = {}
+    for name, value in group.attrs.items():
+        if name.startswith('@json:'):
+            items[name[len('@json:'):]] = json.loads(value)
+    for name, member in group.items():
+        if isinstance(member, h5py.Group):
+            items[name] = load_state(member)
+        elif member.attrs.get('@scalar', False):
+            items[name] = member[()]
+        else:
+            items[name] = member[()]
+    if kind in ('list', 'tuple'):
+        values = [items[str(position)] for position in range(int(group.attrs['@length']))]
+        return values if kind == 'list' else tuple(values)
+    keys = json.loads(group.attrs['@keys']) if '@keys' in group.attrs else \
+        [_unescape(name) for name in items]
+    return {key: items[_escape(key)] for key in keys}
+
+
+def save_checkpoint(path, parameters, state, info):
+    """Write checkpoint.h5 atomically: parameters, nested state, and JSON info."""
+    def fill(h5file):
+        h5file.attrs['format'] = CHECKPOINT_FORMAT
+        h5file.attrs['format_version'] = CHECKPOINT_VERSION
+        h5file.attrs['info'] = json.dumps(info)
+        h5file.create_dataset('parameters', data=parameters)
+        save_state(h5file.create_group('state'), state)
+    write_hdf5(path, fill)
+
+
+def load_checkpoint(path):
+    """(parameters, state, info) from checkpoint.h5; a bad file is a BadInputError."""
+    import h5py
+    location = Location(str(path))
+    if not pathlib.Path(path).exists():
+        raise BadInputError("no checkpoint in this run directory (the run was stopped "
+                            "before its first checkpoint)", location)
+    try:
+        with h5py.File(path, 'r') as h5file:
+            if h5file.attrs.get('format') != CHECKPOINT_FORMAT:
+                raise BadInputError("not a bstorm checkpoint", location)
+            info = json.loads(h5file.attrs['info'])
+            parameters = h5file['parameters'][()]
+            state = load_state(h5file['state'])
+    except (OSError, KeyError, ValueError) as error:
+        raise BadInputError(f"the checkpoint cannot be read ({error})", location) from error
+    return parameters, state, info
+
+
+# ---- logs ----------------------------------------------------------------------------------------
+
+def save_logs(path, logs):
+    """Trainer logs (nested dicts of lists of numbers) as HDF5: groups and datasets."""
+    def fill(h5file):
+        h5file.attrs['format'] = 'bstorm-logs'
+        _write_logs(h5file, logs)
+    write_hdf5(path, fill)
+
+
+def _write_logs(group, logs):
+    for key, value in logs.items():
+        name = _escape(key)
+        if isinstance(value, dict):
+            _write_logs(group.create_group(name), value)
+            continue
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            group.attrs['@json:' + name] = json.dumps(value, default=str)
+            continue
+        group.create_dataset(name, data=array)
+
+
+def read_logs(path):
+    """Flat {dotted log name: 1-D numpy array} of a logs.h5 file."""
+    import h5py
+    found = {}
+
+    def visit(name, member):
+        if isinstance(member, h5py.Dataset):
+            found['.'.join(_unescape(part) for part in name.split('/'))] = member[()]
+    with h5py.File(path, 'r') as h5file:
+        h5file.visititems(visit)
+    return found
