@@ -136,7 +136,9 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
     Initialization: ``DenseSqrtFanInOut(activation)`` for every layer with an
     activation function (the projection too, with 'linear'), ``Gaussian()``
     for all other parameters and as the fallback for those the first choice
-    cannot initialize (biases).
+    cannot initialize (biases). BatchNorm layers start as the identity
+    (gamma and sigma 1, beta and mu 0), since a random scale or running
+    deviation may be negative.
 
     Examples:
         >>> net = create_net_from_spec('classification', 784, 10, 'D.2 F1200 D F1200 D')
@@ -220,4 +222,8 @@ def _spec_initializers(net):
         activation = net.architecture[name].get('activation')
         if layer.parameter_shapes and activation in DenseSqrtFanInOut.scales:
             initializers[name] = DenseSqrtFanInOut(activation)
+        elif layer.layer_type == 'BatchNorm':
+            # start as the identity: a random scale or running deviation could be negative
+            initializers[name] = {parameter: 1.0 if parameter in ('gamma', 'sigma') else 0.0
+                                  for parameter in layer.parameter_shapes}
     return initializers
