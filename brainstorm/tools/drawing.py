@@ -75,8 +75,9 @@ def draw_network(network, file_name='network.png'):
     file_name = os.fspath(file_name)
     extension = os.path.splitext(file_name)[1].lower()
     if extension not in FORMATS:
-        raise ValidationError(f"{file_name}: cannot draw a network as {extension or 'a file without extension'!r}; "
-                              f"use one of {', '.join(FORMATS)}")
+        kind = repr(extension) if extension else 'a file without extension'
+        raise ValidationError(f"{file_name}: cannot draw a network as {kind}; use one of "
+                              f"{', '.join(FORMATS)}")
     output_format = FORMATS[extension]
     dot_text = network_to_dot(network)
     dot_program = shutil.which('dot') if output_format else None

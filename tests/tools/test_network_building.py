@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 from brainstorm import Network, layers
 from brainstorm.errors import NetworkValidationError
-from brainstorm.initializers import DenseSqrtFanInOut, Gaussian
+from brainstorm.initializers import Gaussian
 from brainstorm.tools import create_net_from_spec, get_in_out_layers
 
 OUTPUT_TYPES = {'classification': 'SoftmaxCE', 'multi-label': 'SigmoidCE',

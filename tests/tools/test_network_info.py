@@ -1,0 +1,65 @@
+"""get_network_info / print_network_info: layers, shapes, parameter counts, memory."""
+
+import re
+
+import numpy as np
+import pytest
+
+from brainstorm.handlers import NumpyHandler
+from brainstorm.tools import create_net_from_spec, get_network_info, print_network_info
+
+
+@pytest.fixture
+def net():
+    return create_net_from_spec('classification', 6, 3, 'Fr4 L2')
+
+
+def test_info_lists_layers_in_order_with_types_and_shapes(net):
+    info = get_network_info(net)
+    headers = re.findall(r'^\[(\d+)\] (\S+) \((\w+)', info, flags=re.MULTILINE)
+    assert [(name, layer_type) for _, name, layer_type in headers] == [
+        (name, layer.layer_type) for name, layer in net.layers.items()]
+    assert [int(index) for index, _, _ in headers] == list(range(len(net.layers)))
+    assert "outputs:     default (T, B, 6); targets (T, B, 1)" in info
+    assert "[1] FullyConnected (FullyConnected: activation='rel', size=4)" in info
+    assert "inputs:      default (T, B, 3); targets (T, B, 1)" in info   # of Output
+
+
+def test_info_counts_parameters_per_layer_and_in_total(net):
+    info = get_network_info(net)
+    assert "parameters:  W (6, 4) = 24; bias (4,) = 4; total 28" in info
+    total = net.buffer_manager.parameter_size
+    lstm = sum(np.prod(s.shape) for s in net.layers['Lstm'].parameter_shapes.values())
+    assert total == 28 + lstm + (2 * 3 + 3)
+    assert f"Total parameters: {total:,}" in info
+    assert info.startswith(f"Network: {len(net.layers)} layers, {total:,} parameters")
+
+
+def _total_memory_bytes(info):
+    match = re.search(r'total ([\d.]+) (B|KiB|MiB)', info)
+    return float(match.group(1)) * {'B': 1, 'KiB': 1024, 'MiB': 1024 ** 2}[match.group(2)]
+
+
+def test_memory_grows_with_time_and_batch_size_and_follows_the_dtype(net):
+    small = _total_memory_bytes(get_network_info(net))
+    large = _total_memory_bytes(get_network_info(net, time_size=10, batch_size=20))
+    assert "Memory for time_size=10, batch_size=20" in get_network_info(net, 10, 20)
+    assert large > 50 * small
+    float32 = get_network_info(net, time_size=10, batch_size=20)
+    net.set_handler(NumpyHandler(np.float64))
+    float64 = get_network_info(net, time_size=10, batch_size=20)
+    assert 'as float64' in float64 and 'as float32' in float32
+    assert _total_memory_bytes(float64) == pytest.approx(2 * _total_memory_bytes(float32),
+                                                         rel=0.01)
+
+
+def test_memory_of_a_layer_counts_its_own_buffers(net):
+    info = get_network_info(net, time_size=2, batch_size=3)
+    # FullyConnected: 28 parameters + 2*3*4 outputs forward; 28 gradients + 24 deltas + 24 dH
+    assert re.search(r'\[1\] FullyConnected .*\n(.*\n){3}    memory:      forward 208 B, '
+                     r'backward 304 B', info)
+
+
+def test_print_network_info_prints_the_info(net, capsys):
+    print_network_info(net)
+    assert capsys.readouterr().out == get_network_info(net) + '\n'
