@@ -1,0 +1,108 @@
+"""``bstorm plot RUN_DIR [-o curves.png]``: learning curves of every logged quantity."""
+
+import pathlib
+
+import click
+import numpy as np
+
+from bstorm_cli import console
+from bstorm_cli.errors import BadInputError, Location
+from bstorm_cli.exit_codes import ExitStatus
+
+
+def read_run_logs(run_folder):
+    """{dotted name: 1-D array} of a run directory's logs.h5 (numeric series only)."""
+    from bstorm_cli.experiment import run_dir
+    run_folder = pathlib.Path(run_folder)
+    if not run_folder.is_dir():
+        raise BadInputError("no such run directory", Location(str(run_folder)))
+    path = run_folder / run_dir.LOGS_FILE
+    if not path.exists():
+        raise BadInputError(f"no {run_dir.LOGS_FILE} here (the run wrote no logs yet)",
+                            Location(str(run_folder)))
+    try:
+        logs = run_dir.read_logs(path)
+    except OSError as error:
+        raise BadInputError(f"cannot read the logs ({error})", Location(str(path))) from error
+    return {name: np.asarray(values, dtype=np.float64).ravel() for name, values in logs.items()
+            if np.asarray(values).ndim <= 1 and np.asarray(values).size}
+
+
+def write_csv(path, series):
+    """One column per logged quantity (rows are log entries; shorter columns padded)."""
+    from bstorm_cli.experiment.run_dir import write_text
+    names = list(series)
+    rows = max((len(values) for values in series.values()), default=0)
+    lines = ['index,' + ','.join(names)]
+    for row in range(rows):
+        cells = [repr(float(series[name][row])) if row < len(series[name]) else ''
+                 for name in names]
+        lines.append(f"{row}," + ','.join(cells))
+    write_text(path, '\n'.join(lines) + '\n')
+
+
+def plot_curves(path, series, title):
+    """One panel per log group (hook), each logged quantity a line."""
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise BadInputError("plotting needs matplotlib, which is not installed",
+                            hint="pip install 'brainstorm[plot]' (or write a table with "
+                                 "-o curves.csv)") from None
+    groups = {}
+    for name, values in series.items():
+        groups.setdefault(name.split('.')[0], []).append((name, values))
+    figure, axes = plt.subplots(len(groups), 1, figsize=(8, 3 * len(groups)), squeeze=False)
+    for axis, (group, items) in zip(axes[:, 0], groups.items()):
+        for name, values in items:
+            axis.plot(np.arange(1, len(values) + 1), values, label=name, marker='.')
+        axis.set_title(group)
+        axis.set_xlabel('log entry (epoch or update, as the hook logs)')
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle(title)
+    figure.tight_layout()
+    from bstorm_cli.experiment.run_dir import _temporary_in
+    import os
+    handle, temporary = _temporary_in(path)
+    os.close(handle)
+    try:
+        figure.savefig(temporary, format=pathlib.Path(path).suffix.lstrip('.') or 'png')
+        os.replace(temporary, path)
+    finally:
+        plt.close(figure)
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+@click.command('plot', epilog="""\b
+Examples:
+  bstorm plot runs/quickstart-20240101-120000 -o curves.png
+  bstorm plot runs/quickstart-20240101-120000 -o curves.csv   # no matplotlib needed""")
+@click.argument('run', metavar='RUN_DIR')
+@click.option('--output', '-o', default=None, metavar='FILE.{png,svg,pdf,csv}',
+              help='Where to write the curves (default: RUN_DIR/curves.png).')
+def plot_command(run, output):
+    """Plot the learning curves of every quantity a training run logged.
+
+    PNG/SVG/PDF need matplotlib (pip install 'brainstorm[plot]'); .csv writes
+    the numbers as a table instead.
+    """
+    series = read_run_logs(run)
+    if not series:
+        raise BadInputError("the logs hold no numeric series yet", Location(str(run)))
+    output = output or str(pathlib.Path(run) / 'curves.png')
+    suffix = pathlib.Path(output).suffix.lower()
+    if suffix not in ('.png', '.svg', '.pdf', '.csv'):
+        raise BadInputError(f"unknown output format {suffix or '(none)'!r}; use .png, .svg, "
+                            f".pdf or .csv", Location(output))
+    if not pathlib.Path(output).resolve().parent.is_dir():
+        raise BadInputError("the output folder does not exist", Location(output))
+    if suffix == '.csv':
+        write_csv(output, series)
+    else:
+        plot_curves(output, series, pathlib.Path(run).name)
+    console.err().print(f"wrote {output} ({len(series)} curves)", markup=False, highlight=False)
+    return ExitStatus.OK

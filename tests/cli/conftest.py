@@ -1,0 +1,57 @@
+"""Running bstorm in tests: in-process (fast, for messages) and as a user does (subprocess)."""
+
+import dataclasses
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+EXPERIMENTS = pathlib.Path(__file__).resolve().parent / 'experiments'
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def error_lines(self):
+        return [line for line in self.stderr.splitlines() if line.startswith('error:')]
+
+
+def run_in_process(capsys, *arguments):
+    """Run ``bstorm ARGUMENTS`` through ``main()`` in this process."""
+    from bstorm_cli.main import main
+    capsys.readouterr()
+    try:
+        main([str(argument) for argument in arguments])
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    else:  # pragma: no cover - main always exits
+        code = 0
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+def run_subprocess(*arguments, cwd=None, timeout=300, env=None):
+    """Run ``python -m bstorm_cli ARGUMENTS`` with the project's interpreter."""
+    full_env = dict(os.environ)
+    full_env.pop('COLUMNS', None)
+    full_env.update(env or {})
+    completed = subprocess.run([sys.executable, '-m', 'bstorm_cli',
+                                *[str(argument) for argument in arguments]],
+                               cwd=cwd or ROOT, capture_output=True, text=True,
+                               timeout=timeout, env=full_env)
+    return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+@pytest.fixture
+def bstorm(capsys):
+    """Call as ``bstorm('validate', path)``; returns a Result."""
+    def run(*arguments):
+        return run_in_process(capsys, *arguments)
+    return run
