@@ -121,8 +121,11 @@ def load_yaml(text, file_name='<string>'):
         BadInputError: on a syntax error, duplicate key or unsupported tag, with
             the file, line and column.
     """
-    loader = ExperimentLoader(text)
     index = PositionIndex(file_name)
+    try:
+        loader = ExperimentLoader(text)
+    except yaml.reader.ReaderError as error:
+        raise _reader_error(error, text, file_name) from error
     try:
         node = loader.get_single_node()
         if node is None:
@@ -134,10 +137,26 @@ def load_yaml(text, file_name='<string>'):
             Location(file_name)
         problem = error.problem or error.context or 'invalid YAML'
         raise BadInputError(f"invalid YAML: {problem}", location) from error
+    except yaml.reader.ReaderError as error:
+        raise _reader_error(error, text, file_name) from error
     except yaml.YAMLError as error:
-        raise BadInputError(f"invalid YAML: {error}", Location(file_name)) from error
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else 'error'
+        raise BadInputError(f"invalid YAML: {first_line}", Location(file_name)) from error
     finally:
         loader.dispose()
+
+
+def _reader_error(error, text, file_name):
+    """A one-line error for characters YAML does not allow (control characters)."""
+    position = error.position if isinstance(error.position, int) else 0
+    before = text[:position] if isinstance(text, str) else ''
+    line = before.count('\n') + 1
+    column = position - (before.rfind('\n') + 1) + 1
+    character = error.character
+    code = ord(character) if isinstance(character, str) else character
+    shown = f"#x{code:04x}" if isinstance(code, int) else repr(code)
+    return BadInputError(f"invalid YAML: the character {shown} is not allowed in YAML text",
+                         Location(file_name, line, column))
 
 
 def load_yaml_file(file_name):
