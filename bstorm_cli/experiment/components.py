@@ -91,7 +91,7 @@ def _steppers():
 
 
 def _schedules():
-    return _public_classes('brainstorm.training.schedules')
+    return _public_classes('brainstorm.training.schedules', 'Schedule')
 
 
 def _hooks():
