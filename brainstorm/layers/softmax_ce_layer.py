@@ -1,21 +1,24 @@
 """SoftmaxCE: softmax over the last feature axis and the cross-entropy with class targets.
 
-predictions = softmax(x);  loss[t, b] = -log(predictions[t, b, targets[t, b]])
+predictions = softmax(x);  loss[t, b, ...] = -log(predictions[t, b, ..., targets[t, b, ...]])
+
+The classes are the last axis; any axes before it (e.g. the pixels of an image,
+for per-pixel classification) are independent samples.
 
 Buffers:
-    inputs.default        ('T', 'B', C)   unnormalised scores (logits)
-    inputs.targets        ('T', 'B', 1)   class indices 0 .. C-1
-    outputs.predictions   ('T', 'B', C)   also reachable as outputs.probabilities
-    outputs.loss          ('T', 'B', 1)   per step and sequence; connect to a Loss layer
-    internals.dx          ('T', 'B', C)   backward only: predictions - one_hot(targets)
+    inputs.default        ('T', 'B', ..., C)   unnormalised scores (logits)
+    inputs.targets        ('T', 'B', ..., 1)   class indices 0 .. C-1
+    outputs.predictions   ('T', 'B', ..., C)   also reachable as outputs.probabilities
+    outputs.loss          ('T', 'B', ..., 1)   per sample; connect to a Loss layer
+    internals.dx          ('T', 'B', ..., C)   backward only: predictions - one_hot(targets)
 """
 
 from collections import OrderedDict
 
+from brainstorm.errors import LayerValidationError
 from brainstorm.layers.base_layer import Layer
 from brainstorm.structure.buffer_structure import BufferStructure, StructureTemplate
 from brainstorm.structure.construction import ConstructionWrapper
-from brainstorm.utils import flatten_time_and_features
 
 __all__ = ['SoftmaxCE']
 
@@ -36,25 +39,31 @@ def SoftmaxCE(name=None):
 
 
 class SoftmaxCELayerImpl(Layer):
-    expected_inputs = {'default': StructureTemplate('T', 'B', 'F'),
-                       'targets': StructureTemplate('T', 'B', 1)}
+    expected_inputs = {'default': StructureTemplate('T', 'B', '...'),
+                       'targets': StructureTemplate('T', 'B', '...')}
     computes_no_input_deltas_for = ('targets',)
     takes_no_output_deltas_from = ('predictions',)
     output_aliases = {'probabilities': 'predictions'}
 
     def setup(self, kwargs, in_shapes):
-        classes = in_shapes['default'].feature_size
-        outputs = OrderedDict(predictions=BufferStructure('T', 'B', classes),
-                              loss=BufferStructure('T', 'B', 1))
-        internals = OrderedDict(dx=BufferStructure('T', 'B', classes, is_backward_only=True))
+        features = in_shapes['default'].feature_shape
+        expected_targets = features[:-1] + (1,)
+        if in_shapes['targets'].feature_shape != expected_targets:
+            raise LayerValidationError(
+                f"{self._label()}: targets have feature shape "
+                f"{in_shapes['targets'].feature_shape}, expected {expected_targets} (one class "
+                f"index per sample of default {features})")
+        outputs = OrderedDict(predictions=BufferStructure('T', 'B', *features),
+                              loss=BufferStructure('T', 'B', *expected_targets))
+        internals = OrderedDict(dx=BufferStructure('T', 'B', *features, is_backward_only=True))
         return outputs, OrderedDict(), internals
 
     def forward_pass(self, buffers, training_pass=True):
         handler = self.handler
-        inputs = flatten_time_and_features(buffers.inputs.default)
-        targets = flatten_time_and_features(buffers.inputs.targets)
-        predictions = flatten_time_and_features(buffers.outputs.predictions)
-        loss = flatten_time_and_features(buffers.outputs.loss)
+        inputs = _rows(buffers.inputs.default)
+        targets = _rows(buffers.inputs.targets)
+        predictions = _rows(buffers.outputs.predictions)
+        loss = _rows(buffers.outputs.loss)
         handler.softmax_m(inputs, predictions)
         handler.index_m_by_v(predictions, targets, loss)
         handler.clip_t(loss, TINY, 1.0, loss)
@@ -63,11 +72,16 @@ class SoftmaxCELayerImpl(Layer):
 
     def backward_pass(self, buffers):
         handler = self.handler
-        targets = flatten_time_and_features(buffers.inputs.targets)
-        predictions = flatten_time_and_features(buffers.outputs.predictions)
-        loss_deltas = flatten_time_and_features(buffers.output_deltas.loss)
-        input_deltas = flatten_time_and_features(buffers.input_deltas.default)
-        dx = flatten_time_and_features(buffers.internals.dx)
+        targets = _rows(buffers.inputs.targets)
+        predictions = _rows(buffers.outputs.predictions)
+        loss_deltas = _rows(buffers.output_deltas.loss)
+        input_deltas = _rows(buffers.input_deltas.default)
+        dx = _rows(buffers.internals.dx)
         handler.binarize_v(targets, dx)
         handler.subtract_tt(predictions, dx, dx)
         handler.mult_add_mv(dx, loss_deltas, input_deltas)
+
+
+def _rows(array):
+    """(T, B, ..., C) -> (T*B*..., C): one row per sample, classes in columns (a view)."""
+    return array.reshape((-1, array.shape[-1]))

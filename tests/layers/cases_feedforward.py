@@ -68,6 +68,8 @@ CASES = [
           suffix='importance1'),
     _case('softmax_ce', 'SoftmaxCE', {}, {'default': (4,), 'targets': (1,)},
           input_data={'targets': class_indices(4)}),
+    _case('softmax_ce', 'SoftmaxCE', {}, {'default': (2, 2, 3), 'targets': (2, 2, 1)},
+          input_data={'targets': class_indices(3)}, suffix='per-pixel'),
     _case('sigmoid_ce', 'SigmoidCE', {}, {'default': (3,), 'targets': (3,)},
           input_data={'targets': binary}),
     _case('sigmoid_ce', 'SigmoidCE', {}, {'default': (2, 2), 'targets': (2, 2)},

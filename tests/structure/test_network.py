@@ -192,8 +192,8 @@ def test_shape_mismatch_is_an_error():
     architecture = small_architecture()
     # SoftmaxCE's targets must have one feature (class indices)
     architecture['Input']['out_shapes']['targets'] = ('T', 'B', 3)
-    with pytest.raises(LayerValidationError, match=r"'output_layer'.*input 'targets' has "
-                                                   r"shape"):
+    with pytest.raises(LayerValidationError, match=r"'output_layer'.*targets have feature "
+                                                   r"shape \(3,\), expected \(1,\)"):
         Network.from_architecture(architecture)
 
 

@@ -8,6 +8,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 from brainstorm import Network, layers
 from brainstorm.errors import NetworkValidationError
+from brainstorm.handlers import NumpyHandler
 from brainstorm.initializers import Gaussian
 from brainstorm.tools import create_net_from_spec, get_in_out_layers
 
@@ -253,3 +254,20 @@ def test_random_specs_give_a_network_or_a_network_validation_error(spec, in_shap
         return
     assert isinstance(net, Network)
     assert list(net.layers)[-3:] == ['Output_projection', 'Output', 'Loss']
+
+
+def test_per_pixel_classification_builds_and_scores_every_pixel():
+    inp, out = get_in_out_layers('classification', (4, 4, 2), (4, 4, 3))
+    net = Network.from_layer(inp >> out)
+    net.set_handler(NumpyHandler(np.float64))
+    net.initialize(0.1)
+    rnd = np.random.RandomState(0)
+    targets = rnd.randint(0, 3, size=(1, 2, 4, 4, 1)).astype(np.float64)
+    net.provide_external_data({'default': rnd.randn(1, 2, 4, 4, 2), 'targets': targets})
+    net.forward_pass()
+    predictions = net.get('Output.outputs.predictions')
+    assert predictions.shape == (1, 2, 4, 4, 3)
+    np.testing.assert_allclose(predictions.sum(axis=-1), 1.0)
+    picked = np.take_along_axis(predictions, targets.astype(int), axis=-1)
+    expected = -np.log(picked).sum() / 2
+    assert net.get_loss_values()['total_loss'] == pytest.approx(expected)
