@@ -78,8 +78,13 @@ def project_inputs(handler, inputs, weights, bias, out):
         bias: (size,).
         out: (T*B, size), overwritten.
     """
-    handler.dot_mm(inputs, weights, out)
-    handler.add_mv(out, row(bias), out)
+    # bias first, then accumulate the product: every matrix product of the
+    # recurrent layers then goes through dot_add_mm, which on NumpyHandler is one
+    # BLAS library. Mixing it with dot_mm (numpy's own BLAS, whose idle threads
+    # keep spinning for a while) made the following time loop several times
+    # slower on a 2-core machine.
+    handler.broadcast_t(row(bias), 0, out)
+    handler.dot_add_mm(inputs, weights, out)
 
 
 def project_inputs_backward(handler, inputs, weights, deltas, input_deltas, weight_gradient,
