@@ -213,6 +213,16 @@ def test_eight_steps_equal_four_plus_four(layer_type, with_context, monkeypatch)
 
 # ---- masks ----------------------------------------------------------------------------------
 
+def masked_lstm_net_from_tools(handler):
+    """Input -> Lstm -> the output layers of tools.get_in_out_layers(..., mask_name='mask')."""
+    from brainstorm.layers import Lstm
+    from brainstorm.tools import get_in_out_layers
+    inp, out = get_in_out_layers('classification', 3, 3, mask_name='mask')
+    net = Network.from_layer(inp >> Lstm(4, name='Lstm') >> out)
+    net.set_handler(handler)
+    return net
+
+
 def masked_lstm_net(handler):
     """Input -> Lstm -> FullyConnected -> SoftmaxCE; its per-step loss -> Mask -> Loss."""
     from brainstorm.layers import FullyConnected, Input, Loss, Lstm, Mask, SoftmaxCE
@@ -229,7 +239,9 @@ def masked_lstm_net(handler):
     return net
 
 
-def test_mask_restricts_loss_and_gradients_to_valid_steps():
+@pytest.mark.parametrize('make_masked_net', [masked_lstm_net_from_tools, masked_lstm_net],
+                         ids=['get_in_out_layers', 'hand-wired'])
+def test_mask_restricts_loss_and_gradients_to_valid_steps(make_masked_net):
     lengths = [5, 3, 1]
     time_size, batch_size = max(lengths), len(lengths)
     rnd = np.random.RandomState(7)
@@ -237,7 +249,7 @@ def test_mask_restricts_loss_and_gradients_to_valid_steps():
             'targets': rnd.randint(0, 3, (time_size, batch_size, 1)).astype(float),
             'mask': (np.arange(time_size)[:, None, None] <
                      np.array(lengths)[None, :, None]).astype(float)}
-    net = masked_lstm_net(NumpyHandler(np.float64))
+    net = make_masked_net(NumpyHandler(np.float64))
     parameters = rnd.standard_normal(net.buffer.parameters.shape) * 0.5
     net.handler.set_from_numpy(net.buffer.parameters, parameters)
     net.provide_external_data(data)
@@ -250,7 +262,7 @@ def test_mask_restricts_loss_and_gradients_to_valid_steps():
     # each sequence alone, cut to its length, without padding: the same loss and gradients
     separate_loss, separate_gradients = 0.0, np.zeros_like(gradients)
     for b, length in enumerate(lengths):
-        single = masked_lstm_net(NumpyHandler(np.float64))
+        single = make_masked_net(NumpyHandler(np.float64))
         single.handler.set_from_numpy(single.buffer.parameters, parameters)
         single.provide_external_data({name: array[:length, b:b + 1]
                                       for name, array in data.items()})
