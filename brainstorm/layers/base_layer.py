@@ -50,6 +50,10 @@ class Layer:
             ignored (e.g. predictions of a loss layer).
         output_aliases (dict[str, str]): extra names for outputs (old names
             kept working, e.g. SoftmaxCE's 'probabilities' for 'predictions').
+        parameter_defaults (dict[str, float]): initial values of parameters that
+            only make sense with one value (BatchNorm's scale 1 and shift 0);
+            ``Network.initialize`` uses them instead of the catch-all
+            ``'default'`` initializer, while an explicit pattern still wins.
 
     Args:
         name (str): the layer's name.
@@ -65,6 +69,7 @@ class Layer:
     computes_no_gradients_for = ()
     takes_no_output_deltas_from = ()
     output_aliases = {}
+    parameter_defaults = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

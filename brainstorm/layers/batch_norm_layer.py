@@ -10,9 +10,9 @@ axis counts as samples, so with N = T * B * (product of the other feature axes):
     other passes:   m = mu, s = sigma   (nothing is updated)
 
 So ``sigma`` is a running *standard deviation* with epsilon already inside the
-square root; inference divides by it as it is. Initialise gamma and sigma to 1,
-beta and mu to 0 (e.g. ``net.initialize({'BN*': {'gamma': 1, 'sigma': 1,
-'default': 0}})``); mu and sigma get no gradients.
+square root; inference divides by it as it is. Unless a layer pattern of
+``net.initialize`` names them, gamma and sigma start at 1 and beta and mu at 0
+(the layer's ``parameter_defaults``); mu and sigma get no gradients.
 
 The backward pass differentiates the pass that ran last: after a training pass
 the batch statistics depend on x,
@@ -71,6 +71,8 @@ class BatchNormLayerImpl(Layer):
     expected_inputs = {'default': StructureTemplate('T', 'B', 'F', '...')}
     expected_kwargs = {'decay', 'epsilon'}
     computes_no_gradients_for = ('mu', 'sigma')
+    # the identity transform: a random scale or running std would be meaningless
+    parameter_defaults = {'gamma': 1.0, 'beta': 0.0, 'mu': 0.0, 'sigma': 1.0}
 
     def setup(self, kwargs, in_shapes):
         self.decay = float(self.get_kwarg(kwargs, 'decay', 0.9, (int, float)))

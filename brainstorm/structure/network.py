@@ -350,13 +350,19 @@ class Network(Seedable):
 
         Raises:
             NetworkValidationError: if a parameter is matched ambiguously or not at all.
+
+        Parameters with a layer-declared default (``Layer.parameter_defaults``,
+        e.g. BatchNorm's gamma = 1) get it unless a layer pattern names them;
+        the catch-all 'default' does not override it.
             InitializationError: if an initializer fails and no fallback works.
         """
         from brainstorm.initializers import evaluate_initializer
         from brainstorm.errors import InitializationError
         patterns = _merge_patterns(default_or_init_dict, kwargs)
+        layer_defaults = {name: dict(layer.parameter_defaults)
+                          for name, layer in self.layers.items() if layer.parameter_defaults}
         resolved = resolve_references(self._parameter_names(), patterns, 'initializer',
-                                      allow_fallback=True)
+                                      allow_fallback=True, layer_defaults=layer_defaults)
         init_rnd = self.rnd.create_random_state(seed)
         for layer_name, parameter_names in self._parameter_names().items():
             for parameter_name in parameter_names:

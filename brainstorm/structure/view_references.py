@@ -36,7 +36,7 @@ def _check_patterns_match(patterns, names, where, what):
 
 
 def resolve_references(parameter_names, patterns, what, allow_fallback=True,
-                       allow_unmatched=False):
+                       allow_unmatched=False, layer_defaults=None):
     """Resolve ``patterns`` for every parameter.
 
     Args:
@@ -45,6 +45,8 @@ def resolve_references(parameter_names, patterns, what, allow_fallback=True,
         what (str): 'initializer' or 'modifier', for messages.
         allow_fallback (bool): whether 'fallback' entries are allowed.
         allow_unmatched (bool): parameters may be left without a value (None).
+        layer_defaults (Optional[dict]): layer -> parameter -> value used for
+            parameters no layer pattern matches, before the 'default' pattern.
 
     Returns:
         dict[str, dict[str, tuple]]: layer -> parameter -> (value, fallback).
@@ -79,6 +81,10 @@ def resolve_references(parameter_names, patterns, what, allow_fallback=True,
                         fallbacks.append((f"{pattern}.fallback", value['fallback']))
                 else:
                     candidates.append((pattern, value))
+            layer_default = (layer_defaults or {}).get(layer_name, {})
+            if not candidates and parameter_name in layer_default:
+                candidates.append((f"{layer_name} layer's own default",
+                                   layer_default[parameter_name]))
             if not candidates and 'default' in patterns:
                 candidates.append(('default', patterns['default']))
             if 'fallback' in patterns:

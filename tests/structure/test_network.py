@@ -707,3 +707,17 @@ def test_crafted_description_values_are_data_not_code(tmp_path):
     with pytest.raises(FileFormatError):
         Network.from_hdf5(filename)
     assert not marker.exists()
+
+
+def test_layer_parameter_defaults_beat_the_catch_all_default_but_not_a_layer_pattern():
+    from brainstorm.layers import BatchNorm
+    inp = Input(out_shapes={'default': (3,)})
+    net = Network.from_layer(inp >> BatchNorm(name='BN') >> FullyConnected(2, name='FC'))
+    net.initialize(Gaussian(1.0), seed=3)
+    np.testing.assert_array_equal(net.get('BN.parameters.gamma'), 1.0)
+    np.testing.assert_array_equal(net.get('BN.parameters.sigma'), 1.0)
+    np.testing.assert_array_equal(net.get('BN.parameters.beta'), 0.0)
+    assert np.abs(net.get('FC.parameters.W')).max() > 0
+    net.initialize({'default': Gaussian(1.0), 'BN': {'gamma': 2.0, 'default': 0.5}})
+    np.testing.assert_array_equal(net.get('BN.parameters.gamma'), 2.0)
+    np.testing.assert_array_equal(net.get('BN.parameters.mu'), 0.5)
