@@ -4,7 +4,7 @@ Every op writes in place through ufuncs with ``out=`` (never ``out[:] = a + b``,
 which allocates a temporary), and accepts non-contiguous views, such as slices
 along the last axis of a bigger buffer, for every array argument. Temporaries
 come from the handler's scratch cache, so after the first call with a shape no
-op allocates, except the random ones (numpy's RandomState draws into new arrays).
+op allocates, except fill_gaussian (numpy's RandomState draws into new arrays).
 """
 
 import numpy as np
@@ -41,9 +41,10 @@ class NumpyHandler(Handler):
         from scipy.linalg import blas
         from scipy.special import expit
         self._expit = expit
-        self._gemm = None
+        self._gemm = self._axpy = None
         if self.dtype in (np.dtype(np.float32), np.dtype(np.float64)):
             self._gemm = blas.get_blas_funcs('gemm', dtype=self.dtype)
+            self._axpy = blas.get_blas_funcs('axpy', dtype=self.dtype)
 
     def _allocate_scratch(self, size, dtype):
         return np.empty(size, dtype=self.dtype if dtype is None else dtype)
@@ -117,6 +118,21 @@ class NumpyHandler(Handler):
 
     def mult_tt(self, a, b, out):
         np.multiply(a, b, out=out)
+
+    def mult_add_st(self, s, t, out):
+        # one pass of BLAS axpy (out += s * t) instead of a product into scratch and an
+        # add: the steppers run this over all parameters at every update
+        if (self._axpy is not None and t.dtype == out.dtype == self.dtype and
+                t.shape == out.shape and t.size and
+                ((t.flags.c_contiguous and out.flags.c_contiguous) or
+                 (t.flags.f_contiguous and out.flags.f_contiguous))):
+            order = 'C' if out.flags.c_contiguous else 'F'
+            target = out.reshape(-1, order=order)  # a view: out is contiguous
+            result = self._axpy(t.reshape(-1, order=order), target, a=s)
+            if result.ctypes.data != target.ctypes.data:
+                np.copyto(target, result)
+            return
+        super().mult_add_st(s, t, out)
 
     def divide_tt(self, a, b, out):
         np.divide(a, b, out=out)
@@ -275,7 +291,14 @@ class NumpyHandler(Handler):
         np.copyto(out, self.rnd.normal(mean, std, size=out.shape), casting='same_kind')
 
     def generate_probability_mask(self, mask, probability):
-        np.less(self.rnd.random_sample(mask.shape), probability, out=mask)
+        # draws float32 uniforms into scratch memory from a generator seeded by rnd (one
+        # draw per call, so the handler's seed still fixes every mask): RandomState can
+        # only draw new float64 arrays, which took longer than the matrix products of
+        # a small dropout layer
+        uniforms = self._scratch('generate_probability_mask', mask.shape, np.float32)
+        generator = np.random.Generator(np.random.PCG64(self.rnd.randint(2 ** 63)))
+        generator.random(dtype=np.float32, out=uniforms)
+        np.less(uniforms, probability, out=mask)
 
     # -- debugging -------------------------------------------------------------
 
