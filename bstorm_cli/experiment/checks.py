@@ -44,7 +44,7 @@ def check_training_setup(experiment):
         if name in seen_names:
             problems.append(experiment.error(
                 f"two hooks are named {name!r} (the other is hooks[{seen_names[name]}]); "
-                f"give one a different name:", *where,
+                f"give one a different name", *where,
                 hint="hook names are the keys of the logs and must be unique"))
         iter_name = hook.get('iter_name')
         if iter_name is not None and iter_name not in iterators:

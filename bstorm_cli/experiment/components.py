@@ -35,6 +35,12 @@ KIND_DESCRIPTIONS = {
 _NOT_COMPONENTS = {'DataIterator', 'Initializer', 'ValueModifier', 'Scorer', 'Handler',
                    'Hook', 'TrainingStepper', 'Schedule', 'Monitor'}
 
+#: components an experiment file cannot express, with the reason (the docs list them)
+EXCLUDED = {
+    'hook': {'InfoUpdater': 'needs a Sacred run object, which a YAML file cannot hold; '
+                            'use it from Python'},
+}
+
 #: constructor arguments the CLI fills in, per kind (never written in experiment files)
 INJECTED_ARGUMENTS = {
     'layer': {'name'},
@@ -123,9 +129,11 @@ def component_classes(kind):
     """
     if kind not in _cache:
         try:
-            _cache[kind] = _FINDERS[kind]()
+            found = _FINDERS[kind]()
         except ImportError:
-            _cache[kind] = {}
+            found = {}
+        _cache[kind] = {name: value for name, value in found.items()
+                        if name not in EXCLUDED.get(kind, {})}
     return dict(_cache[kind])
 
 

@@ -143,6 +143,9 @@ def save_state(group, state):
         group.attrs['@keys'] = json.dumps([str(key) for key in state])
         for key, value in state.items():
             _save_item(group, _escape(key), value)
+    elif isinstance(state, list) and state and all(
+            type(item) in (int, float) for item in state):
+        raise TypeError('numeric lists are stored as datasets by _save_item')
     elif isinstance(state, (list, tuple)):
         group.attrs['@kind'] = 'list' if isinstance(state, list) else 'tuple'
         group.attrs['@length'] = len(state)
@@ -152,8 +155,16 @@ def save_state(group, state):
         raise TypeError(f"cannot store a state of type {type(state).__name__}")
 
 
+def _is_number_list(value):
+    return isinstance(value, list) and value and (
+        all(type(item) is float for item in value) or all(type(item) is int for item in value))
+
+
 def _save_item(group, name, value):
-    if isinstance(value, (dict, list, tuple)):
+    if _is_number_list(value):  # logs: long lists of Python floats, kept exactly
+        dataset = group.create_dataset(name, data=np.asarray(value))
+        dataset.attrs['@list'] = True
+    elif isinstance(value, (dict, list, tuple)):
         save_state(group.create_group(name), value)
     elif isinstance(value, np.ndarray):
         group.create_dataset(name, data=value)
@@ -179,6 +190,8 @@ def load_state(group):
             items[name] = load_state(member)
         elif member.attrs.get('@scalar', False):
             items[name] = member[()]
+        elif member.attrs.get('@list', False):
+            items[name] = member[()].tolist()
         else:
             items[name] = member[()]
     if kind in ('list', 'tuple'):

@@ -1,0 +1,154 @@
+"""``bstorm train``: run an experiment into a new run directory, or resume one."""
+
+import json
+import pathlib
+
+import click
+
+from bstorm_cli import console
+from bstorm_cli.commands._common import problem_limit, set_option, verbose_option
+from bstorm_cli.errors import BadInputError, Location
+from bstorm_cli.exit_codes import ExitStatus
+
+HANDLERS = {'numpy': {'type': 'NumpyHandler'}, 'pycuda': {'type': 'PyCudaHandler'}}
+
+
+def _option_overrides(seed, handler):
+    """--seed and --handler are shorthands for --set, so the run records them."""
+    extra = []
+    if seed is not None:
+        extra.append(f"seed={seed}")
+    if handler is not None:
+        extra.append(f"handler={json.dumps(HANDLERS[handler])}")
+    return extra
+
+
+def _output_folder(experiment, out):
+    if out is not None:
+        return pathlib.Path(out)
+    configured = experiment.resolved.get('output')
+    if configured:
+        path = pathlib.Path(configured).expanduser()
+        return path if path.is_absolute() else experiment.folder / path
+    return pathlib.Path.cwd() / 'runs'
+
+
+def _absolute_paths(experiment):
+    """The resolved experiment with its data file made absolute (the run dir is elsewhere)."""
+    import copy
+    from bstorm_cli.experiment.build import BUILTIN_PREFIX
+    resolved = copy.deepcopy(experiment.resolved)
+    data_file = resolved['data']['file']
+    if not data_file.startswith(BUILTIN_PREFIX):
+        path = pathlib.Path(data_file).expanduser()
+        resolved['data']['file'] = str(path if path.is_absolute()
+                                       else (experiment.folder / path).resolve())
+    resolved['name'] = experiment.name
+    resolved['output'] = None
+    return resolved
+
+
+def start_run(experiment_path, overrides, out, verbose):
+    """Validate, create the run directory, build and train; return (status, run)."""
+    from bstorm_cli.experiment import run_dir
+    from bstorm_cli.experiment.document import load_experiment
+    from bstorm_cli.experiment.setup import build_run
+    from bstorm_cli.experiment.training_run import TrainingRun, current_command_line
+    experiment = load_experiment(experiment_path, overrides, problem_limit(verbose))
+    folder = run_dir.create_run_directory(_output_folder(experiment, out), experiment.name)
+    try:
+        setup = build_run(experiment, folder, limit=problem_limit(verbose))
+    except BaseException:
+        _remove_if_empty(folder)
+        raise
+    try:
+        experiment.resolved = _absolute_paths(experiment)
+        run_dir.write_experiment(folder / run_dir.EXPERIMENT_FILE, experiment.resolved,
+                                 str(experiment_path), list(overrides))
+        run_dir.write_text(folder / run_dir.COMMAND_FILE, current_command_line() + '\n')
+        console.err().print(f"run directory: {folder}", markup=False, highlight=False)
+        run = TrainingRun(setup, folder, current_command_line())
+        return run.execute(), run
+    finally:
+        setup.close()
+
+
+def _remove_if_empty(folder):
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def resume_run(folder, verbose):
+    """Continue the run in ``folder`` from its checkpoint; return (status, run)."""
+    from bstorm_cli.experiment import run_dir
+    from bstorm_cli.experiment.document import load_experiment
+    from bstorm_cli.experiment.setup import build_run
+    from bstorm_cli.experiment.training_run import TrainingRun, current_command_line
+    folder = pathlib.Path(folder)
+    if not folder.is_dir():
+        raise BadInputError("no such run directory", Location(str(folder)))
+    experiment_file = folder / run_dir.EXPERIMENT_FILE
+    if not experiment_file.exists():
+        raise BadInputError(f"not a run directory (no {run_dir.EXPERIMENT_FILE})",
+                            Location(str(folder)))
+    status_file = folder / run_dir.STATUS_FILE
+    if status_file.exists():
+        try:
+            status = json.loads(status_file.read_text()).get('status')
+        except ValueError:
+            status = None
+        if status == 'finished':
+            raise BadInputError("this run finished; there is nothing to resume",
+                                Location(str(folder)),
+                                hint="start a new run with bstorm train EXPERIMENT.yaml")
+    checkpoint = run_dir.load_checkpoint(folder / run_dir.CHECKPOINT_FILE)
+    experiment = load_experiment(experiment_file, (), problem_limit(verbose))
+    setup = build_run(experiment, folder, limit=problem_limit(verbose))
+    try:
+        run = TrainingRun(setup, folder, current_command_line(), resume=True)
+        return run.execute(checkpoint), run
+    finally:
+        setup.close()
+
+
+@click.command('train', epilog="""\b
+Examples:
+  bstorm train configs/quickstart.yaml
+  bstorm train configs/quickstart.yaml --set trainer.stepper.learning_rate=0.05 --out /tmp/runs
+  bstorm train --resume runs/quickstart-20240101-120000""")
+@click.argument('experiment', required=False, metavar='EXPERIMENT.yaml')
+@set_option
+@click.option('--out', '-o', default=None, metavar='DIR',
+              help="Folder for the run directory (default: the experiment's 'output', "
+                   "else ./runs).")
+@click.option('--resume', default=None, metavar='RUN_DIR',
+              help='Continue an interrupted run from its checkpoint, in its directory.')
+@click.option('--handler', type=click.Choice(sorted(HANDLERS)), default=None,
+              help='Run on this handler (the same as --set handler={type: ...}).')
+@click.option('--seed', type=click.IntRange(min=0), default=None,
+              help='Seed for everything random (the same as --set seed=N).')
+@verbose_option
+def train_command(experiment, overrides, out, resume, handler, seed, verbose):
+    """Train the network of an experiment file.
+
+    Creates OUT/NAME-TIMESTAMP/ with the resolved experiment, the logs, the last
+    and the best network and a checkpoint after every epoch. Ctrl-C or SIGTERM
+    stop after the current update with a checkpoint (exit 130); --resume
+    continues exactly where the run stopped.
+    """
+    if resume is not None:
+        if experiment is not None or overrides or out or handler or seed is not None:
+            raise click.UsageError("--resume continues a run as it was started; give only "
+                                   "--resume RUN_DIR (no EXPERIMENT, --set, --out, "
+                                   "--handler or --seed)")
+        status, run = resume_run(resume, verbose)
+    else:
+        if experiment is None:
+            raise click.UsageError("give an EXPERIMENT.yaml to train, or --resume RUN_DIR")
+        status, run = start_run(experiment, tuple(overrides) + tuple(
+            _option_overrides(seed, handler)), out, verbose)
+    for line in run.result_lines():
+        console.out().print(line, markup=False, highlight=False)
+    return status

@@ -1,0 +1,282 @@
+"""One training run in its run directory: start or resume, checkpoints, signals, summary.
+
+The run adds two hooks after the experiment's own: one advances the progress bar
+after every update, the other (:class:`RunRecorder`) after every epoch writes the logs,
+``last.h5``, ``best.h5`` when the watched log improved, the checkpoint and the status,
+and prints the epoch's row. Ctrl-C (SIGINT) and SIGTERM ask the trainer to stop after
+the current update (``Trainer.request_stop``), so the checkpoint written then is
+consistent; a second Ctrl-C stops at once (the last epoch's checkpoint stays valid).
+
+Resuming rebuilds every object from the run's resolved experiment with the same seed,
+then restores the parameters, the trainer (stepper, hooks, iterators, counters, logs)
+and the global random state from the checkpoint.
+"""
+
+import math
+import signal
+import sys
+import time
+
+import numpy as np
+
+from brainstorm.hooks.base import Hook
+
+from bstorm_cli.errors import BadInputError, RunFailedError
+from bstorm_cli.exit_codes import ExitStatus
+from bstorm_cli.experiment import checks, run_dir
+from bstorm_cli.progress import TrainingDisplay, UpdateProgressHook
+
+
+def _global_random_state():
+    from brainstorm.data_iterators.base import random_state_to_dict
+    from brainstorm.randomness import global_rnd
+    return random_state_to_dict(global_rnd)
+
+
+def _set_global_random_state(state):
+    from brainstorm.data_iterators.base import set_random_state_from_dict
+    from brainstorm.randomness import global_rnd
+    set_random_state_from_dict(global_rnd, state, 'global_rnd')
+
+
+def _latest(logs, log_name):
+    from brainstorm.training.utils import get_log
+    values = get_log(logs, log_name) if log_name else None
+    if not values:
+        return None
+    try:
+        value = float(values[-1])
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+class RunRecorder(Hook):
+    """After every epoch (and before the first): files of the run directory and the row."""
+
+    __undescribed__ = {'run': None}
+
+    def __init__(self, run):
+        super().__init__(name='bstorm_run', timescale='epoch', interval=1, verbose=False)
+        self.run = run
+
+    def __call__(self, epoch_nr, update_nr, net, stepper, logs):
+        self.run.record_epoch(epoch_nr, update_nr, logs)
+        return None
+
+
+class TrainingRun:
+    """Train ``setup`` (a RunSetup) in ``folder``; :meth:`execute` returns an ExitStatus."""
+
+    def __init__(self, setup, folder, command_line, resume=False):
+        self.setup = setup
+        self.folder = folder
+        self.command_line = command_line
+        self.resume = resume
+        self.trainer = None
+        self.display = None
+        self.stop_signal = None
+        self.best_log, self.best_criterion = checks.best_log(setup.experiment)
+        self.best_value = None
+        self.best_epoch = None
+        self.epochs_done = 0
+        self.updates_done = 0
+        self.started = time.monotonic()
+        self._previous_handlers = {}
+
+    # ---- files ---------------------------------------------------------------------------------
+    def path(self, name):
+        return self.folder / name
+
+    def write_status(self, status, message=''):
+        run_dir.write_json(self.path(run_dir.STATUS_FILE), {
+            'status': status, 'message': message, 'epochs': self.epochs_done,
+            'updates': self.updates_done, 'best_log': self.best_log,
+            'best_value': self.best_value, 'best_epoch': self.best_epoch,
+            'time': run_dir.timestamp()})
+
+    def write_checkpoint(self, reason):
+        network = self.setup.network
+        state = {'trainer': self.trainer.get_state(),
+                 'global_rnd': _global_random_state(),
+                 'run': {'best_value': self.best_value, 'best_epoch': self.best_epoch,
+                         'epochs_done': self.epochs_done, 'updates_done': self.updates_done}}
+        info = {'reason': reason, 'epoch': self.epochs_done, 'update': self.updates_done,
+                'time': run_dir.timestamp()}
+        run_dir.save_checkpoint(self.path(run_dir.CHECKPOINT_FILE), network.get('parameters'),
+                                state, info)
+
+    def _is_better(self, value):
+        if value is None:
+            return False
+        if self.best_value is None:
+            return True
+        return value > self.best_value if self.best_criterion == 'max' else \
+            value < self.best_value
+
+    def record_epoch(self, epoch_nr, update_nr, logs):
+        """Save logs, last/best network, checkpoint and status; print the epoch's row."""
+        self.epochs_done, self.updates_done = epoch_nr, update_nr
+        network = self.setup.network
+        run_dir.save_logs(self.path(run_dir.LOGS_FILE), logs)
+        if epoch_nr > 0:
+            network.save_as_hdf5(str(self.path(run_dir.LAST_NETWORK)),
+                                 comment=f"{self.setup.experiment.name}: epoch {epoch_nr}")
+            value = _latest(logs, self.best_log)
+            if self._is_better(value) or (self.best_log is None):
+                self.best_value, self.best_epoch = value, epoch_nr
+                network.save_as_hdf5(str(self.path(run_dir.BEST_NETWORK)),
+                                     comment=f"best {self.best_log} = {value} at epoch "
+                                             f"{epoch_nr}" if self.best_log else 'last epoch')
+            self.display.epoch_row(epoch_nr, logs)
+        self.write_checkpoint('epoch')
+        self.write_status('running')
+
+    # ---- signals ---------------------------------------------------------------------------
+    def _on_signal(self, number, frame):
+        name = signal.Signals(number).name
+        if self.stop_signal is not None and number == signal.SIGINT:
+            raise KeyboardInterrupt  # the second Ctrl-C: stop now
+        self.stop_signal = name
+        if self.trainer is not None:
+            self.trainer.request_stop(f"{name} received")
+        if self.display is not None:
+            self.display.note(f"{name}: stopping after this update and writing a checkpoint "
+                              f"(Ctrl-C again to stop at once)")
+
+    def _install_signal_handlers(self):
+        for number in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous_handlers[number] = signal.signal(number, self._on_signal)
+            except ValueError:  # not the main thread (tests calling in a thread)
+                pass
+
+    def _restore_signal_handlers(self):
+        for number, handler in self._previous_handlers.items():
+            signal.signal(number, handler)
+        self._previous_handlers = {}
+
+    # ---- running -----------------------------------------------------------------------------
+    def _make_trainer(self):
+        from brainstorm.training.trainer import Trainer
+        setup = self.setup
+        trainer = Trainer(setup.stepper, verbose=True)
+        trainer.train_scorers = list(setup.train_scorers)
+        for hook in setup.hooks:
+            trainer.add_hook(hook)
+        trainer.add_hook(UpdateProgressHook(self.display))
+        trainer.add_hook(RunRecorder(self))
+        trainer.reporter = self._report
+        return trainer
+
+    def _report(self, report):
+        if report.kind != 'log' and self.display is not None:
+            text = report.message or ''
+            self.display.note(f"{report.name}: {text}" if not text.startswith(report.name)
+                              else text)
+
+    def _restore(self, parameters, state):
+        network = self.setup.network
+        if parameters.shape != network.get('parameters').shape:
+            raise BadInputError(f"the checkpoint holds {parameters.size} parameters, the "
+                                f"experiment's network has {network.get('parameters').size}",
+                                None)
+        network.handler.set_from_numpy(network.buffer.parameters,
+                                       parameters.astype(network.handler.dtype))
+        self.trainer.set_state(state['trainer'])
+        _set_global_random_state(state['global_rnd'])
+        run_state = state.get('run', {})
+        self.best_value = run_state.get('best_value')
+        self.best_epoch = run_state.get('best_epoch')
+        self.epochs_done = run_state.get('epochs_done', 0)
+        self.updates_done = run_state.get('updates_done', 0)
+
+    def execute(self, checkpoint=None):
+        """Train to the end (or until stopped); return an ExitStatus."""
+        setup = self.setup
+        sources = setup.sources
+        training_name = setup.experiment.resolved['trainer']['training_iterator']
+        training_iterator = sources.iterators[training_name]
+        others = {name: iterator for name, iterator in sources.iterators.items()
+                  if name != training_name}
+        max_epochs = min((hook.get('max_epochs') for hook in
+                          setup.experiment.resolved['trainer']['hooks']
+                          if hook['type'] == 'StopAfterEpoch'), default=None)
+        self.display = TrainingDisplay(self.folder.name, training_iterator.length, max_epochs)
+        self.trainer = self._make_trainer()
+        if checkpoint is not None:
+            self._restore(*checkpoint)
+            self.display.note(f"resuming {self.folder} after epoch {self.epochs_done} "
+                              f"(update {self.updates_done})")
+        self._install_signal_handlers()
+        try:
+            self.trainer.train(setup.network, training_iterator, **others)
+        except KeyboardInterrupt:
+            self.display.close_bar()
+            self.write_status('interrupted', 'stopped at once by a second Ctrl-C; '
+                                             'resume continues after the last epoch')
+            raise
+        except (StopIteration, RuntimeError, ArithmeticError, MemoryError) as error:
+            self.display.close_bar()
+            self.write_status('failed', str(error))
+            raise RunFailedError(f"training failed: {type(error).__name__}: {error}") \
+                from error
+        except Exception as error:
+            self.display.close_bar()
+            from brainstorm.errors import BrainstormError, TrainingError
+            self.write_status('failed', str(error))
+            if isinstance(error, TrainingError) and self.trainer.current_update_nr == 0:
+                raise BadInputError(str(error).replace('\n  ', '; ')) from error
+            if isinstance(error, BrainstormError):
+                raise RunFailedError(f"training failed: {error}") from error
+            raise
+        finally:
+            self._restore_signal_handlers()
+        logs = self.trainer.logs
+        self.epochs_done = self.trainer.current_epoch_nr
+        self.updates_done = self.trainer.current_update_nr
+        run_dir.save_logs(self.path(run_dir.LOGS_FILE), logs)
+        if self.stop_signal is not None or self.trainer.interrupted:
+            self.stop_signal = self.stop_signal or 'stop request'
+            self.write_checkpoint(self.stop_signal)
+            self.write_status('interrupted', f"{self.stop_signal}; resume with bstorm train "
+                                             f"--resume {self.folder}")
+            self.display.summary([f"interrupted by {self.stop_signal} in epoch "
+                                  f"{self.epochs_done + 1}; checkpoint written",
+                                  f"resume: bstorm train --resume {self.folder}"])
+            return ExitStatus.INTERRUPTED
+        setup.network.save_as_hdf5(str(self.path(run_dir.LAST_NETWORK)),
+                                   comment=f"{setup.experiment.name}: end of training")
+        if not self.path(run_dir.BEST_NETWORK).exists():
+            setup.network.save_as_hdf5(str(self.path(run_dir.BEST_NETWORK)),
+                                       comment='last epoch')
+        self.write_checkpoint('finished')
+        self.write_status('finished')
+        self.display.summary(self.summary_lines())
+        return ExitStatus.OK
+
+    def summary_lines(self):
+        seconds = time.monotonic() - self.started
+        lines = [f"finished {self.epochs_done} epochs ({self.updates_done} updates) in "
+                 f"{seconds:.1f} s"]
+        if self.best_log is not None and self.best_value is not None:
+            lines.append(f"best {self.best_log}: {self.best_value:.4f} (epoch {self.best_epoch})")
+        lines.append(f"run directory: {self.folder}")
+        return lines
+
+    def result_lines(self):
+        """What goes to stdout at the end: where the run is and its best value."""
+        lines = [f"run directory: {self.folder}"]
+        if self.best_log is not None and self.best_value is not None:
+            lines.append(f"best {self.best_log}: {self.best_value:.4f} (epoch {self.best_epoch})")
+        final = _latest(self.trainer.logs, self.best_log) if self.trainer else None
+        if final is not None:
+            lines.append(f"final {self.best_log}: {final:.4f}")
+        return lines
+
+
+def current_command_line():
+    return ' '.join(['bstorm'] + sys.argv[1:])
+
+
+__all__ = ['TrainingRun', 'RunRecorder', 'current_command_line', 'np']
