@@ -162,9 +162,7 @@ class Trainer(Describable):
             TrainingError: if the hooks ask for iterators, logs or layers that do not
                 exist (before anything runs), or the state to resume does not fit.
         """
-        if TRAINING_ITERATOR in named_data_iters:
-            raise TrainingError(f"Trainer.train: {TRAINING_ITERATOR!r} is the name of the "
-                                f"training iterator; name the other iterators differently")
+        # (Python itself rejects a named iterator called 'training_data_iter')
         iterators = dict(named_data_iters)
         iterators[TRAINING_ITERATOR] = training_data_iter
         self._check_setup(net, iterators)
@@ -335,7 +333,9 @@ class Trainer(Describable):
             dict: ``format``/``version``; ``epoch_nr``, ``update_nr``;
             ``epoch_in_progress`` (bool) and ``batches_done`` (batches of that epoch
             already used); ``training_iterator_state`` (the training iterator's
-            ``get_state()`` at the start of the current epoch, or None);
+            ``get_state()`` at the start of the current epoch, or, between epochs,
+            the state the next epoch starts from; None for iterators without
+            ``get_state``);
             ``iterator_states`` (name -> ``get_state()`` now, for the other
             iterators); ``rolling_scores`` (name -> float64 array ``(n, 2)`` of
             ``(weight, value_sum)`` pairs of this epoch); ``logs``; ``stepper``
@@ -357,7 +357,8 @@ class Trainer(Describable):
             'epoch_nr': int(self.current_epoch_nr), 'update_nr': int(self.current_update_nr),
             'epoch_in_progress': bool(self._epoch_in_progress),
             'batches_done': int(self._batches_done),
-            'training_iterator_state': self._epoch_iterator_state,
+            'training_iterator_state': self._epoch_iterator_state if self._epoch_in_progress
+            else _iterator_state((self._named_data_iters or {}).get(TRAINING_ITERATOR)),
             'iterator_states': iterators,
             'rolling_scores': {name: np.array(pairs, dtype=np.float64).reshape(-1, 2)
                                for name, pairs in self._rolling_scores.items()},
@@ -415,6 +416,10 @@ class Trainer(Describable):
         random_state = state.get('handler_random_state')
         if random_state is not None and getattr(net.handler, 'rnd', None) is not None:
             set_random_state_from_dict(net.handler.rnd, random_state, 'Trainer.set_state')
+        training_state = state.get('training_iterator_state')
+        if not self._epoch_in_progress and training_state is not None:
+            # between epochs: the next epoch starts from the saved state
+            iterators[TRAINING_ITERATOR].set_state(training_state)
         for name, iterator_state in (state.get('iterator_states') or {}).items():
             if name in iterators and hasattr(iterators[name], 'set_state'):
                 iterators[name].set_state(iterator_state)
