@@ -175,7 +175,7 @@ class TrainingRun:
             self.display.note(f"{report.name}: {text}" if not text.startswith(report.name)
                               else text)
 
-    def _restore(self, parameters, state):
+    def _restore(self, parameters, state, info):
         network = self.setup.network
         if parameters.shape != network.get('parameters').shape:
             raise BadInputError(f"the checkpoint holds {parameters.size} parameters, the "

@@ -1,0 +1,99 @@
+"""Interrupting training (SIGTERM, SIGINT, SIGKILL at random moments) and resuming gives
+parameters bit-identical to an uninterrupted run on the CPU."""
+
+import json
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+EXPERIMENTS = pathlib.Path(__file__).resolve().parent / 'experiments'
+EXPERIMENT = EXPERIMENTS / 'valid' / 'resumable.yaml'
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def _bstorm(*arguments, cwd):
+    return subprocess.run([sys.executable, '-m', 'bstorm_cli', *map(str, arguments)],
+                          cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def _parameters(run_folder):
+    with h5py.File(run_folder / 'last.h5', 'r') as h5file:
+        return h5file['parameters'][()]
+
+
+def _single_run(folder):
+    runs = list(folder.iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('uninterrupted')
+    result = _bstorm('train', EXPERIMENT, '--out', folder / 'runs', cwd=folder)
+    assert result.returncode == 0, result.stderr
+    run = _single_run(folder / 'runs')
+    with h5py.File(run / 'logs.h5', 'r') as h5file:
+        accuracy = h5file['validation/Accuracy'][()]
+    return _parameters(run), accuracy
+
+
+def _interrupt(tmp_path, signal_number, delay):
+    """Start training, send ``signal_number`` ``delay`` s after the first checkpoint."""
+    process = subprocess.Popen([sys.executable, '-m', 'bstorm_cli', 'train', str(EXPERIMENT),
+                                '--out', str(tmp_path / 'runs')], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / 'runs').glob('*/checkpoint.h5')):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(delay)
+    process.send_signal(signal_number)
+    stdout, stderr = process.communicate(timeout=120)
+    return process.returncode, stdout, stderr, _single_run(tmp_path / 'runs')
+
+
+@pytest.mark.parametrize('signal_name, seed', [('SIGTERM', 1), ('SIGTERM', 2), ('SIGINT', 3),
+                                               ('SIGKILL', 4), ('SIGKILL', 5)])
+def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, uninterrupted,
+                                                          signal_name, seed):
+    signal_number = getattr(signal, signal_name)
+    delay = random.Random(seed).uniform(0.0, 1.5)
+    code, _, stderr, run = _interrupt(tmp_path, signal_number, delay)
+    if code == 0:
+        pytest.skip(f"training finished within {delay:.2f} s, before the {signal_name}")
+    assert 'Traceback' not in stderr
+    if signal_name == 'SIGKILL':
+        assert code == -signal.SIGKILL
+    else:
+        assert code == 130, stderr
+        status = json.loads((run / 'status.json').read_text())
+        assert status['status'] == 'interrupted'
+        assert f"bstorm train --resume {run}" in stderr or 'resume' in stderr
+    resumed = _bstorm('train', '--resume', run, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert 'resuming' in resumed.stderr
+    parameters, accuracy = uninterrupted
+    np.testing.assert_array_equal(_parameters(run), parameters)
+    with h5py.File(run / 'logs.h5', 'r') as h5file:
+        np.testing.assert_array_equal(h5file['validation/Accuracy'][()], accuracy)
+    assert json.loads((run / 'status.json').read_text())['status'] == 'finished'
+
+
+def test_a_finished_run_is_not_resumed(tmp_path):
+    result = _bstorm('train', EXPERIMENTS / 'valid' / 'tiny.yaml', '--out', tmp_path, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    again = _bstorm('train', '--resume', _single_run(tmp_path), cwd=tmp_path)
+    assert again.returncode == 2
+    assert 'this run finished' in again.stderr
