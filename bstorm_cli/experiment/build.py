@@ -351,7 +351,7 @@ def architecture_from_layers(layers):
         entry['@outgoing_connections'] = {key: list(value) for key, value in outgoing.items()}
         for key, value in spec.items():
             if key not in ('type', 'outgoing'):
-                entry[key] = value
+                entry[components.argument_name(key)] = value
         if spec['type'] == 'Input':
             entry['out_shapes'] = {key: list(value) if value[:2] == ['T', 'B'] else
                                    ['T', 'B'] + list(value)
