@@ -149,6 +149,18 @@ class StopAfterThresholdReached(Hook):
                                 f"{self.threshold!r}")
 
 
+def _latest_leaves(logs, log_name):
+    """``[(dotted path, latest value)]`` of every list under ``log_name`` (a leaf or a dict)."""
+    node = logs
+    for part in log_name.split('.'):
+        if not isinstance(node, dict) or part not in node:
+            return []
+        node = node[part]
+    if isinstance(node, dict):
+        return [leaf for key in node for leaf in _latest_leaves(logs, f"{log_name}.{key}")]
+    return [(log_name, node[-1])] if isinstance(node, list) and node else []
+
+
 def _non_finite_in(value):
     """Whether a log value (number, array, or nested dict of them) is NaN or infinite."""
     if isinstance(value, dict):
@@ -196,9 +208,9 @@ class StopOnNan(Hook):
         if self.check_training_loss:
             log_names.append('rolling_training.total_loss')
         for log_name in log_names:
-            value = latest_value(logs, log_name)
-            if value is not None and _non_finite_in(value):
-                raise StopIteration(f"{self.name}: log {log_name} is {value!r}")
+            for path, value in _latest_leaves(logs, log_name):
+                if _non_finite_in(value):
+                    raise StopIteration(f"{self.name}: log {path} is {value!r}")
 
 
 class StopOnSigQuit(Hook):

@@ -1,0 +1,65 @@
+"""ModifyStepperAttribute: which value the stepper uses in which epoch or update."""
+
+import pytest
+
+import brainstorm as bs
+from brainstorm.errors import ValidationError
+from brainstorm.hooks import ModifyStepperAttribute, StopAfterEpoch
+from brainstorm.training import Exponential, Linear, MomentumStepper, SgdStepper, Trainer
+from tests.training.nets import regression_data, regression_net
+
+
+class RecordingSgd(SgdStepper):
+    """Records (epoch in progress, learning rate) of every update it makes."""
+
+    def __init__(self, learning_rate):
+        super().__init__(learning_rate)
+        self.used = []
+
+    def _update(self, values):
+        self.used.append((self.epoch_nr + 1, values['learning_rate']))
+        super()._update(values)
+
+
+def train(stepper, *hooks, epochs=3):
+    trainer = Trainer(stepper, verbose=False)
+    for hook in hooks:
+        trainer.add_hook(hook)
+    trainer.add_hook(StopAfterEpoch(epochs))
+    inputs, targets = regression_data(8)
+    trainer.train(regression_net(), bs.Minibatches(4, default=inputs, targets=targets))
+    return trainer
+
+
+def test_epoch_schedule_sets_the_value_used_in_the_next_epoch():
+    stepper = RecordingSgd(1.0)
+    trainer = train(stepper, ModifyStepperAttribute(Exponential(0.1, 0.5)))
+    assert stepper.used == ([(1, 0.1), (1, 0.1), (2, 0.05), (2, 0.05),
+                                      (3, 0.025), (3, 0.025)])
+    assert trainer.logs['ModifyStepperAttribute']['learning_rate'] == \
+        pytest.approx([0.1, 0.05, 0.025, 0.0125])
+
+
+def test_update_schedule_changes_the_value_every_update():
+    stepper = RecordingSgd(1.0)
+    train(stepper, ModifyStepperAttribute(Linear(0.4, 0.0, 4, timescale='update'),
+                                          timescale='update'), epochs=2)
+    assert [rate for _, rate in stepper.used] == pytest.approx([0.4, 0.3, 0.2, 0.1])
+
+
+def test_a_schedule_as_the_hyperparameter_itself_gives_the_same_values():
+    by_hook, direct = RecordingSgd(1.0), RecordingSgd(Exponential(0.1, 0.5))
+    train(by_hook, ModifyStepperAttribute(Exponential(0.1, 0.5)))
+    train(direct)
+    assert by_hook.used == direct.used
+
+
+def test_other_attributes_can_be_modified():
+    stepper = MomentumStepper(0.1, momentum=0.0)
+    train(stepper, ModifyStepperAttribute(Linear(0.5, 0.9, 2), attr_name='momentum'))
+    assert stepper.momentum == pytest.approx(0.9)
+
+
+def test_the_schedule_must_be_callable():
+    with pytest.raises(ValidationError, match="schedule must be a schedule"):
+        ModifyStepperAttribute(0.1)
