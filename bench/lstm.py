@@ -12,13 +12,18 @@ not a dependency of brainstorm; keep it in its own virtual environment, e.g.
 and prints brainstorm's time over torch's. Brainstorm and torch are timed in
 alternating rounds, so that load from other processes hits both alike.
 
+BLAS threads: NumpyHandler's BLAS uses as many threads as its OpenBLAS
+chooses; set ``OPENBLAS_NUM_THREADS`` to compare at a fixed count, and pass the
+same number as ``--torch-threads`` (torch's default is one per core).
+
 Usage:
     python bench/lstm.py [--repeats 5] [--rounds 2] [--sizes 256 1000]
-                         [--torch-python /tmp/torchvenv/bin/python]
+                         [--torch-python /tmp/torchvenv/bin/python] [--torch-threads N]
 """
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -33,7 +38,9 @@ TIME_STEPS, BATCH, INPUTS = 100, 50, 205
 
 TORCH_SCRIPT = r'''
 import json, sys, time, torch
-size, repeats, T, B, I = (int(v) for v in sys.argv[1:6])
+size, repeats, T, B, I, threads = (int(v) for v in sys.argv[1:7])
+if threads > 0:
+    torch.set_num_threads(threads)
 torch.manual_seed(0)
 lstm = torch.nn.LSTM(I, size)
 x = torch.randn(T, B, I, requires_grad=True)
@@ -84,10 +91,10 @@ def time_brainstorm(lstm_pass, repeats):
     return best
 
 
-def time_torch(python, size, repeats):
+def time_torch(python, size, repeats, threads):
     completed = subprocess.run(
         [python, '-c', TORCH_SCRIPT, str(size), str(repeats), str(TIME_STEPS), str(BATCH),
-         str(INPUTS)], check=True, capture_output=True, text=True)
+         str(INPUTS), str(threads or 0)], check=True, capture_output=True, text=True)
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
@@ -97,6 +104,7 @@ def main(argv=None):
     parser.add_argument('--rounds', type=int, default=2)
     parser.add_argument('--sizes', type=int, nargs='+', default=[256, 1000])
     parser.add_argument('--torch-python', help='python interpreter that can import torch')
+    parser.add_argument('--torch-threads', type=int, help="torch's thread count (default: its own)")
     args = parser.parse_args(argv)
     characters = TIME_STEPS * BATCH
     for size in args.sizes:
@@ -106,14 +114,16 @@ def main(argv=None):
         for _ in range(args.rounds):
             ours = min(ours, time_brainstorm(lstm_pass, args.repeats))
             if args.torch_python:
-                theirs = min(theirs, time_torch(args.torch_python, size, args.repeats))
+                theirs = min(theirs, time_torch(args.torch_python, size, args.repeats,
+                                                args.torch_threads))
         line = (f"Lstm {size:5d}: brainstorm {ours * 1e3:8.1f} ms  "
                 f"{characters / ours:9.0f} chars/s")
         if args.torch_python:
             line += (f" | torch {theirs * 1e3:8.1f} ms  {characters / theirs:9.0f} chars/s"
                      f" | ratio {ours / theirs:.2f}")
         print(line + f"  (T={TIME_STEPS}, B={BATCH}, {INPUTS} inputs, float32, "
-                     f"forward+backward, best pass)")
+                     f"forward+backward, best pass; OPENBLAS_NUM_THREADS="
+                     f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')})")
     return 0
 
 
