@@ -39,6 +39,10 @@ def load_network_file(path):
     """``Network.from_hdf5`` with its errors as one located line."""
     from brainstorm.errors import BrainstormError
     from brainstorm.structure.network import Network
+    # a file's initializers and modifiers are re-created by Describable name, so their
+    # classes must be registered first (Network.from_hdf5 does not import them itself)
+    import brainstorm.initializers  # noqa: F401
+    import brainstorm.value_modifiers  # noqa: F401
     if not pathlib.Path(path).exists():
         raise BadInputError("no such file", Location(str(path)))
     try:
