@@ -8,7 +8,6 @@ import click
 from bstorm_cli import console
 from bstorm_cli.commands._common import problem_limit, set_option, verbose_option
 from bstorm_cli.errors import BadInputError, Location
-from bstorm_cli.exit_codes import ExitStatus
 
 HANDLERS = {'numpy': {'type': 'NumpyHandler'}, 'pycuda': {'type': 'PyCudaHandler'}}
 

@@ -86,8 +86,12 @@ def _did_you_mean(name, candidates):
     close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
     if not close:
         lowered = {str(c).lower(): str(c) for c in candidates}
-        if str(name).lower() in lowered:
-            close = [lowered[str(name).lower()]]
+        key = str(name).lower()
+        if key in lowered:
+            close = [lowered[key]]
+        elif len(key) >= 3:  # 'Adam' -> 'AdamStepper', 'momentum' -> 'MomentumStepper'
+            containing = sorted((c for lower, c in lowered.items() if key in lower), key=len)
+            close = containing[:1]
     return f"did you mean {close[0]!r}?" if close else None
 
 

@@ -2,7 +2,6 @@
 parameters bit-identical to an uninterrupted run on the CPU."""
 
 import json
-import os
 import pathlib
 import random
 import signal
