@@ -36,7 +36,9 @@ def info_command(source, batch_size, time_steps, as_json, overrides):
         click.echo(json.dumps(summary, indent=2))
         return ExitStatus.OK
     table = Table(title=f"{source}", title_justify='left')
-    for column in ('layer', 'type', 'inputs', 'outputs', 'parameters'):
+    table.add_column('layer', no_wrap=True)
+    table.add_column('type', no_wrap=True)
+    for column in ('inputs', 'outputs', 'parameters'):
         table.add_column(column)
     table.add_column('count', justify='right')
 
@@ -46,7 +48,8 @@ def info_command(source, batch_size, time_steps, as_json, overrides):
         table.add_row(row['name'], row['type'], join(row['inputs']), join(row['outputs']),
                       join(row['parameters']), f"{row['parameter_count']:,}")
     out = console.out()
-    out.print(table)
+    # off a terminal rich assumes 80 columns; give the table room instead of truncating
+    out.print(table, width=None if out.is_terminal else max(out.width, 140))
     memory = summary['memory_bytes']
     out.print(f"parameters: {summary['parameter_count']:,} ({summary['dtype']})",
               markup=False, highlight=False)

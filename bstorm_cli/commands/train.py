@@ -17,6 +17,13 @@ def _option_overrides(seed, handler):
     extra = []
     if seed is not None:
         extra.append(f"seed={seed}")
+    if handler == 'pycuda':
+        from bstorm_cli.experiment.components import component_classes
+        if 'PyCudaHandler' not in component_classes('handler'):
+            raise BadInputError("PyCudaHandler is not available in this installation",
+                                Location('--handler pycuda'),
+                                hint="install the GPU extra on a machine with CUDA: "
+                                     "pip install 'brainstorm[gpu]'")
     if handler is not None:
         extra.append(f"handler={json.dumps(HANDLERS[handler])}")
     return extra
