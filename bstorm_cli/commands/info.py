@@ -48,8 +48,11 @@ def info_command(source, batch_size, time_steps, as_json, overrides):
         table.add_row(row['name'], row['type'], join(row['inputs']), join(row['outputs']),
                       join(row['parameters']), f"{row['parameter_count']:,}")
     out = console.out()
-    # off a terminal rich assumes 80 columns; give the table room instead of truncating
-    out.print(table, width=None if out.is_terminal else max(out.width, 140))
+    if out.is_terminal:
+        out.print(table)
+    else:  # rich assumes 80 columns off a terminal; give the table room instead
+        from rich.console import Console
+        Console(file=out.file, width=160, highlight=False, no_color=True).print(table)
     memory = summary['memory_bytes']
     out.print(f"parameters: {summary['parameter_count']:,} ({summary['dtype']})",
               markup=False, highlight=False)
