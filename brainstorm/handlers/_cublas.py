@@ -197,7 +197,6 @@ def emulate_column_major_gemm(memory, plan, alpha, beta):
     Used by the tests to check :func:`plan_product` without a GPU. Reads each
     matrix as column-major with its leading dimension, exactly as cuBLAS does.
     """
-    import numpy as np
     from numpy.lib.stride_tricks import as_strided
 
     item = memory.itemsize

@@ -255,7 +255,8 @@ def _reduction_kernels(name, map_expression):
     parameters = ('const int outputs, const int count, const int inner_cols, '
                   'const real* a, const int outer, const int row, const int col, '
                   'real* out, const int out_stride, const int accumulate')
-    element = f'({map_expression.format(x="a[base + (k / inner_cols) * row + (k % inner_cols) * col]")})'
+    read = "a[base + (k / inner_cols) * row + (k % inner_cols) * col]"
+    element = f'({map_expression.format(x=read)})'
     lanes_x, lanes_y, _ = LANES_BLOCK
     return f"""
 extern "C" __global__ void {name}_lanes({parameters})
@@ -537,7 +538,8 @@ extern "C" __global__ void avgpool_backward({_IMAGE_PARAMETERS}, const real* out
                 const int wp = w + padding - j;
                 if (wp < 0 || wp % stride_cols != 0 || wp / stride_cols >= out_width) continue;
                 const int ow = wp / stride_cols;
-                sum += out_deltas[(((long long)n * out_height + oh) * out_width + ow) * channels + c];
+                sum += out_deltas[(((long long)n * out_height + oh) * out_width + ow)
+                                  * channels + c];
             }}
         }}
         in_deltas[index] += sum * scale;

@@ -30,8 +30,10 @@ scratch memory. ``reshape`` needs a contiguous array (pycuda's rule).
 """
 
 import atexit
+import importlib.util
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -165,14 +167,24 @@ class _CudaRuntime:
     """pycuda, the primary context of one device, cuBLAS and the compiled modules."""
 
     def __init__(self):
-        try:
-            import pycuda.driver as driver
-            from pycuda.compiler import SourceModule
-            from pycuda.gpuarray import GPUArray
-        except ImportError as error:
-            raise HandlerUnavailableError(
-                f"{_UNAVAILABLE}pycuda cannot be imported ({error}); install it with "
-                f"pip install 'brainstorm[gpu]' (building it needs the CUDA toolkit)") from None
+        # pycuda warns before it fails when the driver is missing or too old; the
+        # warning's text belongs in the one error, not in the caller's warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            try:
+                import pycuda.driver as driver
+                from pycuda.compiler import SourceModule
+                from pycuda.gpuarray import GPUArray
+            except ImportError as error:
+                if importlib.util.find_spec('pycuda') is None:
+                    raise HandlerUnavailableError(
+                        f"{_UNAVAILABLE}pycuda is not installed; install it with pip install "
+                        f"'brainstorm[gpu]' (building it needs the CUDA toolkit)") from None
+                notes = ' '.join(str(warning.message) for warning in caught)
+                raise HandlerUnavailableError(
+                    f"{_UNAVAILABLE}pycuda is installed but its CUDA driver interface does "
+                    f"not load ({error}{'; ' + notes if notes else ''}); is the NVIDIA "
+                    f"driver installed?") from None
         try:
             driver.init()
             count = driver.Device.count()
@@ -204,12 +216,16 @@ class _CudaRuntime:
 
     def close(self):
         """Release cuBLAS and the context (at interpreter exit)."""
-        if self.cublas is not None:
+        if self.cublas is None:
+            return
+        try:
             self.cublas.destroy()
-            self.cublas = None
             self.context.pop()
             from pycuda.tools import clear_context_caches
             clear_context_caches()
+        except Exception:  # at interpreter exit there is no one left to tell
+            pass
+        self.cublas = None
 
     def function(self, dtype, name):
         """The prepared kernel ``name`` of the module for ``dtype`` (compiled on first use)."""

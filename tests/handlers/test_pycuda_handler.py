@@ -18,7 +18,6 @@ import sys
 
 import numpy as np
 import pytest
-from numpy.lib.stride_tricks import as_strided
 
 from brainstorm.describable import create_from_description, get_description
 from brainstorm.errors import HandlerContractError, HandlerUnavailableError
