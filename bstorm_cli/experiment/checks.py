@@ -19,6 +19,8 @@ STOPPING_HOOKS = ('StopAfterEpoch', 'StopAfterThresholdReached', 'EarlyStopper')
 #: hooks whose logs hold one entry per scorer (plus losses)
 MONITOR_HOOKS = ('MonitorScores', 'MonitorLoss')
 MAXIMIZED_SCORES = ('Accuracy', 'Hamming')
+#: names the trainer and the CLI use for their own logs and hooks
+RESERVED_HOOK_NAMES = ('rolling_training', 'bstorm_progress', 'bstorm_run')
 
 
 def hook_name(hook):
@@ -41,7 +43,11 @@ def check_training_setup(experiment):
     for position, hook in enumerate(trainer['hooks']):
         where = ('trainer', 'hooks', position)
         name = hook_name(hook)
-        if name in seen_names:
+        if name in RESERVED_HOOK_NAMES:
+            problems.append(experiment.error(
+                f"the hook name {name!r} is reserved for bstorm's own logs and hooks",
+                *where, hint="set its name: to something else"))
+        elif name in seen_names:
             problems.append(experiment.error(
                 f"two hooks are named {name!r} (the other is hooks[{seen_names[name]}]); "
                 f"give one a different name", *where,

@@ -129,6 +129,8 @@ def render_reference():
         parts.append(f"{components.KIND_DESCRIPTIONS[kind][0].upper()}"
                      f"{components.KIND_DESCRIPTIONS[kind][1:]}. Types: "
                      + (', '.join(f"`{name}`" for name in definitions) or '(none yet)') + '\n')
+        for name, reason in components.EXCLUDED.get(kind, {}).items():
+            parts.append(f"Not available in experiment files: `{name}` ({reason}).\n")
         for name, definition in definitions.items():
             parts.append(f"### {kind} `{name}`\n")
             if definition.get('description'):

@@ -104,3 +104,20 @@ def test_defaults_are_filled_into_nested_components():
     assert schemas.fill_defaults(data, 'handler') == {
         'type': 'DebugHandler', 'handler': {'type': 'NumpyHandler', 'dtype': 'float32',
                                             'seed': None}}
+
+
+def test_schemas_ship_inside_the_package():
+    """bstorm_cli/schemas links to the top-level schemas/ folder, so both `pip install .`
+    (which copies the files into the wheel) and `pip install -e .` find them."""
+    import pathlib
+
+    import bstorm_cli
+    package_folder = pathlib.Path(bstorm_cli.__file__).resolve().parent
+    link = pathlib.Path(bstorm_cli.__file__).parent / 'schemas'
+    assert link.is_dir()
+    assert schemas.SCHEMA_FOLDER == package_folder / 'schemas'
+    root = package_folder.parent / 'schemas'
+    if root.is_dir():  # a source checkout: the link points at the top-level folder
+        assert sorted(p.name for p in root.glob('*.json')) == sorted(
+            p.name for p in link.glob('*.json'))
+    assert len(list(link.glob('*.schema.json'))) == len(components.KINDS) + 1
