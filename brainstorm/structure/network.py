@@ -130,6 +130,9 @@ class Network(Seedable):
                 f"needs {net.buffer_manager.parameter_size} (truncated or foreign file)")
         net.handler.set_from_numpy(net.buffer.parameters, parameters.astype(net.handler.dtype))
         net.output_name = description.get('output_name', net.output_name)
+        # the stored descriptions name these classes: make sure they are registered
+        import brainstorm.initializers  # noqa: F401
+        import brainstorm.value_modifiers  # noqa: F401
         for kind in ('initializers', 'weight_modifiers', 'gradient_modifiers'):
             if kind in description:
                 try:

@@ -721,3 +721,26 @@ def test_layer_parameter_defaults_beat_the_catch_all_default_but_not_a_layer_pat
     net.initialize({'default': Gaussian(1.0), 'BN': {'gamma': 2.0, 'default': 0.5}})
     np.testing.assert_array_equal(net.get('BN.parameters.gamma'), 2.0)
     np.testing.assert_array_equal(net.get('BN.parameters.mu'), 0.5)
+
+
+def test_a_saved_network_with_modifiers_loads_in_a_fresh_process(tmp_path):
+    # the stored modifier descriptions must resolve without the user importing their module
+    import subprocess
+    import sys
+    filename = tmp_path / 'net.h5'
+    save = ("import sys\n"
+            "from brainstorm.structure.network import Network\n"
+            "from brainstorm.layers import Input, FullyConnected\n"
+            "from brainstorm.value_modifiers import ClipValues\n"
+            "net = Network.from_layer(Input(out_shapes={'default': (3,)}) >> "
+            "FullyConnected(2, name='FC'))\n"
+            "net.set_weight_modifiers(FC={'W': ClipValues()})\n"
+            "net.save_as_hdf5(sys.argv[1])\n")
+    load = ("import sys\n"
+            "from brainstorm.structure.network import Network\n"
+            "net = Network.from_hdf5(sys.argv[1])\n"
+            "print(type(net.weight_modifiers['FC']['W'][0]).__name__)\n")
+    subprocess.run([sys.executable, '-c', save, str(filename)], check=True)
+    result = subprocess.run([sys.executable, '-c', load, str(filename)], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == 'ClipValues'
