@@ -12,6 +12,11 @@ import numpy as np
 from brainstorm.handlers.base_handler import Handler
 
 
+#: in-place elementwise ops on arrays at least this big go to BLAS (axpy, scal), which
+#: uses all cores; below it the call overhead outweighs that
+BLAS_ELEMENTWISE_MIN_SIZE = 1 << 16
+
+
 class NumpyHandler(Handler):
     """Handler computing with numpy arrays on the CPU.
 
@@ -45,6 +50,7 @@ class NumpyHandler(Handler):
         if self.dtype in (np.dtype(np.float32), np.dtype(np.float64)):
             self._gemm = blas.get_blas_funcs('gemm', dtype=self.dtype)
             self._axpy = blas.get_blas_funcs('axpy', dtype=self.dtype)
+            self._scal = blas.get_blas_funcs('scal', dtype=self.dtype)
 
     def _allocate_scratch(self, size, dtype):
         return np.empty(size, dtype=self.dtype if dtype is None else dtype)
@@ -105,6 +111,13 @@ class NumpyHandler(Handler):
         np.add(t, s, out=out)
 
     def add_tt(self, a, b, out):
+        # in place on a big array (a stepper adding the velocity to all parameters):
+        # BLAS axpy, which runs on all cores, where numpy's ufunc runs on one
+        if out is a or out is b:
+            vectors = self._blas_vectors(b if out is a else a, out)
+            if vectors is not None:
+                self._axpy_into(vectors, 1.0)
+                return
         np.add(a, b, out=out)
 
     def add_into_if(self, a, out, cond):
@@ -114,6 +127,14 @@ class NumpyHandler(Handler):
         np.subtract(a, b, out=out)
 
     def mult_st(self, s, t, out):
+        if out is t:  # in place on a big array: BLAS scal, multi-threaded
+            vectors = self._blas_vectors(t)
+            if vectors is not None:
+                (flat,) = vectors
+                result = self._scal(s, flat)
+                if result.ctypes.data != flat.ctypes.data:
+                    np.copyto(flat, result)
+                return
         np.multiply(t, s, out=out)
 
     def mult_tt(self, a, b, out):
@@ -122,17 +143,33 @@ class NumpyHandler(Handler):
     def mult_add_st(self, s, t, out):
         # one pass of BLAS axpy (out += s * t) instead of a product into scratch and an
         # add: the steppers run this over all parameters at every update
-        if (self._axpy is not None and t.dtype == out.dtype == self.dtype and
-                t.shape == out.shape and t.size and
-                ((t.flags.c_contiguous and out.flags.c_contiguous) or
-                 (t.flags.f_contiguous and out.flags.f_contiguous))):
-            order = 'C' if out.flags.c_contiguous else 'F'
-            target = out.reshape(-1, order=order)  # a view: out is contiguous
-            result = self._axpy(t.reshape(-1, order=order), target, a=s)
-            if result.ctypes.data != target.ctypes.data:
-                np.copyto(target, result)
+        vectors = self._blas_vectors(t, out, min_size=1)
+        if vectors is not None:
+            self._axpy_into(vectors, s)
             return
         super().mult_add_st(s, t, out)
+
+    def _blas_vectors(self, *arrays, min_size=BLAS_ELEMENTWISE_MIN_SIZE):
+        """Flat views of ``arrays`` for a level-1 BLAS call, or None where BLAS can't serve.
+
+        All must have the handler's (float) dtype, one shape of at least ``min_size``
+        elements and one memory order (all C- or all Fortran-contiguous).
+        """
+        first = arrays[0]
+        if self._axpy is None or first.size < min_size:
+            return None
+        for order, flag in (('C', 'c_contiguous'), ('F', 'f_contiguous')):
+            if all(array.dtype == self.dtype and array.shape == first.shape and
+                   getattr(array.flags, flag) for array in arrays):
+                return [array.reshape(-1, order=order) for array in arrays]  # views
+        return None
+
+    def _axpy_into(self, vectors, s):
+        """``y += s * x`` for ``vectors == [x, y]`` from :meth:`_blas_vectors`."""
+        x, y = vectors
+        result = self._axpy(x, y, a=s)
+        if result.ctypes.data != y.ctypes.data:
+            np.copyto(y, result)  # scipy copied y after all; the result holds the sum
 
     def divide_tt(self, a, b, out):
         np.divide(a, b, out=out)
