@@ -49,6 +49,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from brainstorm.errors import HandlerContractError
+from brainstorm.handlers import _blas
 
 __all__ = [
     'conv2d_forward_batch',
@@ -200,7 +201,7 @@ def conv2d_forward_batch(inputs, weights, bias, outputs, padding, stride, *, scr
         output_matrix = outputs.reshape(rows, num_filters)
     else:  # a strided view: compute in scratch, then copy into place
         output_matrix = scratch('conv2d.outputs', (rows, num_filters))
-    np.matmul(columns, weight_matrix.T, out=output_matrix)
+    _blas.matmul_into(columns, weight_matrix.T, output_matrix)
     np.add(output_matrix, bias, out=output_matrix)
     if not writes_in_place:
         np.copyto(outputs, output_matrix.reshape(outputs.shape))
@@ -247,7 +248,7 @@ def conv2d_backward_batch(inputs, weights, padding, stride, in_deltas, out_delta
     columns = _columns(inputs, (kernel_height, kernel_width), padding, stride,
                        out_height, out_width, scratch)
     weight_gradient = scratch('conv2d.weight_gradient', (num_filters, kernel_size))
-    np.matmul(delta_matrix.T, columns, out=weight_gradient)
+    _blas.matmul_into(delta_matrix.T, columns, weight_gradient)
     np.add(weight_deltas, weight_gradient.reshape(weights.shape), out=weight_deltas)
 
     if tuple(stride) == (1, 1) and channels >= _MIN_CHANNELS_FOR_TRANSPOSED:
@@ -271,7 +272,7 @@ def _add_input_deltas_strided(weight_matrix, delta_matrix, padding, stride, in_d
     out_height, out_width = out_shape
     column_deltas = scratch('conv2d.column_deltas',
                             (weight_matrix.shape[1], delta_matrix.shape[0]))
-    np.matmul(weight_matrix.T, delta_matrix.T, out=column_deltas)
+    _blas.matmul_into(weight_matrix.T, delta_matrix.T, column_deltas)
     column_deltas = column_deltas.reshape(
         kernel_height, kernel_width, channels, n, out_height, out_width)
     padded_deltas = scratch('conv2d.padded_deltas',
@@ -326,7 +327,7 @@ def _add_input_deltas_transposed(weights, out_deltas, padding, in_deltas, scratc
                       (kernel_height, kernel_width, num_filters, channels))
     np.copyto(rotated, weights[:, ::-1, ::-1, :].transpose(1, 2, 0, 3))
     input_gradient = scratch('conv2d.input_gradient', (n * height * width, channels))
-    np.matmul(columns, rotated.reshape(-1, channels), out=input_gradient)
+    _blas.matmul_into(columns, rotated.reshape(-1, channels), input_gradient)
     np.add(in_deltas, input_gradient.reshape(in_deltas.shape), out=in_deltas)
 
 

@@ -9,6 +9,7 @@ op allocates, except fill_gaussian (numpy's RandomState draws into new arrays).
 
 import numpy as np
 
+from brainstorm.handlers import _blas
 from brainstorm.handlers.base_handler import Handler
 
 
@@ -20,10 +21,11 @@ BLAS_ELEMENTWISE_MIN_SIZE = 1 << 16
 class NumpyHandler(Handler):
     """Handler computing with numpy arrays on the CPU.
 
-    ``dot_add_mm`` accumulates with BLAS ``gemm`` (``beta=1``) directly into
-    ``out`` when the dtype is float32 or float64 and every matrix is C- or
-    Fortran-contiguous; otherwise it falls back to a matrix product into scratch
-    memory followed by an add.
+    ``dot_mm`` and ``dot_add_mm`` run scipy's BLAS ``gemm`` (``beta`` 0 or 1)
+    directly into ``out`` when the dtype is float32 or float64 and every matrix
+    is C- or Fortran-contiguous; otherwise they fall back to ``np.matmul`` (and,
+    to accumulate, an add from scratch memory). All products, the conv ops'
+    too, go through that one BLAS library (see ``_blas`` for why).
 
     Args:
         dtype: float dtype of all arrays (float32 by default; float64 for
@@ -46,9 +48,8 @@ class NumpyHandler(Handler):
         from scipy.linalg import blas
         from scipy.special import expit
         self._expit = expit
-        self._gemm = self._axpy = None
+        self._axpy = None
         if self.dtype in (np.dtype(np.float32), np.dtype(np.float64)):
-            self._gemm = blas.get_blas_funcs('gemm', dtype=self.dtype)
             self._axpy = blas.get_blas_funcs('axpy', dtype=self.dtype)
             self._scal = blas.get_blas_funcs('scal', dtype=self.dtype)
 
@@ -207,38 +208,18 @@ class NumpyHandler(Handler):
         np.divide(m, v, out=out)
 
     def dot_mm(self, a, b, out, transa=False, transb=False):
+        # scipy's gemm like dot_add_mm, so that every product uses one BLAS (see _blas)
+        if self.dtype == a.dtype and _blas.gemm_into(a, b, out, transa, transb, beta=0.0):
+            return
         # np.matmul, unlike np.dot, accepts a strided view as out
         np.matmul(a.T if transa else a, b.T if transb else b, out=out)
 
     def dot_add_mm(self, a, b, out, transa=False, transb=False):
-        if self._gemm_accumulate(a, b, out, transa, transb):
+        # one in-place gemm with beta=1 when the operands allow it; else the
+        # composite (a product into scratch memory, then an add)
+        if self.dtype == a.dtype and _blas.gemm_into(a, b, out, transa, transb, beta=1.0):
             return
         super().dot_add_mm(a, b, out, transa, transb)
-
-    def _gemm_accumulate(self, a, b, out, transa, transb):
-        """Try ``out += op(a) @ op(b)`` with one in-place BLAS gemm; False if it cannot."""
-        if self._gemm is None or 0 in a.shape or 0 in b.shape or 0 in out.shape:
-            return False
-        if not a.dtype == b.dtype == out.dtype == self.dtype:
-            return False
-        # BLAS wants Fortran order. A C-contiguous out is a Fortran-ordered out.T,
-        # and out.T += op(b).T @ op(a).T is the same sum.
-        if out.flags.f_contiguous:
-            target, first, second = out, (a, transa), (b, transb)
-        elif out.flags.c_contiguous:
-            target, first, second = out.T, (b, not transb), (a, not transa)
-        else:
-            return False
-        first_matrix, first_trans = _as_fortran_operand(*first)
-        second_matrix, second_trans = _as_fortran_operand(*second)
-        if first_matrix is None or second_matrix is None:
-            return False
-        result = self._gemm(1.0, first_matrix, second_matrix, beta=1.0, c=target,
-                            trans_a=first_trans, trans_b=second_trans, overwrite_c=True)
-        if result.ctypes.data != target.ctypes.data:
-            # scipy copied c after all; the result still holds the full sum
-            np.copyto(target, result)
-        return True
 
     def binarize_v(self, v, out):
         np.equal(v, self._column_indices(out.shape[1]), out=out)
@@ -343,15 +324,6 @@ class NumpyHandler(Handler):
         finite = self._scratch('is_fully_finite', a.shape, np.bool_)
         np.isfinite(a, out=finite)
         return bool(finite.all())
-
-
-def _as_fortran_operand(matrix, transposed):
-    """Return (Fortran-ordered matrix, BLAS trans flag) meaning op(matrix), or (None, 0)."""
-    if matrix.flags.f_contiguous:
-        return matrix, int(transposed)
-    if matrix.flags.c_contiguous:
-        return matrix.T, int(not transposed)
-    return None, 0
 
 
 def _conv_numpy():
