@@ -38,17 +38,20 @@ def _single_run(folder):
 
 @pytest.fixture(scope='module')
 def uninterrupted(tmp_path_factory):
+    """Parameters and accuracies of an uninterrupted run, and how long it trained
+    after its first checkpoint (the window the interruptions are placed in)."""
     folder = tmp_path_factory.mktemp('uninterrupted')
-    result = _bstorm('train', EXPERIMENT, '--out', folder / 'runs', cwd=folder)
-    assert result.returncode == 0, result.stderr
-    run = _single_run(folder / 'runs')
+    code, _, stderr, run, training_time = _run_and_signal(folder, None, 0.0)
+    assert code == 0, stderr
     with h5py.File(run / 'logs.h5', 'r') as h5file:
         accuracy = h5file['validation/Accuracy'][()]
-    return _parameters(run), accuracy
+    return _parameters(run), accuracy, training_time
 
 
-def _interrupt(tmp_path, signal_number, delay):
-    """Start training, send ``signal_number`` ``delay`` s after the first checkpoint."""
+def _run_and_signal(tmp_path, signal_number, delay):
+    """Start training; ``delay`` s after the first checkpoint send ``signal_number``
+    (None: let it finish). Returns exit code, stdout, stderr, the run folder and the
+    seconds from the first checkpoint to the end."""
     process = subprocess.Popen([sys.executable, '-m', 'bstorm_cli', 'train', str(EXPERIMENT),
                                 '--out', str(tmp_path / 'runs')], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -57,10 +60,13 @@ def _interrupt(tmp_path, signal_number, delay):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    time.sleep(delay)
-    process.send_signal(signal_number)
+    started = time.monotonic()
+    if signal_number is not None:
+        time.sleep(delay)
+        process.send_signal(signal_number)
     stdout, stderr = process.communicate(timeout=120)
-    return process.returncode, stdout, stderr, _single_run(tmp_path / 'runs')
+    return (process.returncode, stdout, stderr, _single_run(tmp_path / 'runs'),
+            time.monotonic() - started)
 
 
 @pytest.mark.parametrize('signal_name, seed', [('SIGTERM', 1), ('SIGTERM', 2), ('SIGINT', 3),
@@ -68,10 +74,11 @@ def _interrupt(tmp_path, signal_number, delay):
 def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, uninterrupted,
                                                           signal_name, seed):
     signal_number = getattr(signal, signal_name)
-    delay = random.Random(seed).uniform(0.0, 1.5)
-    code, _, stderr, run = _interrupt(tmp_path, signal_number, delay)
-    if code == 0:
-        pytest.skip(f"training finished within {delay:.2f} s, before the {signal_name}")
+    parameters, accuracy, training_time = uninterrupted
+    # somewhere in the first 60% of the time the uninterrupted run trained
+    delay = random.Random(seed).uniform(0.0, 0.6) * training_time
+    code, _, stderr, run, _ = _run_and_signal(tmp_path, signal_number, delay)
+    assert code != 0, f"training finished within {delay:.2f} s, before the {signal_name}"
     assert 'Traceback' not in stderr
     if signal_name == 'SIGKILL':
         assert code == -signal.SIGKILL
@@ -83,7 +90,6 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, uninterrupte
     resumed = _bstorm('train', '--resume', run, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert 'resuming' in resumed.stderr
-    parameters, accuracy = uninterrupted
     np.testing.assert_array_equal(_parameters(run), parameters)
     with h5py.File(run / 'logs.h5', 'r') as h5file:
         np.testing.assert_array_equal(h5file['validation/Accuracy'][()], accuracy)

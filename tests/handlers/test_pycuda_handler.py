@@ -171,8 +171,10 @@ def _emulate_reduction(flat, start, plan):
     return np.array(sums)
 
 
-@pytest.mark.parametrize('layout', ['contiguous', 'strided', 'transposed', 'vector'])
-@pytest.mark.parametrize('axis', [None, 0, 1])
+@pytest.mark.parametrize('layout, axis', [(layout, axis) for layout in
+                                          ('contiguous', 'strided', 'transposed', 'vector')
+                                          for axis in (None, 0, 1)
+                                          if not (layout == 'vector' and axis == 1)])
 def test_reduction_plans_sum_what_numpy_sums(layout, axis):
     flat = np.random.default_rng(3).standard_normal(400)
     base = flat[:72].reshape(6, 12)
@@ -180,8 +182,6 @@ def test_reduction_plans_sum_what_numpy_sums(layout, axis):
             'vector': base[2, 1:9]}[layout]
     if layout == 'contiguous':
         flat, base = view.reshape(-1), view
-    if view.ndim == 1 and axis == 1:
-        pytest.skip("a vector has no axis 1")
     start = (view.__array_interface__['data'][0] - flat.__array_interface__['data'][0]) // 8
     plan = reduction_plan(view.shape, tuple(s // 8 for s in view.strides), axis)
     expected = np.sum(view, axis=axis).reshape(-1)
