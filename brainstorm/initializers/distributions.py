@@ -86,6 +86,28 @@ class Uniform(Initializer):
 
 # ---------------------------------------------------------------------------- fan-based
 
+def _uniform_scaled_by_fans(initializer, name, shape, fan_count):
+    """Draw from ``U(-bound, bound)``, ``bound = scale / sqrt(fan_count(fan_in, fan_out))``.
+
+    Args:
+        initializer (Initializer): the caller; gives ``scale``, ``scales`` and ``rnd``.
+        name (str): the initializer's name, for error messages.
+        shape (tuple[int]): the parameter's shape (see :func:`get_fans` for the layout).
+        fan_count (callable): maps (fan_in, fan_out) to the number under the root.
+
+    Returns:
+        numpy.ndarray: the drawn values, of the given shape.
+    """
+    shape = _normalize_shape(shape)
+    scale = _resolve_scale(initializer, initializer.scales)
+    try:
+        fan_in, fan_out = get_fans(shape)
+    except InitializationError as error:
+        raise InitializationError(f"{name}: {error}") from None
+    bound = scale / math.sqrt(fan_count(fan_in, fan_out))
+    return initializer.rnd.uniform(-bound, bound, shape)
+
+
 class DenseSqrtFanIn(Initializer):
     """Uniform over ``[-scale/sqrt(n), scale/sqrt(n)]``, n = fan-in (see :func:`get_fans`).
 
@@ -103,14 +125,8 @@ class DenseSqrtFanIn(Initializer):
         _resolve_scale(self, self.scales)
 
     def __call__(self, shape):
-        shape = _normalize_shape(shape)
-        scale = _resolve_scale(self, self.scales)
-        try:
-            fan_in, _ = get_fans(shape)
-        except InitializationError as error:
-            raise InitializationError(f"DenseSqrtFanIn: {error}") from None
-        bound = scale / math.sqrt(fan_in)
-        return self.rnd.uniform(-bound, bound, shape)
+        return _uniform_scaled_by_fans(self, 'DenseSqrtFanIn', shape,
+                                       lambda fan_in, fan_out: fan_in)
 
 
 class DenseSqrtFanInOut(Initializer):
@@ -132,11 +148,5 @@ class DenseSqrtFanInOut(Initializer):
         _resolve_scale(self, self.scales)
 
     def __call__(self, shape):
-        shape = _normalize_shape(shape)
-        scale = _resolve_scale(self, self.scales)
-        try:
-            fan_in, fan_out = get_fans(shape)
-        except InitializationError as error:
-            raise InitializationError(f"DenseSqrtFanInOut: {error}") from None
-        bound = scale / math.sqrt(fan_in + fan_out)
-        return self.rnd.uniform(-bound, bound, shape)
+        return _uniform_scaled_by_fans(self, 'DenseSqrtFanInOut', shape,
+                                       lambda fan_in, fan_out: fan_in + fan_out)
