@@ -10,7 +10,41 @@ from brainstorm.data_iterators.base import WrappingIterator
 from brainstorm.errors import IteratorValidationError
 
 
-class OneHot(WrappingIterator):
+class _ClassIndexEncoder(WrappingIterator):
+    """Shared by :class:`OneHot` and :class:`MultiHot`: checks the settings and the
+    input shapes, then encodes every named item of each batch with :func:`_encode`.
+
+    Subclasses say which ``(T, B, K)`` inputs they accept in :meth:`_accepts` and
+    name that layout in ``_layout`` for the error message.
+    """
+
+    _layout = '(T, B, K)'
+
+    def __init__(self, iter, vocab_size_dict):  # noqa: A002
+        super().__init__(iter)
+        self.vocab_size_dict = _check_vocab_sizes(self, vocab_size_dict)
+        data_shapes = dict(self.iter.data_shapes)
+        for name, vocab_size in self.vocab_size_dict.items():
+            shape = data_shapes[name]
+            if not self._accepts(shape):
+                raise IteratorValidationError(
+                    f"{type(self).__name__}: data item {name!r} has shape {shape}, but only "
+                    f"3-D data of shape {self._layout} holding class indices is supported")
+            data_shapes[name] = (shape[0], shape[1], vocab_size)
+        self.data_shapes = data_shapes
+
+    @staticmethod
+    def _accepts(shape):
+        return len(shape) == 3
+
+    def transform(self, batch):
+        batch = dict(batch)
+        for name, vocab_size in self.vocab_size_dict.items():
+            batch[name] = _encode(self, name, batch[name], vocab_size)
+        return batch
+
+
+class OneHot(_ClassIndexEncoder):
     """Turns ``(T, B, 1)`` class indices into ``(T, B, vocab_size)`` one-hot vectors.
 
     Items not named in ``vocab_size_dict`` are yielded as they are.
@@ -20,27 +54,14 @@ class OneHot(WrappingIterator):
         vocab_size_dict (dict[str, int]): name -> number of classes (> 0).
     """
 
-    def __init__(self, iter, vocab_size_dict):  # noqa: A002
-        super().__init__(iter)
-        self.vocab_size_dict = _check_vocab_sizes(self, vocab_size_dict)
-        data_shapes = dict(self.iter.data_shapes)
-        for name, vocab_size in self.vocab_size_dict.items():
-            shape = data_shapes[name]
-            if len(shape) != 3 or shape[2] != 1:
-                raise IteratorValidationError(
-                    f"OneHot: data item {name!r} has shape {shape}, but only 3-D data of "
-                    f"shape (T, B, 1) holding class indices is supported")
-            data_shapes[name] = (shape[0], shape[1], vocab_size)
-        self.data_shapes = data_shapes
+    _layout = '(T, B, 1)'
 
-    def transform(self, batch):
-        batch = dict(batch)
-        for name, vocab_size in self.vocab_size_dict.items():
-            batch[name] = _encode(self, name, batch[name], vocab_size)
-        return batch
+    @staticmethod
+    def _accepts(shape):
+        return len(shape) == 3 and shape[2] == 1
 
 
-class MultiHot(WrappingIterator):
+class MultiHot(_ClassIndexEncoder):
     """Turns ``(T, B, K)`` class indices into ``(T, B, vocab_size)`` multi-hot vectors.
 
     Entry ``[t, b, c]`` of the result is 1 if ``c`` is among the ``K`` indices at
@@ -51,25 +72,6 @@ class MultiHot(WrappingIterator):
         iter (DataIterator): iterator that provides the named items.
         vocab_size_dict (dict[str, int]): name -> number of classes (> 0).
     """
-
-    def __init__(self, iter, vocab_size_dict):  # noqa: A002
-        super().__init__(iter)
-        self.vocab_size_dict = _check_vocab_sizes(self, vocab_size_dict)
-        data_shapes = dict(self.iter.data_shapes)
-        for name, vocab_size in self.vocab_size_dict.items():
-            shape = data_shapes[name]
-            if len(shape) != 3:
-                raise IteratorValidationError(
-                    f"MultiHot: data item {name!r} has shape {shape}, but only 3-D data of "
-                    f"shape (T, B, K) holding class indices is supported")
-            data_shapes[name] = (shape[0], shape[1], vocab_size)
-        self.data_shapes = data_shapes
-
-    def transform(self, batch):
-        batch = dict(batch)
-        for name, vocab_size in self.vocab_size_dict.items():
-            batch[name] = _encode(self, name, batch[name], vocab_size)
-        return batch
 
 
 def _check_vocab_sizes(owner, vocab_size_dict):
