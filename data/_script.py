@@ -68,3 +68,25 @@ def main(converter, parser, options_from_arguments=lambda arguments: {}):
     """Parse ``sys.argv``, run the converter and exit with its status."""
     arguments = parser.parse_args()
     sys.exit(run(converter, arguments, **options_from_arguments(arguments)))
+
+
+def main_idx_images(converter, description, example, default_output):
+    """Run an idx-format image converter (MNIST and Fashion-MNIST) from ``sys.argv``.
+
+    Both take the same options: --images, --standardize, --no-verify and
+    --validation-size besides the shared ones.
+    """
+    parser = make_parser(
+        description, example, default_output,
+        'folder holding train-images-idx3-ubyte[.gz] and the three others')
+    parser.add_argument('--images', action='store_true',
+                        help='store (1, B, 28, 28, 1) images instead of (1, B, 784) vectors')
+    parser.add_argument('--standardize', action='store_true',
+                        help='standardise with the training mean/std instead of scaling to [0, 1]')
+    parser.add_argument('--no-verify', action='store_true',
+                        help='accept .gz files whose md5 differs from the published one')
+    add_validation_size(parser)
+    main(converter, parser, lambda arguments: dict(
+        validation_size=arguments.validation_size,
+        flatten=not arguments.images, verify_checksums=not arguments.no_verify,
+        normalization='standardize' if arguments.standardize else 'scale'))

@@ -5,18 +5,8 @@ import _script
 from brainstorm.datasets import prepare_mnist
 
 if __name__ == '__main__':
-    parser = _script.make_parser(
+    _script.main_idx_images(
+        prepare_mnist,
         'Convert MNIST (train/t10k images and labels, idx format, plain or .gz).',
         'python data/create_mnist.py --source ~/Downloads/mnist -o MNIST.hdf5',
-        'MNIST.hdf5', 'folder holding train-images-idx3-ubyte[.gz] and the three others')
-    parser.add_argument('--images', action='store_true',
-                        help='store (1, B, 28, 28, 1) images instead of (1, B, 784) vectors')
-    parser.add_argument('--standardize', action='store_true',
-                        help='standardise with the training mean/std instead of scaling to [0, 1]')
-    parser.add_argument('--no-verify', action='store_true',
-                        help='accept .gz files whose md5 differs from the published one')
-    _script.add_validation_size(parser)
-    _script.main(prepare_mnist, parser, lambda arguments: dict(
-        validation_size=arguments.validation_size,
-        flatten=not arguments.images, verify_checksums=not arguments.no_verify,
-        normalization='standardize' if arguments.standardize else 'scale'))
+        'MNIST.hdf5')
