@@ -75,14 +75,38 @@ class ClockworkLayerImpl(Layer):
         return outputs, parameters, internals
 
     def forward_pass(self, buffers, training_pass=True):
-        internals = buffers.internals
-        clock = _recurrent.Clock(self.handler, buffers.parameters.timing, internals.phase,
-                                 internals.timing_rows, internals.not_updated)
-        _recurrent.rnn_forward(self.handler, self.activation, buffers, clock)
+        _recurrent.rnn_forward(self.handler, self.activation, buffers,
+                               forward_clock(self.handler, buffers))
 
     def backward_pass(self, buffers):
-        internals = buffers.internals
-        clock = _recurrent.Clock(self.handler, buffers.parameters.timing, internals.phase,
-                                 internals.timing_rows, internals.not_updated_backward,
-                                 broadcast_timing=False)
-        _recurrent.rnn_backward(self.handler, self.activation, buffers, clock)
+        _recurrent.rnn_backward(self.handler, self.activation, buffers,
+                                backward_clock(self.handler, buffers))
+
+
+# Clockwork and ClockworkLstm name their clock buffers alike; these build their Clocks.
+
+def forward_clock(handler, buffers):
+    """The forward pass's Clock of a clockwork layer; fills ``internals.timing_rows``.
+
+    Args:
+        handler: the layer's handler.
+        buffers: the layer's buffers, with ``parameters.timing`` and the internals
+            ``phase``, ``timing_rows`` and ``not_updated``.
+    """
+    internals = buffers.internals
+    return _recurrent.Clock(handler, buffers.parameters.timing, internals.phase,
+                            internals.timing_rows, internals.not_updated)
+
+
+def backward_clock(handler, buffers):
+    """The backward pass's Clock of a clockwork layer; reuses the forward ``timing_rows``.
+
+    Args:
+        handler: the layer's handler.
+        buffers: the layer's buffers, with ``parameters.timing`` and the internals
+            ``phase``, ``timing_rows`` and ``not_updated_backward``.
+    """
+    internals = buffers.internals
+    return _recurrent.Clock(handler, buffers.parameters.timing, internals.phase,
+                            internals.timing_rows, internals.not_updated_backward,
+                            broadcast_timing=False)

@@ -17,6 +17,7 @@ Buffers: those of Lstm, plus
 
 from brainstorm.layers import _recurrent
 from brainstorm.layers.base_layer import Layer
+from brainstorm.layers.clockwork_layer import backward_clock, forward_clock
 from brainstorm.layers.lstm_layer import lstm_buffers
 from brainstorm.structure.buffer_structure import BufferStructure
 from brainstorm.structure.construction import ConstructionWrapper
@@ -60,14 +61,9 @@ class ClockworkLstmLayerImpl(Layer):
         return outputs, parameters, internals
 
     def forward_pass(self, buffers, training_pass=True):
-        internals = buffers.internals
-        clock = _recurrent.Clock(self.handler, buffers.parameters.timing, internals.phase,
-                                 internals.timing_rows, internals.not_updated)
-        _recurrent.lstm_forward(self.handler, self.activation, buffers, clock)
+        _recurrent.lstm_forward(self.handler, self.activation, buffers,
+                                forward_clock(self.handler, buffers))
 
     def backward_pass(self, buffers):
-        internals = buffers.internals
-        clock = _recurrent.Clock(self.handler, buffers.parameters.timing, internals.phase,
-                                 internals.timing_rows, internals.not_updated_backward,
-                                 broadcast_timing=False)
-        _recurrent.lstm_backward(self.handler, self.activation, buffers, clock)
+        _recurrent.lstm_backward(self.handler, self.activation, buffers,
+                                 backward_clock(self.handler, buffers))
