@@ -17,7 +17,7 @@ Buffers:
 
 from collections import OrderedDict
 
-from brainstorm.errors import LayerValidationError
+from brainstorm.layers._targets import shape_of_default_and_targets
 from brainstorm.layers.base_layer import Layer
 from brainstorm.structure.buffer_structure import BufferStructure, StructureTemplate
 from brainstorm.structure.construction import ConstructionWrapper
@@ -45,11 +45,7 @@ class BinomialCrossEntropyLayerImpl(Layer):
     computes_no_input_deltas_for = ('targets',)
 
     def setup(self, kwargs, in_shapes):
-        shape = in_shapes['default'].shape
-        if in_shapes['targets'].shape != shape:
-            raise LayerValidationError(f"{self._label()}: targets have shape "
-                                       f"{in_shapes['targets'].shape}, expected {shape} "
-                                       f"(the shape of default)")
+        shape = shape_of_default_and_targets(self, in_shapes)
         outputs = OrderedDict(default=BufferStructure(*shape))
         internals = OrderedDict(
             clipped=BufferStructure(*shape), log_one_minus=BufferStructure(*shape),

@@ -16,7 +16,7 @@ Buffers:
 
 from collections import OrderedDict
 
-from brainstorm.errors import LayerValidationError
+from brainstorm.layers._targets import shape_of_default_and_targets
 from brainstorm.layers.base_layer import Layer
 from brainstorm.structure.buffer_structure import BufferStructure, StructureTemplate
 from brainstorm.structure.construction import ConstructionWrapper
@@ -46,11 +46,7 @@ class SigmoidCELayerImpl(Layer):
     output_aliases = {'probabilities': 'predictions'}
 
     def setup(self, kwargs, in_shapes):
-        shape = in_shapes['default'].shape
-        if in_shapes['targets'].shape != shape:
-            raise LayerValidationError(f"{self._label()}: targets have shape "
-                                       f"{in_shapes['targets'].shape}, expected {shape} "
-                                       f"(the shape of default)")
+        shape = shape_of_default_and_targets(self, in_shapes)
         outputs = OrderedDict(predictions=BufferStructure(*shape),
                               loss=BufferStructure(*shape))
         internals = OrderedDict(tmp=BufferStructure(*shape),
