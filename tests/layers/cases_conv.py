@@ -6,7 +6,9 @@ the transposed convolution for stride 1 with >= 8 channels), padding, non-square
 kernels and strides, and every activation.
 """
 
-from tests.layers.cases import LayerCase
+import functools
+
+from tests.layers.cases_feedforward import ACTIVATIONS, named_case
 
 
 def positive(shape, rnd):
@@ -14,14 +16,8 @@ def positive(shape, rnd):
     return rnd.uniform(0.5, 1.5, size=shape)
 
 
-def _case(name, layer_type, kwargs, in_shapes, time_steps=2, batch_size=2, **options):
-    suffix = options.pop('suffix', '')
-    case_id = f"{name}-T{time_steps}-B{batch_size}" + (f"-{suffix}" if suffix else '')
-    return LayerCase(case_id, layer_type, kwargs, in_shapes, time_steps=time_steps,
-                     batch_size=batch_size, **options)
-
-
-ACTIVATIONS = ('linear', 'rel', 'sigmoid', 'tanh', 'el')
+# the image cases default to two time steps (T=2) to keep their buffers small
+_case = functools.partial(named_case, time_steps=2)
 
 CASES = [
     *[_case('convolution2d', 'Convolution2D',

@@ -27,13 +27,21 @@ def gates(shape, rnd):
     return rnd.uniform(0.05, 0.95, size=shape)
 
 
-def _case(name, layer_type, kwargs, in_shapes, time_steps=3, batch_size=2, **options):
+def named_case(name, layer_type, kwargs, in_shapes, time_steps=3, batch_size=2, **options):
+    """A LayerCase with the id '<name>-T<time_steps>-B<batch_size>[-<suffix>]'.
+
+    Also used by cases_conv.py. ``suffix`` (optional) ends the id; the other
+    options are LayerCase fields.
+    """
     suffix = options.pop('suffix', '')
     case_id = f"{name}-T{time_steps}-B{batch_size}" + (f"-{suffix}" if suffix else '')
     return LayerCase(case_id, layer_type, kwargs, in_shapes, time_steps=time_steps,
                      batch_size=batch_size, **options)
 
 
+_case = named_case
+
+#: every activation name the layers accept (also used by cases_conv.py)
 ACTIVATIONS = ('linear', 'rel', 'sigmoid', 'tanh', 'el')
 
 CASES = [
