@@ -132,6 +132,33 @@ def write_split(h5file, group_name, split_name, arrays, compression=None):
         group.create_dataset(name, data=array, **options)
 
 
+def write_classification_file(output, attributes, overwrite, samples, labels, training_count,
+                              training_total):
+    """Write ``normalized_split`` training/validation/test of one sample per class label.
+
+    The samples are ordered training (the first ``training_count``), validation (up to
+    ``training_total``), then test; each split is stored as ``default`` ``(1, B, ...)``
+    and ``targets`` ``(1, B, 1)``.
+
+    Args:
+        output: the HDF5 file to create (see :func:`dataset_file`).
+        attributes (dict): the file's attributes.
+        overwrite (bool): replace an existing ``output``.
+        samples (numpy.ndarray): ``(N, ...)`` inputs of all three splits.
+        labels (numpy.ndarray): ``(N,)`` class indices, in the order of ``samples``.
+        training_count (int): samples in the training split.
+        training_total (int): samples in the training and validation splits together.
+    """
+    bounds = {'training': (0, training_count),
+              'validation': (training_count, training_total),
+              'test': (training_total, len(labels))}
+    with dataset_file(output, attributes, overwrite) as h5file:
+        for split, (start, stop) in bounds.items():
+            write_split(h5file, 'normalized_split', split, {
+                'default': samples[np.newaxis, start:stop],
+                'targets': labels[np.newaxis, start:stop, np.newaxis]})
+
+
 def split_sizes_check(total, validation_size, where):
     """Check that ``validation_size`` leaves a training split; raise DataError if not."""
     if not isinstance(validation_size, (int, np.integer)) or isinstance(validation_size, bool):

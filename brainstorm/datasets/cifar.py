@@ -221,9 +221,6 @@ def _prepare_cifar(name, source, output, progress, overwrite, normalization, val
         np.concatenate(images), training_count, normalization, channel_axis=-1, where=name)
     del images
     all_labels = np.concatenate(labels)
-    bounds = {'training': (0, training_count),
-              'validation': (training_count, training_total),
-              'test': (training_total, len(all_labels))}
 
     attributes = dict(spec['attributes'])
     attributes.update(normalization_attributes)
@@ -232,11 +229,8 @@ def _prepare_cifar(name, source, output, progress, overwrite, normalization, val
     if name == 'cifar100':
         attributes['label_kind'] = label_kind
     _writer.report(progress, len(members) + 3, total_steps, f'writing {output.name}')
-    with _writer.dataset_file(output, attributes, overwrite) as h5file:
-        for split, (start, stop) in bounds.items():
-            _writer.write_split(h5file, 'normalized_split', split, {
-                'default': all_images[np.newaxis, start:stop],
-                'targets': all_labels[np.newaxis, start:stop, np.newaxis]})
+    _writer.write_classification_file(output, attributes, overwrite, all_images, all_labels,
+                                      training_count, training_total)
     _writer.report(progress, total_steps, total_steps, 'done')
     return output
 

@@ -155,20 +155,14 @@ def _prepare_idx_dataset(name, source, output, progress, overwrite, flatten, nor
     if flatten:
         all_images = all_images.reshape(len(all_images), -1)
     all_labels = np.concatenate([arrays['train_labels'], arrays['test_labels']]).astype(np.int32)
-    bounds = {'training': (0, training_count),
-              'validation': (training_count, training_total),
-              'test': (training_total, len(all_images))}
 
     attributes = dict(DATASET_ATTRIBUTES[name])
     attributes.update(normalization_attributes)
     attributes.update({'checksums': checksums, 'layout': 'flat' if flatten else 'TNHWC',
                        'converter': 'brainstorm.datasets.idx'})
     _writer.report(progress, len(paths) + 1, total_steps, f'writing {output.name}')
-    with _writer.dataset_file(output, attributes, overwrite) as h5file:
-        for split, (start, stop) in bounds.items():
-            _writer.write_split(h5file, 'normalized_split', split, {
-                'default': all_images[np.newaxis, start:stop],
-                'targets': all_labels[np.newaxis, start:stop, np.newaxis]})
+    _writer.write_classification_file(output, attributes, overwrite, all_images, all_labels,
+                                      training_count, training_total)
     _writer.report(progress, total_steps, total_steps, 'done')
     return output
 
