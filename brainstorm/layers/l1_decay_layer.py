@@ -39,12 +39,7 @@ class L1DecayLayerImpl(Layer):
     expected_kwargs = {'factor'}
 
     def setup(self, kwargs, in_shapes):
-        self.factor = float(self.get_kwarg(kwargs, 'factor', 1.0, (int, float)))
-        shape = in_shapes['default'].shape
-        outputs = OrderedDict(default=BufferStructure('T', 'B', 1))
-        internals = OrderedDict(absolute=BufferStructure(*shape),
-                                dx=BufferStructure(*shape, is_backward_only=True))
-        return outputs, OrderedDict(), internals
+        return penalty_setup(self, kwargs, in_shapes, 'absolute')
 
     def forward_pass(self, buffers, training_pass=True):
         handler = self.handler
@@ -64,3 +59,18 @@ class L1DecayLayerImpl(Layer):
         handler.mult_mv(dx, output_deltas, dx)
         handler.mult_add_st(self.factor, dx,
                             flatten_time_and_features(buffers.input_deltas.default))
+
+
+def penalty_setup(layer, kwargs, in_shapes, temporary_name):
+    """The setup shared by the activity penalties L1Decay and L2Decay.
+
+    Sets ``layer.factor`` from the kwargs and returns the buffers: a ('T', 'B', 1)
+    output, no parameters, and two internals of the input's shape: the forward
+    temporary ``temporary_name`` and the backward-only ``dx``.
+    """
+    layer.factor = float(layer.get_kwarg(kwargs, 'factor', 1.0, (int, float)))
+    shape = in_shapes['default'].shape
+    outputs = OrderedDict(default=BufferStructure('T', 'B', 1))
+    internals = OrderedDict([(temporary_name, BufferStructure(*shape)),
+                             ('dx', BufferStructure(*shape, is_backward_only=True))])
+    return outputs, OrderedDict(), internals

@@ -11,10 +11,8 @@ Buffers:
     internals.dx       ('T', 'B', ...)   backward only: x * dy
 """
 
-from collections import OrderedDict
-
 from brainstorm.layers.base_layer import Layer
-from brainstorm.structure.buffer_structure import BufferStructure
+from brainstorm.layers.l1_decay_layer import penalty_setup
 from brainstorm.structure.construction import ConstructionWrapper
 from brainstorm.utils import flatten_time_and_features
 
@@ -38,12 +36,7 @@ class L2DecayLayerImpl(Layer):
     expected_kwargs = {'factor'}
 
     def setup(self, kwargs, in_shapes):
-        self.factor = float(self.get_kwarg(kwargs, 'factor', 1.0, (int, float)))
-        shape = in_shapes['default'].shape
-        outputs = OrderedDict(default=BufferStructure('T', 'B', 1))
-        internals = OrderedDict(squares=BufferStructure(*shape),
-                                dx=BufferStructure(*shape, is_backward_only=True))
-        return outputs, OrderedDict(), internals
+        return penalty_setup(self, kwargs, in_shapes, 'squares')
 
     def forward_pass(self, buffers, training_pass=True):
         handler = self.handler
