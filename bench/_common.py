@@ -42,7 +42,13 @@ def summary(values):
     return min(values), statistics.median(values), max(values)
 
 
-def alternate(steps_by_engine, rounds, steps_per_round):
+#: seconds to wait before each timed block: the BLAS libraries' worker threads (numpy's
+#: and scipy's OpenBLAS, torch's OpenMP) spin for up to ~0.1 s after their last call and
+#: would take cores from whatever runs next
+SETTLE_SECONDS = 0.25
+
+
+def alternate(steps_by_engine, rounds, steps_per_round, settle_seconds=SETTLE_SECONDS):
     """Time several engines in alternating rounds, so load changes hit all alike.
 
     Args:
@@ -50,6 +56,7 @@ def alternate(steps_by_engine, rounds, steps_per_round):
         rounds (int): how many times every engine is timed.
         steps_per_round (int): steps per engine and round; a round's figure is
             their median.
+        settle_seconds (float): idle time before each block (see SETTLE_SECONDS).
 
     Returns:
         dict[str, list[float]]: engine name -> median step seconds of each round.
@@ -57,6 +64,7 @@ def alternate(steps_by_engine, rounds, steps_per_round):
     medians = {name: [] for name in steps_by_engine}
     for _ in range(rounds):
         for name, step in steps_by_engine.items():
+            time.sleep(settle_seconds)
             medians[name].append(statistics.median(time_steps(step, steps_per_round)))
     return medians
 

@@ -152,7 +152,7 @@ def mlp_gemm_step(example):
 
 # ---- one example --------------------------------------------------------------------------
 
-def measure_example(example, torch, rounds, steps, warmup):
+def measure_example(example, torch, rounds, steps, warmup, settle_seconds):
     """Time one example; returns a dict of results (seconds, ratios, check values)."""
     data = example.make_data()
     net = example.build_brainstorm()
@@ -174,7 +174,7 @@ def measure_example(example, torch, rounds, steps, warmup):
         for step in steps_by_engine.values():
             for _ in range(warmup):
                 step()
-        result[phase] = _common.alternate(steps_by_engine, rounds, steps)
+        result[phase] = _common.alternate(steps_by_engine, rounds, steps, settle_seconds)
     return result
 
 
@@ -188,49 +188,55 @@ def ratios(result, phase, engine='brainstorm', other='torch'):
 # ---- memory -----------------------------------------------------------------------------------
 
 def memory_probe(engine, example, steps):
-    """Peak memory of one engine on one example, in bytes (run in a fresh process).
+    """Peak memory of training one example with one engine, in bytes (in a fresh process).
 
-    Everything the engine needs is imported, the data made and every BLAS
-    warmed up first; then the peak-RSS mark is reset and the network is built
-    and run for ``steps`` training steps and one inference pass. The result is
-    the peak RSS minus the RSS at the reset (plus, for torch, the bytes of its
-    parameters, which exist before the reset because they are copied from a
-    brainstorm network that is then freed). For brainstorm, a second figure is
-    tracemalloc's peak, which counts numpy's array memory exactly.
+    The network (and, for torch, the model) is built and initialised first, the
+    data made and every BLAS warmed up; then the peak-RSS mark is reset and
+    ``steps`` training steps and one inference pass run. The result is the
+    model's persistent memory at the reset, counted exactly (torch: its
+    parameters; brainstorm: the arrays its BufferManager holds), plus the peak
+    RSS growth over the steps (activations, gradients, optimizer state,
+    scratch, allocator overhead). So a one-time cost of building (brainstorm's
+    initializers draw float64 arrays) is left out for both. For brainstorm
+    ``brainstorm-traced`` gives tracemalloc's peak over the same steps plus the
+    same persistent bytes, which counts numpy's array memory exactly.
     """
     import gc
     data = example.make_data()
     _common.warm_up_blas()
+    net = example.build_brainstorm()
     if engine == 'torch':
         import torch
-        net = example.build_brainstorm()
         model = example.build_torch(net)
         del net
-        parameter_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+        persistent = sum(p.numel() * p.element_size() for p in model.parameters())
         torch.mm(torch.ones(64, 64), torch.ones(64, 64))
         train, infer = torch_steps(torch, example, model, data)
     else:
-        parameter_bytes = 0
-        import brainstorm.tools  # noqa: F401  (imports are not the network's memory)
+        # the arrays existing now; a resize for the data's T and B replaces the
+        # small (T=1, B=1) ones, counted again in the growth: a few kilobytes
+        persistent = 0
+        for array in net.buffer_manager._memory.values():
+            # zeros from calloc are not resident until written: write them (values unchanged)
+            np.multiply(array, 1.0, out=array)
+            persistent += array.nbytes
+        train = brainstorm_training_step(net, data)
+        infer = brainstorm_inference_step(net, data)
     gc.collect()
     tracing = engine == 'brainstorm-traced'
     if tracing:
         import tracemalloc
         tracemalloc.start()
     baseline = _common.reset_peak_rss()
-    if engine != 'torch':
-        net = example.build_brainstorm()
-        train = brainstorm_training_step(net, data)
-        infer = brainstorm_inference_step(net, data)
     for _ in range(steps):
         train()
     infer()
     if tracing:
-        return {'traced_peak_bytes': tracemalloc.get_traced_memory()[1]}
+        return {'traced_peak_bytes': tracemalloc.get_traced_memory()[1] + persistent}
     peak = _common.peak_rss_since_reset()
     if baseline is None or peak is None:
         return {'peak_bytes': None}
-    return {'peak_bytes': peak - baseline + parameter_bytes}
+    return {'peak_bytes': peak - baseline + persistent, 'persistent_bytes': persistent}
 
 
 def run_memory_probes(example_name, engines, quick, steps):
@@ -359,6 +365,7 @@ def main(argv=None):
     torch, why_not = import_torch(args.no_torch)
     print(f"brainstorm benchmark, {datetime.datetime.now().isoformat(timespec='minutes')}"
           f"{' (--quick smoke run: small batches, not comparable)' if args.quick else ''}")
+    _common.warm_up_blas()  # loads scipy's BLAS too, so that machine_lines lists it
     for line in _common.machine_lines():
         print(line)
     if torch is None:
@@ -366,13 +373,13 @@ def main(argv=None):
     else:
         print(f"torch: {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"protocol: {args.rounds} alternating rounds x {args.steps} steps per engine after "
-          f"{args.warmup} warm-up steps; a round's time is its median step; ratio = "
-          f"brainstorm / torch per round")
-    _common.warm_up_blas()
+          f"{args.warmup} warm-up steps; a round's time is its median step, each block after "
+          f"{_common.SETTLE_SECONDS} s idle; ratio = brainstorm / torch per round")
     results, memory = [], {}
     for example in examples:
         print(f"... {example.name}", file=sys.stderr, flush=True)
-        results.append(measure_example(example, torch, args.rounds, args.steps, args.warmup))
+        results.append(measure_example(example, torch, args.rounds, args.steps, args.warmup,
+                                       0.0 if args.quick else _common.SETTLE_SECONDS))
         if not args.no_memory:
             engines = ['brainstorm', 'brainstorm-traced'] + (['torch'] if torch else [])
             memory[example.name] = run_memory_probes(
