@@ -73,6 +73,7 @@ def main(argv=None):
     parser.add_argument('--inputs', type=int, default=784)
     parser.add_argument('--units', type=int, default=1200)
     args = parser.parse_args(argv)
+    _common.warm_up_blas()
     for line in _common.machine_lines():
         print(line)
     flops = 3 * 2 * args.batch * args.inputs * args.units
