@@ -70,6 +70,10 @@ class Layer:
     takes_no_output_deltas_from = ()
     output_aliases = {}
     parameter_defaults = {}
+    #: Names of inputs whose deltas nobody reads: the Network sets this when it is
+    #: told not to compute the deltas of data (``Network.compute_data_deltas``).
+    #: A layer may skip computing these input deltas; it is never wrong to compute them.
+    skipped_input_deltas = frozenset()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
