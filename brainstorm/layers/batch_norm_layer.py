@@ -142,6 +142,8 @@ class BatchNormLayerImpl(Layer):
         handler.sum_t(dx_hat, 0, scaled_sum)
         handler.add_tt(buffers.gradients.gamma, scaled_sum, buffers.gradients.gamma)
         handler.add_tt(buffers.gradients.beta, delta_sum, buffers.gradients.beta)
+        if 'default' in self.skipped_input_deltas:
+            return
         handler.divide_tt(buffers.parameters.gamma, internals.std, scale)
         if self.used_batch_statistics:
             samples = output_deltas.shape[0]

@@ -68,6 +68,7 @@ class FullyConnectedLayerImpl(Layer):
         input_deltas = flatten_time_and_features(buffers.input_deltas.default)
         dH = flatten_time_and_features(buffers.internals.dH)
         handler.act_func_deriv(self.activation)(None, outputs, output_deltas, dH)
-        handler.dot_add_mm(dH, W, input_deltas, transb=True)
+        if 'default' not in self.skipped_input_deltas:
+            handler.dot_add_mm(dH, W, input_deltas, transb=True)
         handler.dot_add_mm(inputs, dH, dW, transa=True)
         handler.sum_add_t(dH, axis=0, out=dbias.reshape((1, dbias.shape[0])))

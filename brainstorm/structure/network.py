@@ -58,6 +58,8 @@ class Network(Seedable):
         self._loss_layers = [name for name, layer in self.layers.items()
                              if layer.layer_type == 'Loss']
         self._forward_done = False
+        self._compute_data_deltas = True
+        self._layers_without_backward = frozenset()
 
     # ---- creation -------------------------------------------------------------------------
     @classmethod
@@ -182,6 +184,37 @@ class Network(Seedable):
         self.buffer_manager = BufferManager(self.layers, new_handler)
         new_handler.set_from_numpy(self.buffer.parameters, parameters.astype(new_handler.dtype))
         self._forward_done = False
+
+    @property
+    def compute_data_deltas(self):
+        """bool: whether backward passes compute the deltas of the data (default True).
+
+        The data are the buffers that no parameter influences: the Input layer's
+        outputs and what layers without parameters make of them alone (a Dropout
+        on the inputs, say). Their deltas reach no gradient, yet computing them is
+        work: a first FullyConnected's product with its weights, a first
+        convolution's transposed convolution, the input product of a first Lstm.
+        Set to False, the backward pass skips that work; those delta buffers then
+        stay zero, and every gradient is unchanged. Leave it True to read the
+        deltas of the inputs (saliency, adversarial inputs, MonitorLayerDeltas on
+        the first layers).
+        """
+        return self._compute_data_deltas
+
+    @compute_data_deltas.setter
+    def compute_data_deltas(self, value):
+        self._compute_data_deltas = bool(value)
+        influenced = _layers_influenced_by_parameters(self.layers)
+        for name, layer in self.layers.items():
+            if self._compute_data_deltas:
+                layer.skipped_input_deltas = frozenset()
+            else:
+                layer.skipped_input_deltas = frozenset(
+                    in_name for in_name, source, _ in layer.incoming
+                    if source not in influenced)
+        self._layers_without_backward = (
+            frozenset() if self._compute_data_deltas
+            else frozenset(name for name in self.layers if name not in influenced))
 
     # ---- access ---------------------------------------------------------------------------
     @property
@@ -338,7 +371,8 @@ class Network(Seedable):
         self.buffer_manager.clear_backward_buffers()
         buffers = self.buffer
         for name, layer in reversed(self.layers.items()):
-            layer.backward_pass(buffers[name])
+            if name not in self._layers_without_backward:
+                layer.backward_pass(buffers[name])
         self.apply_gradient_modifiers()
 
     # ---- initialisation and modifiers -------------------------------------------------------
@@ -436,6 +470,24 @@ class Network(Seedable):
         return (f"<Network: {len(self.layers)} layers, "
                 f"{self.buffer_manager.parameter_size} parameters, handler "
                 f"{type(self.handler).__name__}>")
+
+
+def _layers_influenced_by_parameters(layers):
+    """Names of the layers whose outputs depend on a trainable parameter.
+
+    Args:
+        layers (OrderedDict[str, Layer]): topologically sorted.
+
+    Returns:
+        set[str]: a layer is in it if it has a parameter that gets a gradient,
+        or if one of its inputs comes from a layer in it.
+    """
+    influenced = set()
+    for name, layer in layers.items():
+        trainable = set(layer.parameter_shapes) - set(layer.computes_no_gradients_for)
+        if trainable or any(source in influenced for _, source, _ in layer.incoming):
+            influenced.add(name)
+    return influenced
 
 
 def _merge_patterns(default_or_dict, kwargs):
