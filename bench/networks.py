@@ -87,6 +87,9 @@ class Example:
             net.handler.set_seed(seed)  # set_handler would allocate all buffers again
         else:
             net.set_handler(NumpyHandler(np.float32, seed=seed))
+        # torch's data tensors do not require gradients, so torch skips the deltas
+        # of the data; so does brainstorm here (bstorm train does the same)
+        net.compute_data_deltas = False
         for name, layer in net.layers.items():
             if type(layer).__name__ == 'LstmLayerImpl':
                 for peephole in ('pi', 'pf', 'po'):

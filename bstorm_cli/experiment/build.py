@@ -336,6 +336,20 @@ def build_network(experiment, sources=None):
         raise BadInputError(error_text(error), locate(('network', 'spec'))) from error
 
 
+def data_deltas_wanted(resolved):
+    """The experiment's ``Network.compute_data_deltas``.
+
+    As set in ``network.compute_data_deltas``; if unset (null), only when a
+    MonitorLayerDeltas hook is there to read them: otherwise they are work whose
+    result nobody sees.
+    """
+    setting = resolved['network'].get('compute_data_deltas')
+    if setting is not None:
+        return setting
+    return any(hook.get('type') == 'MonitorLayerDeltas'
+               for hook in resolved['trainer']['hooks'])
+
+
 def _shape(shape):
     return tuple(shape) if isinstance(shape, list) else shape
 

@@ -83,6 +83,7 @@ def build_run(experiment, run_folder, handler_override=None, limit=None):
         if setup.network is not None:
             problems += checks.check_data_fits_network(experiment, setup.sources, setup.network)
             problems += checks.check_buffer_paths(experiment, setup.network)
+            setup.network.compute_data_deltas = build.data_deltas_wanted(resolved)
             try:
                 handler_spec = handler_override or resolved['handler']
                 handler = build.build_handler(handler_spec, locate)
