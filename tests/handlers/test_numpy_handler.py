@@ -70,6 +70,7 @@ def _calls(handler):
     def view(low=-1.0, high=1.0):
         return layouts(RNG.uniform(low, high, shape), 'strided')
     a, b, out, positive, cond = view(), view(), view(), view(0.5, 2.0), view()
+    contiguous = RNG.uniform(-1.0, 1.0, shape)  # BLAS paths take contiguous arrays only
     column = RNG.integers(0, shape[1], (shape[0], 1)).astype(np.float64)
     row_out, column_out = np.zeros((1, shape[1])), np.zeros((shape[0], 1))
     square_out = np.zeros((shape[0], shape[0]))
@@ -86,6 +87,8 @@ def _calls(handler):
         ('softmax_m', lambda: handler.softmax_m(a, out)),
         ('sum_t', lambda: handler.sum_t(a, 0, row_out)),
         ('sum_add_t', lambda: handler.sum_add_t(a, 1, column_out)),
+        ('sum_add_t_of_columns', lambda: handler.sum_add_t(contiguous, 0, row_out)),
+        ('rel_deriv', lambda: handler.rel_deriv(None, a, b, out)),
         ('binarize_v', lambda: handler.binarize_v(column, out)),
         ('index_m_by_v', lambda: handler.index_m_by_v(a, column, column_out)),
         ('dot_mm', lambda: handler.dot_mm(a, b, square_out, transb=True)),
