@@ -14,9 +14,10 @@ HANDLERS = {'numpy': {'type': 'NumpyHandler'}, 'pycuda': {'type': 'PyCudaHandler
 
 def _option_overrides(seed, handler):
     """--seed and --handler are shorthands for --set, so the run records them."""
+    from bstorm_cli.experiment.overrides import OptionOverride
     extra = []
     if seed is not None:
-        extra.append(f"seed={seed}")
+        extra.append(OptionOverride(f"seed={seed}", f"--seed {seed}"))
     if handler == 'pycuda':
         from bstorm_cli.experiment.components import component_classes
         if 'PyCudaHandler' not in component_classes('handler'):
@@ -25,7 +26,8 @@ def _option_overrides(seed, handler):
                                 hint="install the GPU extra on a machine with CUDA: "
                                      "pip install 'brainstorm[gpu]'")
     if handler is not None:
-        extra.append(f"handler={json.dumps(HANDLERS[handler])}")
+        extra.append(OptionOverride(f"handler={json.dumps(HANDLERS[handler])}",
+                                    f"--handler {handler}"))
     return extra
 
 

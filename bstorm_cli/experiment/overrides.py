@@ -53,6 +53,24 @@ def parse_override(argument):
     return path, value
 
 
+class OptionOverride(str):
+    """A ``key=value`` override that a command-line option stands for (``--seed 3``).
+
+    Errors about the value it sets name the option the user typed, not a ``--set``
+    they never wrote.
+    """
+
+    def __new__(cls, text, option):
+        override = super().__new__(cls, text)
+        override.option = option
+        return override
+
+
+def override_label(argument):
+    """How an error names where an override came from: its option or its --set."""
+    return getattr(argument, 'option', None) or f"--set {argument}"
+
+
 def apply_overrides(document, arguments):
     """Apply ``--set`` arguments to ``document`` (changed in place).
 
@@ -66,7 +84,7 @@ def apply_overrides(document, arguments):
     origins = {}
     for argument in arguments:
         path, value = parse_override(argument)
-        where = Location(f"--set {argument}", path=format_path(path))
+        where = Location(override_label(argument), path=format_path(path))
         target = document
         for depth, key in enumerate(path[:-1]):
             target = _step(target, key, path[:depth + 1], where, create=True)
@@ -128,5 +146,5 @@ class OverlayIndex:
         path = tuple(path)
         for override_path, argument in self.origins.items():
             if path[:len(override_path)] == override_path:
-                return Location(f"--set {argument}", 0, 0, format_path(path))
+                return Location(override_label(argument), 0, 0, format_path(path))
         return self.base.locate(path)

@@ -106,3 +106,13 @@ def test_all_problems_at_once_sorted_and_limited(bstorm, tmp_path):
 def test_apply_overrides_raises_bad_input_errors():
     with pytest.raises(BadInputError):
         apply_overrides({'a': 1}, ['a.b=2'])
+
+
+def test_errors_about_an_option_name_the_option_not_a_set():
+    from bstorm_cli.experiment.document import load_experiment
+    from bstorm_cli.experiment.overrides import OptionOverride
+    with pytest.raises(BadInputError) as caught:
+        load_experiment(TINY, [OptionOverride('handler={type: NoSuchHandler}',
+                                              '--handler gpu')])
+    assert str(caught.value.location).startswith('--handler gpu')
+    assert '--set' not in str(caught.value.location)
