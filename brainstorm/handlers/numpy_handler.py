@@ -253,6 +253,8 @@ class NumpyHandler(Handler):
         np.add(out_b, x[..., split:], out=out_b)
 
     def sum_t(self, a, axis, out):
+        if self._column_sums(a, axis, out, beta=0.0):
+            return
         if out.ndim == a.ndim:
             np.sum(a, axis=axis, keepdims=True, out=out)
         elif axis is None:
@@ -262,19 +264,32 @@ class NumpyHandler(Handler):
             np.sum(a, axis=axis, out=out)
 
     def sum_add_t(self, a, axis, out):
-        # Column sums of a matrix (every bias gradient) as one BLAS gemv with a ones
-        # vector, accumulating in place: it runs on all cores and needs no scratch,
-        # where np.sum then an add makes two passes on one core.
-        if (self._axpy is not None and axis == 0 and a.ndim == 2 and a.dtype == self.dtype
-                and a.flags.c_contiguous and out.dtype == self.dtype and
-                out.size == a.shape[1] and out.flags.c_contiguous and a.size):
-            flat_out = out.reshape(-1)
-            result = self._gemv(1.0, a.T, self._ones(a.shape[0]), beta=1.0, y=flat_out,
-                                overwrite_y=True)
-            if result.ctypes.data != flat_out.ctypes.data:
-                np.copyto(flat_out, result)  # scipy copied y after all
-            return
-        super().sum_add_t(a, axis, out)
+        if not self._column_sums(a, axis, out, beta=1.0):
+            super().sum_add_t(a, axis, out)
+
+    def _column_sums(self, a, axis, out, beta):
+        """``out = column sums of a + beta * out`` as one BLAS gemv, if BLAS can take it.
+
+        Column sums of a matrix (every bias gradient) as a product with a ones
+        vector: it runs on all cores, in place, where np.sum (then an add) makes
+        one or two passes on one core.
+
+        Returns:
+            bool: False (nothing written) unless a is a C-contiguous matrix, axis is 0
+            and out is a contiguous array of a.shape[1] elements, all in the handler's
+            float dtype.
+        """
+        if not (self._axpy is not None and axis == 0 and a.ndim == 2 and a.size and
+                a.dtype == self.dtype and a.flags.c_contiguous and
+                out.dtype == self.dtype and out.size == a.shape[1] and
+                out.flags.c_contiguous):
+            return False
+        flat_out = out.reshape(-1)
+        result = self._gemv(1.0, a.T, self._ones(a.shape[0]), beta=beta, y=flat_out,
+                            overwrite_y=True)
+        if result.ctypes.data != flat_out.ctypes.data:
+            np.copyto(flat_out, result)  # scipy copied y after all
+        return True
 
     def _ones(self, count):
         """A cached vector of ``count`` ones in the handler's dtype."""

@@ -54,6 +54,11 @@ class Layer:
             only make sense with one value (BatchNorm's scale 1 and shift 0);
             ``Network.initialize`` uses them instead of the catch-all
             ``'default'`` initializer, while an explicit pattern still wins.
+        overwrites_gradients (bool): True if ``backward_pass`` SETS every gradient
+            of the layer (each is written once, by one product or sum) instead of
+            adding to it. The BufferManager then leaves these gradients out when
+            it zeroes the backward buffers: for a large layer, that zeroing is a
+            memory pass as long as its weight matrix. Input deltas are always added.
 
     Args:
         name (str): the layer's name.
@@ -70,6 +75,7 @@ class Layer:
     takes_no_output_deltas_from = ()
     output_aliases = {}
     parameter_defaults = {}
+    overwrites_gradients = False
     #: Names of inputs whose deltas nobody reads: the Network sets this when it is
     #: told not to compute the deltas of data (``Network.compute_data_deltas``).
     #: A layer may skip computing these input deltas; it is never wrong to compute them.

@@ -37,6 +37,7 @@ def FullyConnected(size, activation='rel', name=None):
 
 class FullyConnectedLayerImpl(Layer):
     expected_kwargs = {'size', 'activation'}
+    overwrites_gradients = True
 
     def setup(self, kwargs, in_shapes):
         self.size = shape_kwarg(self, kwargs, 'size')
@@ -70,5 +71,5 @@ class FullyConnectedLayerImpl(Layer):
         handler.act_func_deriv(self.activation)(None, outputs, output_deltas, dH)
         if 'default' not in self.skipped_input_deltas:
             handler.dot_add_mm(dH, W, input_deltas, transb=True)
-        handler.dot_add_mm(inputs, dH, dW, transa=True)
-        handler.sum_add_t(dH, axis=0, out=dbias.reshape((1, dbias.shape[0])))
+        handler.dot_mm(inputs, dH, dW, transa=True)
+        handler.sum_t(dH, axis=0, out=dbias.reshape((1, dbias.shape[0])))

@@ -56,6 +56,7 @@ class BufferManager:
         self._capacity = {}
         self._memory = {}
         self._plan_layout()
+        self._plan_clearing()
         self.views = None
         self.resize(1, 1)
 
@@ -202,10 +203,39 @@ class BufferManager:
                 yield key + (self._arrays[key],)
 
     def clear_backward_buffers(self):
-        """Zero every delta, gradient and backward-only internal (the used part)."""
-        for (direction, _), memory in self._memory.items():
-            if direction == BACKWARD:
+        """Zero every delta, gradient and backward-only internal.
+
+        Gradients of layers that overwrite them (``Layer.overwrites_gradients``)
+        are left as they are: their backward pass sets every value.
+        """
+        for (direction, buffer_type), memory in self._memory.items():
+            if direction != BACKWARD:
+                continue
+            if buffer_type == 0:
+                for start, stop in self._constant_ranges_to_clear:
+                    self.handler.fill(memory[start:stop], 0.0)
+            else:
                 self.handler.fill(memory, 0.0)
+
+    def _plan_clearing(self):
+        """The (start, stop) element ranges of the constant backward buffer to zero.
+
+        Everything except the gradients of layers that overwrite them, as few
+        ranges as possible.
+        """
+        keys = self._order.get((BACKWARD, 0), [])
+        ranges = []
+        for key in keys:
+            layer_name, field, _ = key
+            slot = self._slots[key]
+            if field == 'gradients' and self.layers[layer_name].overwrites_gradients:
+                continue
+            start, stop = slot.feature_start, slot.feature_start + slot.structure.feature_size
+            if ranges and ranges[-1][1] == start:
+                ranges[-1] = (ranges[-1][0], stop)
+            else:
+                ranges.append((start, stop))
+        self._constant_ranges_to_clear = ranges
 
     def context_size_of(self, key):
         return self._slots[key].structure.context_size

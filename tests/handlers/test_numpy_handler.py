@@ -115,3 +115,15 @@ def test_ops_allocate_no_temporary_arrays_after_the_first_call(index):
     # numpy's iterator may take fixed-size buffers (8192 elements per operand) for
     # strided views; what must not happen is a temporary the size of an array
     assert peak < 400_000, f"{name} allocated {peak} bytes (arrays are 1600000 bytes)"
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_column_sums_overwrite_whatever_out_held(dtype):
+    # sum_t of a contiguous matrix over axis 0 is a BLAS gemv with beta=0, which
+    # must not read out: NaN or inf left there by earlier work may not leak in
+    handler = NumpyHandler(dtype)
+    a = RNG.uniform(-1.0, 1.0, (7, 5)).astype(dtype)
+    for stale in (np.nan, np.inf):
+        out = np.full((1, 5), stale, dtype=dtype)
+        handler.sum_t(a, 0, out)
+        np.testing.assert_allclose(out[0], a.sum(axis=0), rtol=1e-6)

@@ -1,6 +1,7 @@
 """Contracts every layer keeps, over every LayerCase (through DebugHandler, float64).
 
-- backward passes ADD into input deltas and gradients (several consumers share them);
+- backward passes ADD into input deltas (several consumers share them) and into
+  gradients, except layers that declare ``overwrites_gradients``: they SET them;
 - forward and backward passes allocate nothing once warm;
 - outputs and deltas do not depend on what the forward internals held before a pass
   (backward-only internals are zeroed with all backward buffers before every backward
@@ -62,8 +63,26 @@ def test_backward_pass_adds_into_deltas_and_gradients(case):
         harness.handler.fill(array, PREFILL)
     harness.layer.backward_pass(views)
     for path, values in backward_results(harness).items():
-        np.testing.assert_allclose(values, fresh[path] + PREFILL, rtol=1e-12, atol=1e-12,
-                                   err_msg=f"{case.id}: {path} was overwritten, not added to")
+        if path.startswith('gradients.') and harness.layer.overwrites_gradients:
+            np.testing.assert_allclose(values, fresh[path], rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{case.id}: {path} was not overwritten")
+        else:
+            np.testing.assert_allclose(values, fresh[path] + PREFILL, rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{case.id}: {path} was overwritten, not "
+                                               f"added to")
+
+
+@pytest.mark.parametrize('case', ALL_CASES, ids=CASE_IDS)
+def test_clearing_leaves_only_overwritten_gradients_alone(case):
+    harness = make_harness(case)
+    manager = harness.net.buffer_manager
+    harness.handler.fill(manager.gradients, PREFILL)
+    manager.clear_backward_buffers()
+    for name, values in harness.net.buffer[harness.layer_name].gradients.items():
+        values = harness.handler.get_numpy_copy(values)
+        expected = PREFILL if harness.layer.overwrites_gradients else 0.0
+        np.testing.assert_array_equal(values, np.full(values.shape, expected),
+                                      err_msg=f"{case.id}: gradient {name}")
 
 
 @pytest.mark.parametrize('case', ALL_CASES, ids=CASE_IDS)
