@@ -1,35 +1,31 @@
-"""Convolution and pooling on NHWC image batches in numpy (NumpyHandler's conv ops).
+"""Convolution on NHWC image batches in numpy (NumpyHandler's conv ops).
 
-The original brainstorm did this in Cython; here every op is a handful of whole-array
-numpy calls: im2col through strided window views, one BLAS product per batch for
-each matrix part, and loops only over the kernel or window offsets (e.g. 25 for a
-5x5 kernel), never over images, pixels or channels.
+The original brainstorm did this in Cython; here every op is a handful of numpy
+calls per chunk of images: im2col through strided window views and one BLAS product
+for each matrix part. Loops run only over chunks (about ten per batch) and kernel
+offsets (e.g. 25 for a 5x5 kernel), never over images, pixels or channels. Pooling
+is in :mod:`brainstorm.handlers._pool_numpy`, which uses the shape helpers here.
 
 Layouts (all arrays share one float dtype, float32 or float64):
 
 * images ``inputs``/``outputs``/deltas: ``(N, height, width, channels)`` (NHWC);
 * ``weights``: ``(num_filters, kernel_height, kernel_width, in_channels)``;
 * ``bias``: ``(num_filters,)``;
-* ``padding``: int, zeros (or ``-inf`` for max-pooling) added on all four sides;
-* ``stride`` and ``window``: ``(rows, columns)`` tuples;
+* ``padding``: int, zeros added on all four sides;
+* ``stride``, ``window`` and kernel shapes: ``(rows, columns)`` tuples;
 * output size: ``(height + 2 * padding - kernel_height) // stride_rows + 1``, the same
   for widths.
-
-Conventions chosen here:
-
-* ``argmax`` of max-pooling holds, per output element, the flat offset of the chosen
-  element *within its window*, ``i * window_width + j`` (stored as a float of the
-  handler's dtype). Ties pick the first offset in that row-major order.
-* Average pooling *includes* padding in the divisor: every output is the window sum
-  divided by ``window_height * window_width``, padded zeros included (cuDNN's
-  "include padding" mode).
-* Forward ops overwrite ``outputs`` (and ``argmax``); backward ops add into
-  ``in_deltas``, ``weight_deltas`` and ``bias_deltas``.
 
 Every function takes ``scratch``, a callable ``scratch(key, shape)`` returning a
 reusable C-contiguous array of the handler's dtype (the same array for the same key
 and shape; arrays of different keys never overlap). All temporaries come from it, so
-a steady-state call allocates no array memory.
+a steady-state call allocates no array memory. Forward ops overwrite ``outputs``;
+backward ops add into ``in_deltas``, ``weight_deltas`` and ``bias_deltas``.
+
+Chunks: the batch is processed a few images at a time, so that the column matrices
+(25 times the size of a 5x5 convolution's input) stay a few MB instead of tens of
+MB per layer: the scratch shrinks ~8x and the columns are still in cache when the
+product reads them.
 
 Column layouts (chosen by measurement on the cifar10 network, see bench/conv_ops.py):
 the forward product and the weight gradient use row-per-output-pixel columns
@@ -54,11 +50,12 @@ from brainstorm.handlers import _blas
 __all__ = [
     'conv2d_forward_batch',
     'conv2d_backward_batch',
-    'maxpool2d_forward_batch',
-    'maxpool2d_backward_batch',
-    'avgpool2d_forward_batch',
-    'avgpool2d_backward_batch',
 ]
+
+#: Target size in bytes of the largest per-chunk scratch matrix (the im2col columns);
+#: the chunk is as many images as fit, at least one. Measured on the cifar10_cnn
+#: network (bench/conv_ops.py): see the commit that set it.
+COLUMN_CHUNK_BYTES = 4 * 2 ** 20
 
 
 #: From this many input channels on, stride-1 input deltas are computed as a
@@ -116,53 +113,127 @@ def _matrix(array, rows, columns, scratch, key):
     return matrix
 
 
-def _padded_copy(inputs, padding, fill_value, scratch, key):
-    """Copy NHWC ``inputs`` into a scratch image with ``padding`` on all four sides.
+def _chunk_images(n, bytes_per_image):
+    """How many images one chunk holds so that its largest scratch matrix stays
+    near :data:`COLUMN_CHUNK_BYTES` (at least one image, at most ``n``)."""
+    return max(1, min(n, COLUMN_CHUNK_BYTES // max(1, bytes_per_image)))
 
-    Only the border strips are filled (the interior is overwritten right after), so
-    the cost is one pass over the input.
+
+def _chunks(n, chunk):
+    """(start, stop) image ranges of at most ``chunk`` images covering ``0..n``."""
+    return [(start, min(n, start + chunk)) for start in range(0, n, chunk)]
+
+
+def _rows(array, count):
+    """The first ``count`` rows of a C-contiguous scratch array, as a contiguous view."""
+    return array[:count]
+
+
+def _flat_matrix(array, rows, columns):
+    """A C-contiguous (rows, columns) view of the start of a C-contiguous scratch array."""
+    return array.reshape(-1)[:rows * columns].reshape(rows, columns)
+
+
+def _chunk_matrix(array, start, stop, scratch, key, chunk):
+    """Images ``start:stop`` of NHWC ``array`` as a (pixels, channels) matrix.
+
+    A contiguous array is reshaped for free; a strided view is copied into a
+    chunk-sized scratch first.
     """
-    n, height, width, channels = inputs.shape
-    padded = scratch(key, (n, height + 2 * padding, width + 2 * padding, channels))
-    if padding > 0:
-        padded[:, :padding].fill(fill_value)
-        padded[:, padding + height:].fill(fill_value)
-        padded[:, padding:padding + height, :padding].fill(fill_value)
-        padded[:, padding:padding + height, padding + width:].fill(fill_value)
-    np.copyto(padded[:, padding:padding + height, padding:padding + width], inputs)
-    return padded
+    count = stop - start
+    part = array[start:stop]
+    rows = count * array.shape[1] * array.shape[2]
+    if part.flags.c_contiguous:
+        return part.reshape(rows, array.shape[3])
+    matrix = _rows(scratch(key, (chunk,) + array.shape[1:]), count)
+    np.copyto(matrix, part)
+    return matrix.reshape(rows, array.shape[3])
 
 
-def _offset_view(image, i, j, out_height, out_width, stride):
-    """The (N, out_h, out_w, C) view of ``image`` seen by kernel offset (i, j)."""
-    return image[:,
-                 i:i + stride[0] * (out_height - 1) + 1:stride[0],
-                 j:j + stride[1] * (out_width - 1) + 1:stride[1]]
+def _bordered_scratch(scratch, key, shape, top, left, height, width, fill_value=0.0):
+    """A scratch image batch whose cells outside ``[top:top+height, left:left+width]``
+    are set to ``fill_value``; the caller copies the interior chunk by chunk.
 
-
-def _columns(inputs, kernel_shape, padding, stride, out_height, out_width, scratch):
-    """im2col: the (N*out_h*out_w, kh*kw*C) patch matrix of NHWC ``inputs``.
-
-    Row ``(n, y, x)`` holds the padded input patch under output pixel (y, x) in
-    (i, j, c) order, matching ``weights.reshape(F, -1)``.
+    Done once per call: chunks overwrite only the interior, so the border stays.
     """
-    n, _, _, channels = inputs.shape
+    image = scratch(key, shape)
+    image[:, :top].fill(fill_value)
+    image[:, top + height:].fill(fill_value)
+    image[:, top:top + height, :left].fill(fill_value)
+    image[:, top:top + height, left + width:].fill(fill_value)
+    return image
+
+
+def _im2col(source, kernel_shape, stride, out_height, out_width, columns):
+    """Copy the patches of (count, Hp, Wp, C) ``source`` into the first rows of
+    ``columns`` and return those rows (count*out_h*out_w, kh*kw*C).
+
+    Row ``(n, y, x)`` holds the patch under output pixel (y, x) in (i, j, c)
+    order, matching ``weights.reshape(F, -1)``.
+    """
+    count, _, _, channels = source.shape
     kernel_height, kernel_width = kernel_shape
-    if padding > 0:
-        source = _padded_copy(inputs, padding, 0.0, scratch, 'conv2d.padded_inputs')
-    else:
-        source = inputs  # strided views read any strides; no copy needed
     strides = source.strides
     patches = as_strided(
         source,
-        shape=(n, out_height, out_width, kernel_height, kernel_width, channels),
+        shape=(count, out_height, out_width, kernel_height, kernel_width, channels),
         strides=(strides[0], strides[1] * stride[0], strides[2] * stride[1],
                  strides[1], strides[2], strides[3]),
         writeable=False)
-    columns = scratch('conv2d.columns',
-                      (n * out_height * out_width, kernel_height * kernel_width * channels))
-    np.copyto(columns.reshape(patches.shape), patches)
-    return columns
+    chunk_columns = _rows(columns, count * out_height * out_width)
+    np.copyto(chunk_columns.reshape(patches.shape), patches)
+    return chunk_columns
+
+
+class _ColumnMaker:
+    """im2col of image chunks of NHWC ``inputs`` (zero padding) into one scratch.
+
+    Args:
+        inputs: (N, H, W, C) images.
+        kernel_shape, padding, stride, out_shape: the convolution's geometry.
+        chunk: images per chunk.
+        scratch: the scratch provider; keys ``conv2d.padded_inputs`` and ``conv2d.columns``.
+    """
+
+    def __init__(self, inputs, kernel_shape, padding, stride, out_shape, chunk, scratch):
+        _, height, width, channels = inputs.shape
+        self.inputs, self.kernel_shape, self.padding = inputs, kernel_shape, padding
+        self.stride, self.out_shape = stride, out_shape
+        self.padded = None
+        if padding > 0:
+            self.padded = _bordered_scratch(
+                scratch, 'conv2d.padded_inputs',
+                (chunk, height + 2 * padding, width + 2 * padding, channels),
+                padding, padding, height, width)
+        self.columns = scratch('conv2d.columns',
+                               (chunk * out_shape[0] * out_shape[1],
+                                kernel_shape[0] * kernel_shape[1] * channels))
+
+    def __call__(self, start, stop):
+        """The (count*out_h*out_w, kh*kw*C) columns of images ``start:stop``."""
+        source = self.inputs[start:stop]  # strided views read any strides; no copy
+        if self.padded is not None:
+            _, height, width, _ = self.inputs.shape
+            padding = self.padding
+            source = _rows(self.padded, stop - start)
+            np.copyto(source[:, padding:padding + height, padding:padding + width],
+                      self.inputs[start:stop])
+        return _im2col(source, self.kernel_shape, self.stride, *self.out_shape, self.columns)
+
+
+def _product(a, b, out, transa=False, transb=False, accumulate=False):
+    """``out = op(a) @ op(b)`` or, with ``accumulate``, ``out += op(a) @ op(b)``.
+
+    ``out`` must be C- or Fortran-contiguous. One BLAS gemm (``beta`` 0 or 1); the
+    fallback for operands BLAS cannot take (other dtypes) allocates.
+    """
+    if _blas.gemm_into(a, b, out, transa, transb, beta=1.0 if accumulate else 0.0):
+        return
+    product = np.matmul(a.T if transa else a, b.T if transb else b)
+    if accumulate:
+        np.add(out, product, out=out)
+    else:
+        np.copyto(out, product)
 
 
 # ------------------------------------------------------------------ convolution
@@ -171,7 +242,9 @@ def conv2d_forward_batch(inputs, weights, bias, outputs, padding, stride, *, scr
     """2-d convolution (cross-correlation) of a batch of NHWC images; overwrites outputs.
 
     ``outputs[n, y, x, f] = bias[f] + sum_{i, j, c} padded[n, y*sh + i, x*sw + j, c]
-    * weights[f, i, j, c]`` with zero padding.
+    * weights[f, i, j, c]`` with zero padding. Images are processed in chunks: im2col
+    of a chunk, one product into the chunk's output rows, the bias added while
+    those rows are in cache.
 
     Args:
         inputs: (N, H, W, C) images.
@@ -190,33 +263,45 @@ def conv2d_forward_batch(inputs, weights, bias, outputs, padding, stride, *, scr
                  (num_filters, kernel_height, kernel_width, channels))
     _check_shape(op_name, 'bias', bias, (num_filters,))
     _check_shape(op_name, 'outputs', outputs, (n, out_height, out_width, num_filters))
-    rows = n * out_height * out_width
     kernel_size = kernel_height * kernel_width * channels
+    pixels = out_height * out_width
+    chunk = _chunk_images(n, pixels * kernel_size * inputs.itemsize)
 
-    columns = _columns(inputs, (kernel_height, kernel_width), padding, stride,
-                       out_height, out_width, scratch)
+    make_columns = _ColumnMaker(inputs, (kernel_height, kernel_width), padding, stride,
+                                (out_height, out_width), chunk, scratch)
     weight_matrix = _matrix(weights, num_filters, kernel_size, scratch, 'conv2d.weights')
     writes_in_place = outputs.flags.c_contiguous
     if writes_in_place:
-        output_matrix = outputs.reshape(rows, num_filters)
-    else:  # a strided view: compute in scratch, then copy into place
-        output_matrix = scratch('conv2d.outputs', (rows, num_filters))
-    _blas.matmul_into(columns, weight_matrix.T, output_matrix)
-    np.add(output_matrix, bias, out=output_matrix)
-    if not writes_in_place:
-        np.copyto(outputs, output_matrix.reshape(outputs.shape))
+        output_matrix = outputs.reshape(n * pixels, num_filters)
+    else:  # a strided view: compute each chunk in scratch, then copy it into place
+        output_scratch = scratch('conv2d.outputs', (chunk * pixels, num_filters))
+    for start, stop in _chunks(n, chunk):
+        if writes_in_place:
+            chunk_outputs = output_matrix[start * pixels:stop * pixels]
+        else:
+            chunk_outputs = _rows(output_scratch, (stop - start) * pixels)
+        _product(make_columns(start, stop), weight_matrix, chunk_outputs, transb=True)
+        np.add(chunk_outputs, bias, out=chunk_outputs)
+        if not writes_in_place:
+            np.copyto(outputs[start:stop], chunk_outputs.reshape(outputs[start:stop].shape))
 
 
 def conv2d_backward_batch(inputs, weights, padding, stride, in_deltas, out_deltas,
                           weight_deltas, bias_deltas, *, scratch):
-    """Gradients of :func:`conv2d_forward_batch`; adds into all three delta arrays.
+    """Gradients of :func:`conv2d_forward_batch`; adds into the delta arrays.
+
+    Works in chunks of images like the forward pass: per chunk, the bias gradient
+    (column sums of the output deltas), the weight gradient (one product with the
+    chunk's columns, accumulated by BLAS with ``beta=1``) and the chunk's input
+    deltas.
 
     Args:
         inputs: (N, H, W, C) images of the forward pass.
         weights: (F, kh, kw, C) filters.
         padding: zeros added on each side in the forward pass.
         stride: (sh, sw) of the forward pass.
-        in_deltas: (N, H, W, C), incremented by d loss / d inputs.
+        in_deltas: (N, H, W, C), incremented by d loss / d inputs; or None to skip
+            the input deltas (and their transposed convolution) altogether.
         out_deltas: (N, out_h, out_w, F), d loss / d outputs.
         weight_deltas: (F, kh, kw, C), incremented by d loss / d weights.
         bias_deltas: (F,), incremented by d loss / d bias.
@@ -224,272 +309,175 @@ def conv2d_backward_batch(inputs, weights, padding, stride, in_deltas, out_delta
     """
     op_name = 'conv2d_backward_batch'
     num_filters, kernel_height, kernel_width, _ = weights.shape
+    kernel_shape = (kernel_height, kernel_width)
     n, height, width, channels, out_height, out_width = _image_geometry(
-        op_name, inputs, (kernel_height, kernel_width), padding, stride)
+        op_name, inputs, kernel_shape, padding, stride)
     _check_shape(op_name, 'weights', weights,
                  (num_filters, kernel_height, kernel_width, channels))
-    _check_shape(op_name, 'in_deltas', in_deltas, inputs.shape)
+    if in_deltas is not None:
+        _check_shape(op_name, 'in_deltas', in_deltas, inputs.shape)
     _check_shape(op_name, 'out_deltas', out_deltas, (n, out_height, out_width, num_filters))
     _check_shape(op_name, 'weight_deltas', weight_deltas, weights.shape)
     _check_shape(op_name, 'bias_deltas', bias_deltas, (num_filters,))
-    rows = n * out_height * out_width
     kernel_size = kernel_height * kernel_width * channels
+    pixels = out_height * out_width
+    itemsize = inputs.itemsize
 
-    delta_matrix = _matrix(out_deltas, rows, num_filters, scratch, 'conv2d.out_deltas')
+    input_deltas = None
+    bytes_per_image = pixels * kernel_size * itemsize
+    if in_deltas is not None:
+        if tuple(stride) == (1, 1) and channels >= _MIN_CHANNELS_FOR_TRANSPOSED:
+            input_deltas = _TransposedInputDeltas
+        else:
+            input_deltas = _StridedInputDeltas
+        bytes_per_image = max(bytes_per_image, itemsize * input_deltas.elements_per_image(
+            in_deltas.shape, weights.shape, (out_height, out_width)))
+    chunk = _chunk_images(n, bytes_per_image)
+
+    make_columns = _ColumnMaker(inputs, kernel_shape, padding, stride,
+                                (out_height, out_width), chunk, scratch)
     weight_matrix = _matrix(weights, num_filters, kernel_size, scratch, 'conv2d.weights')
-
-    # Bias gradient: column sums of the output deltas.
-    bias_gradient = scratch('conv2d.bias_gradient', (num_filters,))
-    np.sum(delta_matrix, axis=0, out=bias_gradient)
-    np.add(bias_deltas, bias_gradient, out=bias_deltas)
-
-    # Weight gradient: one product with the forward columns, rebuilt here because
-    # scratch may have been reused by other layers since the forward pass.
-    columns = _columns(inputs, (kernel_height, kernel_width), padding, stride,
-                       out_height, out_width, scratch)
-    weight_gradient = scratch('conv2d.weight_gradient', (num_filters, kernel_size))
-    _blas.matmul_into(delta_matrix.T, columns, weight_gradient)
-    np.add(weight_deltas, weight_gradient.reshape(weights.shape), out=weight_deltas)
-
-    if tuple(stride) == (1, 1) and channels >= _MIN_CHANNELS_FOR_TRANSPOSED:
-        _add_input_deltas_transposed(weights, out_deltas, padding, in_deltas, scratch)
+    # BLAS accumulates straight into a contiguous weight_deltas; otherwise into scratch
+    accumulates_in_place = weight_deltas.flags.c_contiguous
+    if accumulates_in_place:
+        weight_gradient = weight_deltas.reshape(num_filters, kernel_size)
     else:
-        _add_input_deltas_strided(weight_matrix, delta_matrix, padding, stride, in_deltas,
-                                  (kernel_height, kernel_width), (out_height, out_width),
-                                  scratch)
+        weight_gradient = scratch('conv2d.weight_gradient', (num_filters, kernel_size))
+    bias_gradient = scratch('conv2d.bias_gradient', (num_filters,))
+    if input_deltas is not None:
+        input_deltas = input_deltas(weights, weight_matrix, padding, stride, in_deltas,
+                                    (out_height, out_width), chunk, scratch)
+
+    for number, (start, stop) in enumerate(_chunks(n, chunk)):
+        delta_matrix = _chunk_matrix(out_deltas, start, stop, scratch, 'conv2d.out_deltas',
+                                     chunk)
+        np.sum(delta_matrix, axis=0, out=bias_gradient)
+        np.add(bias_deltas, bias_gradient, out=bias_deltas)
+        _product(delta_matrix, make_columns(start, stop), weight_gradient, transa=True,
+                 accumulate=accumulates_in_place or number > 0)
+        if input_deltas is not None:
+            input_deltas.add(start, stop, delta_matrix)
+    if not accumulates_in_place:
+        np.add(weight_deltas, weight_gradient.reshape(weights.shape), out=weight_deltas)
 
 
-def _add_input_deltas_strided(weight_matrix, delta_matrix, padding, stride, in_deltas,
-                              kernel_shape, out_shape, scratch):
-    """in_deltas += col2im(W^T @ out_deltas^T), for any stride.
+class _StridedInputDeltas:
+    """in_deltas += col2im(W^T @ out_deltas^T) chunk by chunk, for any stride.
 
-    One product gives offset-major column deltas (kh*kw*C, N*out_h*out_w); col2im
-    adds each offset's (C, N, out_h, out_w) block into a channel-major padded delta
-    image with ``out_w``-long contiguous runs.
+    Per chunk, one product gives offset-major column deltas (kh*kw*C, count*out_h*out_w);
+    col2im adds each offset's (C, count, out_h, out_w) block into a channel-major
+    padded delta image with ``out_w``-long contiguous runs; its interior is then
+    added into the chunk's ``in_deltas``.
     """
-    n, height, width, channels = in_deltas.shape
-    kernel_height, kernel_width = kernel_shape
-    out_height, out_width = out_shape
-    column_deltas = scratch('conv2d.column_deltas',
-                            (weight_matrix.shape[1], delta_matrix.shape[0]))
-    _blas.matmul_into(weight_matrix.T, delta_matrix.T, column_deltas)
-    column_deltas = column_deltas.reshape(
-        kernel_height, kernel_width, channels, n, out_height, out_width)
-    padded_deltas = scratch('conv2d.padded_deltas',
-                            (channels, n, height + 2 * padding, width + 2 * padding))
-    padded_deltas.fill(0.0)
-    for i in range(kernel_height):
-        for j in range(kernel_width):
-            target = padded_deltas[:, :,
-                                   i:i + stride[0] * (out_height - 1) + 1:stride[0],
-                                   j:j + stride[1] * (out_width - 1) + 1:stride[1]]
-            np.add(target, column_deltas[i, j], out=target)
-    interior = padded_deltas[:, :, padding:padding + height, padding:padding + width]
-    np.add(in_deltas, interior.transpose(1, 2, 3, 0), out=in_deltas)
+
+    @staticmethod
+    def elements_per_image(in_shape, weights_shape, out_shape):
+        """Elements per image of the largest scratch (the column deltas)."""
+        _, height, width, channels = in_shape
+        kernel_size = weights_shape[1] * weights_shape[2] * channels
+        return max(kernel_size * out_shape[0] * out_shape[1], channels * height * width)
+
+    def __init__(self, weights, weight_matrix, padding, stride, in_deltas, out_shape, chunk,
+                 scratch):
+        _, height, width, channels = in_deltas.shape
+        self.weight_matrix, self.padding, self.stride = weight_matrix, padding, stride
+        self.in_deltas, self.out_shape = in_deltas, out_shape
+        self.kernel_shape = weights.shape[1:3]
+        self.column_deltas = scratch('conv2d.column_deltas',
+                                     (weight_matrix.shape[1], chunk * out_shape[0] * out_shape[1]))
+        self.padded_deltas = scratch('conv2d.padded_deltas',
+                                     (channels, chunk, height + 2 * padding, width + 2 * padding))
+
+    def add(self, start, stop, delta_matrix):
+        _, height, width, channels = self.in_deltas.shape
+        kernel_height, kernel_width = self.kernel_shape
+        out_height, out_width = self.out_shape
+        stride, padding, count = self.stride, self.padding, stop - start
+        column_deltas = _flat_matrix(self.column_deltas, self.weight_matrix.shape[1],
+                                     delta_matrix.shape[0])
+        _product(self.weight_matrix, delta_matrix, column_deltas, transa=True, transb=True)
+        column_deltas = column_deltas.reshape(
+            kernel_height, kernel_width, channels, count, out_height, out_width)
+        padded_deltas = self.padded_deltas[:, :count]
+        padded_deltas.fill(0.0)
+        for i in range(kernel_height):
+            for j in range(kernel_width):
+                target = padded_deltas[:, :,
+                                       i:i + stride[0] * (out_height - 1) + 1:stride[0],
+                                       j:j + stride[1] * (out_width - 1) + 1:stride[1]]
+                np.add(target, column_deltas[i, j], out=target)
+        interior = padded_deltas[:, :, padding:padding + height, padding:padding + width]
+        chunk_deltas = self.in_deltas[start:stop]
+        np.add(chunk_deltas, interior.transpose(1, 2, 3, 0), out=chunk_deltas)
 
 
-def _add_input_deltas_transposed(weights, out_deltas, padding, in_deltas, scratch):
-    """in_deltas += the stride-1 transposed convolution of out_deltas, by im2col.
+class _TransposedInputDeltas:
+    """in_deltas += the stride-1 transposed convolution of out_deltas, chunk by chunk.
 
     For stride (1, 1), ``in_deltas[n, h, w, c] = sum_{i, j, f} D[n, h + i, w + j, f]
     * weights[f, kh-1-i, kw-1-j, c]`` where ``D`` is ``out_deltas`` placed at offset
     ``(kh-1-padding, kw-1-padding)`` in a zero (N, H+kh-1, W+kw-1, F) image (cropped
     where that offset is negative). That is a forward convolution: im2col of ``D``
-    (N*H*W, kh*kw*F), one product with the rotated filters (kh*kw*F, C), one add.
-    Used when C is not small: it reads and writes each column once, where col2im
-    makes kh*kw memory-bound passes over a delta image.
+    (count*H*W, kh*kw*F), one product with the rotated filters (kh*kw*F, C) added
+    into the chunk's in_deltas by BLAS (``beta=1``). Used when C is not small: it
+    reads and writes each column once, where col2im makes kh*kw memory-bound passes
+    over a delta image.
     """
-    n, height, width, channels = in_deltas.shape
-    num_filters, kernel_height, kernel_width, _ = weights.shape
-    _, out_height, out_width, _ = out_deltas.shape
-    # where out_deltas start inside D (negative: crop their first rows/columns)
-    top, left = kernel_height - 1 - padding, kernel_width - 1 - padding
-    delta_image = scratch('conv2d.transposed_deltas',
-                          (n, height + kernel_height - 1, width + kernel_width - 1,
-                           num_filters))
-    delta_image.fill(0.0)
-    row_start, column_start = max(0, -top), max(0, -left)
-    row_stop = min(out_height, delta_image.shape[1] - top)
-    column_stop = min(out_width, delta_image.shape[2] - left)
-    np.copyto(delta_image[:, top + row_start:top + row_stop,
-                          left + column_start:left + column_stop],
-              out_deltas[:, row_start:row_stop, column_start:column_stop])
-    strides = delta_image.strides
-    patches = as_strided(
-        delta_image,
-        shape=(n, height, width, kernel_height, kernel_width, num_filters),
-        strides=(strides[0], strides[1], strides[2], strides[1], strides[2], strides[3]),
-        writeable=False)
-    columns = scratch('conv2d.transposed_columns',
-                      (n * height * width, kernel_height * kernel_width * num_filters))
-    np.copyto(columns.reshape(patches.shape), patches)
-    rotated = scratch('conv2d.rotated_weights',
-                      (kernel_height, kernel_width, num_filters, channels))
-    np.copyto(rotated, weights[:, ::-1, ::-1, :].transpose(1, 2, 0, 3))
-    input_gradient = scratch('conv2d.input_gradient', (n * height * width, channels))
-    _blas.matmul_into(columns, rotated.reshape(-1, channels), input_gradient)
-    np.add(in_deltas, input_gradient.reshape(in_deltas.shape), out=in_deltas)
 
+    @staticmethod
+    def elements_per_image(in_shape, weights_shape, out_shape):
+        """Elements per image of the largest scratch (the transposed columns)."""
+        num_filters, kernel_height, kernel_width, _ = weights_shape
+        return in_shape[1] * in_shape[2] * kernel_height * kernel_width * num_filters
 
-# ---------------------------------------------------------------------- pooling
+    def __init__(self, weights, weight_matrix, padding, stride, in_deltas, out_shape, chunk,
+                 scratch):
+        _, height, width, channels = in_deltas.shape
+        num_filters, kernel_height, kernel_width, _ = weights.shape
+        out_height, out_width = out_shape
+        self.in_deltas, self.kernel_shape = in_deltas, (kernel_height, kernel_width)
+        self.out_shape = out_shape
+        # where out_deltas start inside D (negative: crop their first rows/columns)
+        top, left = kernel_height - 1 - padding, kernel_width - 1 - padding
+        image_height, image_width = height + kernel_height - 1, width + kernel_width - 1
+        self.rows = slice(max(0, -top), min(out_height, image_height - top))
+        self.columns_range = slice(max(0, -left), min(out_width, image_width - left))
+        self.top = top + self.rows.start
+        self.left = left + self.columns_range.start
+        self.delta_image = _bordered_scratch(
+            scratch, 'conv2d.transposed_deltas',
+            (chunk, image_height, image_width, num_filters), self.top, self.left,
+            self.rows.stop - self.rows.start, self.columns_range.stop - self.columns_range.start)
+        self.columns = scratch('conv2d.transposed_columns',
+                               (chunk * height * width,
+                                kernel_height * kernel_width * num_filters))
+        self.rotated = scratch('conv2d.rotated_weights',
+                               (kernel_height * kernel_width * num_filters, channels))
+        np.copyto(self.rotated.reshape(kernel_height, kernel_width, num_filters, channels),
+                  weights[:, ::-1, ::-1, :].transpose(1, 2, 0, 3))
+        self.in_place = in_deltas.flags.c_contiguous
+        if not self.in_place:
+            self.input_gradient = scratch('conv2d.input_gradient',
+                                          (chunk * height * width, channels))
 
-def _pool_source(inputs, padding, fill_value, scratch, key):
-    """Pooling reads the input directly when unpadded, else a padded scratch copy."""
-    if padding == 0:
-        return inputs
-    return _padded_copy(inputs, padding, fill_value, scratch, key)
-
-
-def _check_pool(op_name, inputs, window, outputs, padding, stride):
-    n, height, width, channels, out_height, out_width = _image_geometry(
-        op_name, inputs, window, padding, stride)
-    _check_shape(op_name, 'outputs', outputs, (n, out_height, out_width, channels))
-    return out_height, out_width
-
-
-def _delta_target(in_deltas, padding, scratch, key):
-    """Where pooling backward adds: in_deltas itself, or a zeroed padded scratch image."""
-    if padding == 0:
-        return in_deltas
-    n, height, width, channels = in_deltas.shape
-    padded = scratch(key, (n, height + 2 * padding, width + 2 * padding, channels))
-    padded.fill(0.0)
-    return padded
-
-
-def _finish_delta_target(target, in_deltas, padding):
-    """Add the interior of a padded delta image into in_deltas (padding > 0 only)."""
-    if padding == 0:
-        return
-    _, height, width, _ = in_deltas.shape
-    np.add(in_deltas, target[:, padding:padding + height, padding:padding + width],
-           out=in_deltas)
-
-
-def maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax, *, scratch):
-    """Max-pooling of NHWC images; overwrites outputs and argmax.
-
-    The input is padded with ``-inf``. ``argmax[n, y, x, c]`` receives the offset
-    ``i * window[1] + j`` of the chosen element within its window (first maximum
-    in row-major window order).
-
-    Args:
-        inputs: (N, H, W, C) images.
-        window: (wh, ww) pooling window.
-        outputs: (N, out_h, out_w, C), written.
-        padding: ``-inf`` rows/columns added on each side.
-        stride: (sh, sw) steps between windows.
-        argmax: (N, out_h, out_w, C) float array, written.
-        scratch: ``scratch(key, shape)`` provider of reusable arrays.
-    """
-    op_name = 'maxpool2d_forward_batch'
-    out_height, out_width = _check_pool(op_name, inputs, window, outputs, padding, stride)
-    _check_shape(op_name, 'argmax', argmax, outputs.shape)
-    source = _pool_source(inputs, padding, -np.inf, scratch, 'maxpool2d.padded_inputs')
-    offsets = [(i, j) for i in range(window[0]) for j in range(window[1])]
-    np.copyto(outputs, _offset_view(source, 0, 0, out_height, out_width, stride))
-    for i, j in offsets[1:]:
-        candidates = _offset_view(source, i, j, out_height, out_width, stride)
-        np.maximum(outputs, candidates, out=outputs)
-    # argmax without data-dependent branches (masked copies with random masks were
-    # five times slower): encode offset k as (count - k) where the element equals
-    # the maximum and 0 elsewhere; the largest code is the first maximal offset.
-    count = len(offsets)
-    code = scratch('maxpool2d.offset_code', outputs.shape)
-    argmax.fill(0.0)
-    for k, (i, j) in enumerate(offsets):
-        candidates = _offset_view(source, i, j, out_height, out_width, stride)
-        np.equal(candidates, outputs, out=code)
-        np.multiply(code, count - k, out=code)
-        np.maximum(argmax, code, out=argmax)
-    np.subtract(count, argmax, out=argmax)
-
-
-def maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
-                             in_deltas, out_deltas, *, scratch):
-    """Gradient of :func:`maxpool2d_forward_batch`; adds into in_deltas.
-
-    Each output delta goes to the input element its ``argmax`` names; overlapping
-    windows accumulate.
-
-    Args:
-        inputs: (N, H, W, C) images of the forward pass (only their shape is used).
-        window: (wh, ww) pooling window.
-        outputs: (N, out_h, out_w, C) forward outputs (only their shape is used).
-        padding: padding of the forward pass.
-        stride: (sh, sw) of the forward pass.
-        argmax: (N, out_h, out_w, C) window offsets written by the forward pass.
-        in_deltas: (N, H, W, C), incremented.
-        out_deltas: (N, out_h, out_w, C) deltas of the outputs.
-        scratch: ``scratch(key, shape)`` provider of reusable arrays.
-    """
-    op_name = 'maxpool2d_backward_batch'
-    out_height, out_width = _check_pool(op_name, inputs, window, outputs, padding, stride)
-    _check_shape(op_name, 'argmax', argmax, outputs.shape)
-    _check_shape(op_name, 'in_deltas', in_deltas, inputs.shape)
-    _check_shape(op_name, 'out_deltas', out_deltas, outputs.shape)
-    target = _delta_target(in_deltas, padding, scratch, 'maxpool2d.padded_deltas')
-    routed = scratch('maxpool2d.routed_deltas', outputs.shape)
-    for i in range(window[0]):
-        for j in range(window[1]):
-            # branch-free: (argmax == k) as 0/1 times the deltas, then one add
-            np.equal(argmax, i * window[1] + j, out=routed)
-            np.multiply(routed, out_deltas, out=routed)
-            view = _offset_view(target, i, j, out_height, out_width, stride)
-            np.add(view, routed, out=view)
-    _finish_delta_target(target, in_deltas, padding)
-
-
-def avgpool2d_forward_batch(inputs, window, outputs, padding, stride, *, scratch):
-    """Average pooling of NHWC images, zero padding counted; overwrites outputs.
-
-    Every output is its window's sum divided by ``window[0] * window[1]``, padded
-    zeros included.
-
-    Args:
-        inputs: (N, H, W, C) images.
-        window: (wh, ww) pooling window.
-        outputs: (N, out_h, out_w, C), written.
-        padding: zero rows/columns added on each side.
-        stride: (sh, sw) steps between windows.
-        scratch: ``scratch(key, shape)`` provider of reusable arrays.
-    """
-    op_name = 'avgpool2d_forward_batch'
-    out_height, out_width = _check_pool(op_name, inputs, window, outputs, padding, stride)
-    source = _pool_source(inputs, padding, 0.0, scratch, 'avgpool2d.padded_inputs')
-    np.copyto(outputs, _offset_view(source, 0, 0, out_height, out_width, stride))
-    for i in range(window[0]):
-        for j in range(window[1]):
-            if i == 0 and j == 0:
-                continue
-            view = _offset_view(source, i, j, out_height, out_width, stride)
-            np.add(outputs, view, out=outputs)
-    np.multiply(outputs, 1.0 / (window[0] * window[1]), out=outputs)
-
-
-def avgpool2d_backward_batch(inputs, window, outputs, padding, stride, in_deltas,
-                             out_deltas, *, scratch):
-    """Gradient of :func:`avgpool2d_forward_batch`; adds into in_deltas.
-
-    Args:
-        inputs: (N, H, W, C) images of the forward pass (only their shape is used).
-        window: (wh, ww) pooling window.
-        outputs: (N, out_h, out_w, C) forward outputs (only their shape is used).
-        padding: padding of the forward pass.
-        stride: (sh, sw) of the forward pass.
-        in_deltas: (N, H, W, C), incremented.
-        out_deltas: (N, out_h, out_w, C) deltas of the outputs.
-        scratch: ``scratch(key, shape)`` provider of reusable arrays.
-    """
-    op_name = 'avgpool2d_backward_batch'
-    out_height, out_width = _check_pool(op_name, inputs, window, outputs, padding, stride)
-    _check_shape(op_name, 'in_deltas', in_deltas, inputs.shape)
-    _check_shape(op_name, 'out_deltas', out_deltas, outputs.shape)
-    scaled_deltas = scratch('avgpool2d.scaled_deltas', outputs.shape)
-    np.multiply(out_deltas, 1.0 / (window[0] * window[1]), out=scaled_deltas)
-    target = _delta_target(in_deltas, padding, scratch, 'avgpool2d.padded_deltas')
-    for i in range(window[0]):
-        for j in range(window[1]):
-            view = _offset_view(target, i, j, out_height, out_width, stride)
-            np.add(view, scaled_deltas, out=view)
-    _finish_delta_target(target, in_deltas, padding)
+    def add(self, start, stop, delta_matrix):
+        count = stop - start
+        _, height, width, channels = self.in_deltas.shape
+        kernel_height, kernel_width = self.kernel_shape
+        num_filters = delta_matrix.shape[1]
+        image = _rows(self.delta_image, count)
+        deltas = delta_matrix.reshape(count, self.out_shape[0], self.out_shape[1], num_filters)
+        rows, columns = self.rows, self.columns_range
+        np.copyto(image[:, self.top:self.top + rows.stop - rows.start,
+                        self.left:self.left + columns.stop - columns.start],
+                  deltas[:, rows, columns])
+        transposed_columns = _im2col(image, self.kernel_shape, (1, 1), height, width,
+                                     self.columns)
+        if self.in_place:
+            target = self.in_deltas[start:stop].reshape(count * height * width, channels)
+            _product(transposed_columns, self.rotated, target, accumulate=True)
+        else:
+            gradient = _rows(self.input_gradient, count * height * width)
+            _product(transposed_columns, self.rotated, gradient)
+            chunk_deltas = self.in_deltas[start:stop]
+            np.add(chunk_deltas, gradient.reshape(chunk_deltas.shape), out=chunk_deltas)

@@ -643,7 +643,9 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
             weights (array_type): (F, kh, kw, C) filters.
             padding (int): as in the forward pass.
             stride (tuple[int]): as in the forward pass.
-            in_deltas (array_type): (B, H, W, C), accumulates input deltas.
+            in_deltas (array_type or None): (B, H, W, C), accumulates input deltas;
+                None means "do not compute input deltas": the handler skips that
+                work (the transposed convolution) and computes only the gradients.
             out_deltas (array_type): (B, Ho, Wo, F) deltas of the outputs.
             weight_deltas (array_type): (F, kh, kw, C), accumulates weight gradients.
             bias_deltas (array_type): (F,), accumulates bias gradients.

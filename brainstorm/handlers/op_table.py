@@ -318,10 +318,12 @@ _OPS = [
        "outputs = conv(inputs, weights) + bias", shape_rule='conv2d'),
     Op('conv2d_backward_batch', 'conv',
        (_a('inputs', 'image'), _a('weights', 'filters')) + _IMAGE_GEOMETRY +
-       (_a('in_deltas', 'image', 'accumulate'), _a('out_deltas', 'image'),
+       (_a('in_deltas', 'image', 'accumulate', optional=True), _a('out_deltas', 'image'),
         _a('weight_deltas', 'filters', 'accumulate'), _a('bias_deltas', 'bias', 'accumulate')),
        "in_deltas, weight_deltas, bias_deltas += gradients of conv2d_forward_batch",
-       shape_rule='conv2d'),
+       shape_rule='conv2d',
+       notes="in_deltas=None: the input deltas are not computed (a layer whose input "
+             "deltas nobody reads skips the transposed convolution)"),
     Op('maxpool2d_forward_batch', 'conv',
        (_a('inputs', 'image'), _a('window', 'pair'), _a('outputs', 'image', 'overwrite')) +
        _IMAGE_GEOMETRY + (_a('argmax', 'image', 'overwrite'),),

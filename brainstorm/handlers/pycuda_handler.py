@@ -683,6 +683,8 @@ class PyCudaHandler(Handler):
                    accumulate=True)
         self._write_back(weight_target, weight_deltas)
 
+        if in_deltas is None:  # the caller does not want input deltas
+            return
         in_target = self._writable('conv2d.in_deltas', in_deltas, keep_content=True)
         if self._is_pointwise(geometry):
             self._gemm('conv2d', delta_matrix, weight_matrix,

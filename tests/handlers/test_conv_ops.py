@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from brainstorm.errors import HandlerContractError
-from brainstorm.handlers import _conv_numpy
+from brainstorm.handlers import _conv_numpy, _pool_numpy
 
 #: The handler ops this file covers (read by the handler op-coverage test).
 CONV_OPS = [
@@ -40,13 +40,17 @@ class RecordingScratch:
         self.arrays = {}
         self.requests = []
 
-    def __call__(self, key, shape):
+    def __call__(self, key, shape, dtype=None):
         shape = tuple(shape)
         self.requests.append((key, shape))
-        array = self.arrays.get((key, shape))
+        dtype = np.dtype(self.dtype if dtype is None else dtype)
+        array = self.arrays.get((key, shape, dtype))
         if array is None:
-            array = np.full(shape, np.nan, dtype=self.dtype)
-            self.arrays[(key, shape)] = array
+            # integer and bool scratch get their largest value as the poison
+            poison = np.nan if dtype.kind == 'f' else (
+                True if dtype.kind == 'b' else np.iinfo(dtype).max)
+            array = np.full(shape, poison, dtype=dtype)
+            self.arrays[(key, shape, dtype)] = array
         return array
 
 
@@ -183,7 +187,8 @@ class ModuleCaller:
         self.scratch = RecordingScratch(dtype)
 
     def __call__(self, op_name, *args):
-        getattr(_conv_numpy, op_name)(*args, scratch=self.scratch)
+        module = _conv_numpy if op_name.startswith('conv') else _pool_numpy
+        getattr(module, op_name)(*args, scratch=self.scratch)
 
 
 class HandlerCaller:
@@ -259,6 +264,77 @@ def test_conv_backward_matches_naive_loops_and_adds(case, contiguous, call):
         np.testing.assert_allclose(got, before + want, rtol=1e-10, atol=1e-10, err_msg=name)
 
 
+CHUNK_CASES = [
+    # 5 images, so that chunks of 2 and 3 leave a smaller last chunk
+    ('N5-3x3-p1-s21-col2im', (5, 6, 5, 2), (3, 3, 3), 1, (2, 1)),
+    ('N5-3x2-p0-s11-col2im', (5, 5, 4, 3), (2, 3, 2), 0, (1, 1)),
+    ('N5-3x3-p1-s11-C8-transposed', (5, 5, 6, 8), (3, 3, 3), 1, (1, 1)),
+    ('N5-2x2-p2-s11-C8-transposed-padding-beyond-kernel', (5, 3, 4, 8), (2, 2, 2), 2, (1, 1)),
+]
+
+
+@pytest.mark.parametrize('contiguous', [True, False], ids=['contiguous', 'strided'])
+@pytest.mark.parametrize('chunk', [1, 2, 3, 5], ids=lambda chunk: f'chunk{chunk}')
+@pytest.mark.parametrize('case', CHUNK_CASES, ids=[c[0] for c in CHUNK_CASES])
+def test_conv_in_image_chunks_matches_naive_loops(case, chunk, contiguous, monkeypatch):
+    monkeypatch.setattr(_conv_numpy, '_chunk_images', lambda n, _: min(n, chunk))
+    rng = np.random.default_rng(4)
+    inputs, weights, bias, out_shape = conv_data(case, rng)
+    _, _, _, padding, stride = case
+    call = ModuleCaller()
+    outputs = strided_copy(np.full(out_shape, np.nan), rng, contiguous)
+    call('conv2d_forward_batch', strided_copy(inputs, rng, contiguous), weights, bias,
+         outputs, padding, stride)
+    np.testing.assert_allclose(outputs, naive_conv_forward(inputs, weights, bias, padding,
+                                                           stride), rtol=1e-10, atol=1e-10)
+    out_deltas = rng.standard_normal(out_shape)
+    befores = [rng.standard_normal(inputs.shape), rng.standard_normal(weights.shape),
+               rng.standard_normal(weights.shape[0])]
+    deltas = [strided_copy(before, rng, contiguous) for before in befores[:2]]
+    deltas.append(befores[2].copy())
+    call('conv2d_backward_batch', strided_copy(inputs, rng, contiguous), weights, padding,
+         stride, deltas[0], strided_copy(out_deltas, rng, contiguous), deltas[1], deltas[2])
+    expected = naive_conv_backward(inputs, weights, padding, stride, out_deltas)
+    for name, got, before, want in zip(['in_deltas', 'weight_deltas', 'bias_deltas'],
+                                       deltas, befores, expected):
+        np.testing.assert_allclose(got, before + want, rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_conv_chunks_keep_columns_near_the_byte_target(monkeypatch):
+    """The column scratch holds one chunk of images, not the batch."""
+    monkeypatch.setattr(_conv_numpy, 'COLUMN_CHUNK_BYTES', 1)  # forces one image per chunk
+    rng = np.random.default_rng(5)
+    inputs, weights, bias, out_shape = conv_data(CHUNK_CASES[2], rng)
+    call = ModuleCaller()
+    outputs = np.zeros(out_shape)
+    call('conv2d_forward_batch', inputs, weights, bias, outputs, 1, (1, 1))
+    call('conv2d_backward_batch', inputs, weights, 1, (1, 1), np.zeros_like(inputs),
+         rng.standard_normal(out_shape), np.zeros_like(weights), np.zeros_like(bias))
+    one_image_rows = out_shape[1] * out_shape[2]
+    column_rows = {shape[0] for key, shape in call.scratch.requests
+                   if key in ('conv2d.columns', 'conv2d.transposed_columns')}
+    assert column_rows == {one_image_rows}
+    np.testing.assert_allclose(outputs, naive_conv_forward(inputs, weights, bias, 1, (1, 1)),
+                               rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize('case', CONV_CASES + CHUNK_CASES,
+                         ids=[c[0] for c in CONV_CASES + CHUNK_CASES])
+def test_conv_backward_without_input_deltas(case, call):
+    """in_deltas=None skips the input deltas; the parameter gradients are unchanged."""
+    rng = np.random.default_rng(6)
+    inputs, weights, _, out_shape = conv_data(case, rng)
+    _, _, _, padding, stride = case
+    out_deltas = rng.standard_normal(out_shape)
+    weight_deltas, bias_deltas = np.zeros_like(weights), np.zeros(weights.shape[0])
+    call('conv2d_backward_batch', inputs, weights, padding, stride, None, out_deltas,
+         weight_deltas, bias_deltas)
+    _, weight_expected, bias_expected = naive_conv_backward(inputs, weights, padding, stride,
+                                                           out_deltas)
+    np.testing.assert_allclose(weight_deltas, weight_expected, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(bias_deltas, bias_expected, rtol=1e-10, atol=1e-10)
+
+
 def numeric_gradient(function, array, epsilon=1e-6):
     """Central differences of the scalar ``function()`` w.r.t. each element of ``array``."""
     gradient = np.zeros_like(array)
@@ -326,12 +402,17 @@ def pool_backward(call, kind, inputs, window, outputs, padding, stride, argmax, 
              out_deltas)
 
 
+@pytest.mark.parametrize('chunk', [None, 1, 2], ids=['batch', 'chunk1', 'chunk2'])
 @pytest.mark.parametrize('contiguous', [True, False], ids=['contiguous', 'strided'])
 @pytest.mark.parametrize('kind', ['max', 'avg'])
 @pytest.mark.parametrize('case', POOL_CASES, ids=[c[0] for c in POOL_CASES])
-def test_pool_forward_and_backward_match_naive_loops(case, kind, contiguous, call):
+def test_pool_forward_and_backward_match_naive_loops(case, kind, contiguous, chunk, call,
+                                                     monkeypatch):
     rng = np.random.default_rng(4)
     inputs, out_shape = pool_inputs(case, rng)
+    if chunk is not None:  # chunks of this many images (a 3-image batch: 2 + 1)
+        image_bytes = np.prod(out_shape[1:]) * inputs.itemsize
+        monkeypatch.setattr(_pool_numpy, 'POOL_CHUNK_BYTES', chunk * image_bytes)
     _, _, window, padding, stride = case
     outputs = strided_copy(np.full(out_shape, np.nan), rng, contiguous)
     argmax = strided_copy(np.full(out_shape, np.nan), rng, contiguous)

@@ -311,6 +311,29 @@ def test_conv_ops_match_numpy(case, contiguous, dtype):
 
 
 
+@gpu_only
+@pytest.mark.parametrize('case', CONV_CASES, ids=[case[0] for case in CONV_CASES])
+def test_conv_backward_without_input_deltas_matches_numpy(case):
+    """in_deltas=None: only the weight and bias gradients are computed."""
+    _, in_shape, (filters, kh, kw), padding, stride = case
+    rng = np.random.default_rng(len(case[0]))
+    inputs = rng.standard_normal(in_shape)
+    weights = rng.standard_normal((filters, kh, kw, in_shape[3]))
+    out_shape = (in_shape[0], (in_shape[1] + 2 * padding - kh) // stride[0] + 1,
+                 (in_shape[2] + 2 * padding - kw) // stride[1] + 1, filters)
+    out_deltas = rng.standard_normal(out_shape)
+    results = []
+    for handler in (NumpyHandler(np.float64), _gpu_handler(np.float64)):
+        arrays = [handler.create_from_numpy(value) for value in
+                  (inputs, weights, out_deltas, np.zeros_like(weights), np.zeros(filters))]
+        handler.conv2d_backward_batch(arrays[0], arrays[1], padding, stride, None,
+                                      *arrays[2:])
+        results.append([handler.get_numpy_copy(array) for array in arrays[3:]])
+    for name, expected, got in zip(('weight_deltas', 'bias_deltas'), *results):
+        np.testing.assert_allclose(got, expected, err_msg=f"{case[0]}: {name}",
+                                   **_tolerance(np.float64))
+
+
 def _run_pool(handler, kind, case, data, contiguous):
     _, _, window, padding, stride = case
     inputs, out_shape, in_deltas, out_deltas = data
