@@ -85,7 +85,11 @@ class Convolution2DLayerImpl(Layer):
         dH = flatten_time(buffers.internals.dH)
         handler.act_func_deriv(self.activation)(None, outputs,
                                                 flatten_time(buffers.output_deltas.default), dH)
+        # None tells the handler to skip the input deltas (the transposed convolution)
+        # when the Network says nobody reads them
+        in_deltas = (None if 'default' in self.skipped_input_deltas
+                     else flatten_time(buffers.input_deltas.default))
         handler.conv2d_backward_batch(flatten_time(buffers.inputs.default),
                                       buffers.parameters.W, self.padding, self.stride,
-                                      flatten_time(buffers.input_deltas.default), dH,
-                                      buffers.gradients.W, buffers.gradients.bias)
+                                      in_deltas, dH, buffers.gradients.W,
+                                      buffers.gradients.bias)

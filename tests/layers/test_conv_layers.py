@@ -117,6 +117,30 @@ def test_max_pooling_routes_deltas_to_the_maximum():
     np.testing.assert_allclose(time_flattened(received), expected, rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize('case', CONV_CASES, ids=[case.id for case in CONV_CASES])
+def test_convolution_skips_input_deltas_nobody_reads(case):
+    """With 'default' in skipped_input_deltas the gradients stay, input deltas are untouched."""
+    harness = LayerHarness(case, NumpyHandler(np.float64))
+    harness.forward()
+    harness.backward()
+    handler = harness.handler
+    expected = {name: handler.get_numpy_copy(harness.gradient_view(name))
+                for name in ('W', 'bias')}
+    assert np.any(handler.get_numpy_copy(harness.input_delta_view('default')) != 0)
+
+    harness.layer.skipped_input_deltas = frozenset({'default'})
+    harness.net.buffer_manager.clear_backward_buffers()
+    harness.set_output_deltas()
+    sentinel = np.full(harness.input_delta_view('default').shape, 7.0)
+    handler.set_from_numpy(harness.input_delta_view('default'), sentinel)
+    harness.layer.backward_pass(harness.net.buffer[harness.layer_name])
+    for name, values in expected.items():
+        np.testing.assert_allclose(handler.get_numpy_copy(harness.gradient_view(name)), values,
+                                   rtol=1e-12, atol=1e-12, err_msg=name)
+    np.testing.assert_array_equal(handler.get_numpy_copy(harness.input_delta_view('default')),
+                                  sentinel)
+
+
 def layer_of(layer_type, kwargs, in_shape):
     net = Network.from_architecture(build_architecture(layer_type, kwargs,
                                                        {'default': in_shape}))
