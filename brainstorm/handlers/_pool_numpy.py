@@ -1,8 +1,11 @@
 """Max- and average pooling on NHWC image batches in numpy (NumpyHandler's pool ops).
 
 Layouts and the ``scratch`` convention are those of :mod:`brainstorm.handlers._conv_numpy`
-(whose shape helpers this module uses). Every op loops only over the window offsets
-(e.g. 9 for a 3x3 window), never over images, pixels or channels.
+(shared helpers in ``_image_numpy``); ``scratch`` also takes a dtype here
+(``scratch(key, shape, dtype=None)``, for bool masks and small integer codes). Each
+op works on chunks of images (``POOL_CHUNK_BYTES`` of outputs) and loops only over
+chunks and window offsets (e.g. 9 for a 3x3 window), never over images, pixels or
+channels.
 
 Conventions chosen here:
 
@@ -18,7 +21,7 @@ Conventions chosen here:
 
 import numpy as np
 
-from brainstorm.handlers._conv_numpy import (
+from brainstorm.handlers._image_numpy import (
     _bordered_scratch, _check_shape, _chunks, _image_geometry, _rows)
 
 __all__ = [
