@@ -80,7 +80,8 @@ class ClockworkLayerImpl(Layer):
 
     def backward_pass(self, buffers):
         _recurrent.rnn_backward(self.handler, self.activation, buffers,
-                                backward_clock(self.handler, buffers))
+                                backward_clock(self.handler, buffers),
+                                skip_input_deltas='default' in self.skipped_input_deltas)
 
 
 # Clockwork and ClockworkLstm name their clock buffers alike; these build their Clocks.

@@ -66,4 +66,5 @@ class ClockworkLstmLayerImpl(Layer):
 
     def backward_pass(self, buffers):
         _recurrent.lstm_backward(self.handler, self.activation, buffers,
-                                 backward_clock(self.handler, buffers))
+                                 backward_clock(self.handler, buffers),
+                                 skip_input_deltas='default' in self.skipped_input_deltas)

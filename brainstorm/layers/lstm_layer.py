@@ -15,10 +15,17 @@ Buffers:
     parameters.Rz Ri Rf Ro   (size, size)          rows: units at t-1
     parameters.bz bi bf bo   (size,)
     parameters.pi pf po      (size,)               peepholes
-    internals.Za Zb Ia Ib Fa Fb Oa Ob Ca Cb   ('T', 'B', size), context 1
-                         ('a': before, 'b': after the activation)
+    internals.Zb Ib Fb Ob Ca Cb     ('T', 'B', size), context 1
+                         (gates after their activation; Ca: cell state, Cb = g(Ca)).
+                         The pre-activations Za, Ia, Fa, Oa are not kept: the gate
+                         buffers hold them during a step and are activated in place.
+    internals.recurrent_weights     (4*size, size): Rz Ri Rf Ro transposed, one below
+                         the other, copied at the start of every forward pass for one
+                         product per step
+    internals.recurrent_products    ('B', 4*size): scratch, y[t-1] @ recurrent_weights^T
     internals.dy dZa dIa dFa dOa dCa   ('T', 'B', size), context 1, backward only
-                         (dy: output deltas + recurrent deltas)
+                         (dy: output deltas + recurrent deltas; dZa ... dOa: deltas of
+                         the pre-activations)
     internals.peephole_products     ('T', 'B', size), context 1, backward only: scratch
 """
 
@@ -31,7 +38,7 @@ from brainstorm.structure.construction import ConstructionWrapper
 
 __all__ = ['Lstm']
 
-FORWARD_INTERNALS = ('Za', 'Zb', 'Ia', 'Ib', 'Fa', 'Fb', 'Oa', 'Ob', 'Ca', 'Cb')
+FORWARD_INTERNALS = ('Zb', 'Ib', 'Fb', 'Ob', 'Ca', 'Cb')
 BACKWARD_INTERNALS = ('dy', 'dZa', 'dIa', 'dFa', 'dOa', 'dCa', 'peephole_products')
 
 
@@ -63,6 +70,9 @@ def lstm_buffers(size, in_size):
     internals = OrderedDict()
     for name in FORWARD_INTERNALS:
         internals[name] = BufferStructure('T', 'B', size, context_size=1)
+    gates_size = len(_recurrent.LSTM_GATES) * size
+    internals['recurrent_weights'] = BufferStructure(gates_size, size)
+    internals['recurrent_products'] = BufferStructure('B', gates_size)
     for name in BACKWARD_INTERNALS:
         internals[name] = BufferStructure('T', 'B', size, context_size=1,
                                           is_backward_only=True)
@@ -80,4 +90,5 @@ class LstmLayerImpl(Layer):
         _recurrent.lstm_forward(self.handler, self.activation, buffers)
 
     def backward_pass(self, buffers):
-        _recurrent.lstm_backward(self.handler, self.activation, buffers)
+        _recurrent.lstm_backward(self.handler, self.activation, buffers,
+                                 skip_input_deltas='default' in self.skipped_input_deltas)

@@ -58,4 +58,5 @@ class RecurrentLayerImpl(Layer):
         _recurrent.rnn_forward(self.handler, self.activation, buffers)
 
     def backward_pass(self, buffers):
-        _recurrent.rnn_backward(self.handler, self.activation, buffers)
+        _recurrent.rnn_backward(self.handler, self.activation, buffers,
+                                skip_input_deltas='default' in self.skipped_input_deltas)

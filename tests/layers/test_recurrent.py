@@ -6,6 +6,8 @@
   deltas that flow back through the context from the second half);
 - masks: a network with a 'mask' input restricts the loss to the valid steps of
   sequences of different lengths, and masked steps get zero deltas;
+- skipped input deltas: with 'default' in ``skipped_input_deltas`` the input
+  deltas are left untouched and the gradients are unchanged;
 - kwarg validation and the spec's buffer paths.
 
 (The finite-difference checks of these layers run in test_finite_differences.py
@@ -209,6 +211,33 @@ def test_eight_steps_equal_four_plus_four(layer_type, with_context, monkeypatch)
     for name, values in whole_gradients.items():
         np.testing.assert_allclose(first_gradients[name] + second_gradients[name], values,
                                    rtol=1e-10, atol=1e-12, err_msg=f"gradient of {name}")
+
+
+# ---- skipped input deltas -------------------------------------------------------------------
+
+@pytest.mark.parametrize('layer_type', LAYER_TYPES)
+def test_skipped_input_deltas_are_untouched_and_gradients_unchanged(layer_type):
+    rnd = np.random.RandomState(11)
+    net = make_net(layer_type, DebugHandler(NumpyHandler(np.float64)))
+    set_parameters(net, random_parameters(net))
+    net.provide_external_data({'default': rnd.standard_normal((6, 3) + IN_SHAPE)})
+    net.forward_pass(context=random_context(layer_type, 3, rnd))
+    output_deltas = rnd.standard_normal((6, 3, SIZE))
+    gradients, input_deltas = backward(net, output_deltas)
+    assert np.any(input_deltas != 0.0)  # computed when not skipped
+
+    layer = net.layers[LAYER_NAME]
+    layer.skipped_input_deltas = frozenset({'default'})
+    net.buffer_manager.clear_backward_buffers()
+    sentinel = rnd.standard_normal(input_deltas.shape)
+    views = net.buffer[LAYER_NAME]
+    net.handler.set_from_numpy(net.buffer.Input.output_deltas.default, sentinel)
+    net.handler.set_from_numpy(views.output_deltas.default[:6], output_deltas)
+    layer.backward_pass(views)
+    np.testing.assert_array_equal(net.get('Input.output_deltas.default'), sentinel)
+    for name, values in gradients.items():
+        np.testing.assert_allclose(net.handler.get_numpy_copy(views.gradients[name]), values,
+                                   rtol=1e-13, atol=1e-13, err_msg=f"gradient of {name}")
 
 
 # ---- masks ----------------------------------------------------------------------------------
