@@ -133,7 +133,7 @@ def peephole_gradient(handler, cells, deltas, gradient, products, time_size, shi
         cells: (T + 1, B, size) forward cell states Ca with their context slot.
         deltas: (T + 1, B, size) deltas of the gate the peephole feeds.
         gradient: (size,), accumulated.
-        products: (T + 1, B, size) scratch.
+        products: (T + 1, B, size) scratch; only its steps 0 .. T - 1 are written.
         time_size: T.
         shift: 1 for the input and forget gates (they see Ca[t-1]), 0 for the
             output gate (it sees Ca[t]).
@@ -381,7 +381,9 @@ def lstm_backward(handler, activation, buffers, clock=None, skip_input_deltas=Fa
         project_inputs_backward(handler, inputs, p['W' + gate], steps(deltas, time_size),
                                 input_deltas, g['W' + gate], g['b' + gate])
         recurrent_weight_gradient(handler, y, deltas, g['R' + gate], time_size)
-    products = internals.peephole_products
+    # dy is not read after the loop: its steps 0 .. T-1 serve as the scratch of the
+    # peephole gradients (slot T, the delta passed on to the context, is kept)
+    products = dy
     peephole_gradient(handler, Ca, dIa, g.pi, products, time_size, shift=1)
     peephole_gradient(handler, Ca, dFa, g.pf, products, time_size, shift=1)
     peephole_gradient(handler, Ca, dOa, g.po, products, time_size, shift=0)

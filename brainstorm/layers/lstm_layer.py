@@ -24,9 +24,9 @@ Buffers:
                          product per step
     internals.recurrent_products    ('B', 4*size): scratch, y[t-1] @ recurrent_weights^T
     internals.dy dZa dIa dFa dOa dCa   ('T', 'B', size), context 1, backward only
-                         (dy: output deltas + recurrent deltas; dZa ... dOa: deltas of
-                         the pre-activations)
-    internals.peephole_products     ('T', 'B', size), context 1, backward only: scratch
+                         (dy: output deltas + recurrent deltas, afterwards the scratch
+                         of the peephole gradients; dZa ... dOa: deltas of the
+                         pre-activations)
 """
 
 from collections import OrderedDict
@@ -39,7 +39,7 @@ from brainstorm.structure.construction import ConstructionWrapper
 __all__ = ['Lstm']
 
 FORWARD_INTERNALS = ('Zb', 'Ib', 'Fb', 'Ob', 'Ca', 'Cb')
-BACKWARD_INTERNALS = ('dy', 'dZa', 'dIa', 'dFa', 'dOa', 'dCa', 'peephole_products')
+BACKWARD_INTERNALS = ('dy', 'dZa', 'dIa', 'dFa', 'dOa', 'dCa')
 
 
 def Lstm(size, activation='tanh', name=None):
