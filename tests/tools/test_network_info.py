@@ -41,10 +41,17 @@ def _total_memory_bytes(info):
 
 
 def test_memory_grows_with_time_and_batch_size_and_follows_the_dtype(net):
-    small = _total_memory_bytes(get_network_info(net))
-    large = _total_memory_bytes(get_network_info(net, time_size=10, batch_size=20))
+    def memory(time_size, batch_size):
+        return _total_memory_bytes(get_network_info(net, time_size, batch_size))
+
     assert "Memory for time_size=10, batch_size=20" in get_network_info(net, 10, 20)
-    assert large > 50 * small
+    # Parameters are a fixed part; every other buffer is linear in B, and in T
+    # (recurrent layers add a context slot, which the differences cancel).
+    assert memory(10, 10) > 10 * memory(1, 1)
+    grow_batch = memory(10, 20) - memory(10, 10)
+    assert memory(10, 40) - memory(10, 20) == pytest.approx(2 * grow_batch, rel=0.02)
+    grow_time = memory(20, 20) - memory(10, 20)
+    assert memory(40, 20) - memory(20, 20) == pytest.approx(2 * grow_time, rel=0.02)
     float32 = get_network_info(net, time_size=10, batch_size=20)
     net.set_handler(NumpyHandler(np.float64))
     float64 = get_network_info(net, time_size=10, batch_size=20)
