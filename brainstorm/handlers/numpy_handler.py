@@ -17,6 +17,9 @@ from brainstorm.handlers.base_handler import Handler
 #: uses all cores; below it the call overhead outweighs that
 BLAS_ELEMENTWISE_MIN_SIZE = 1 << 16
 
+#: rel_deriv works on larger arrays in chunks of this many elements (see there)
+REL_DERIV_CHUNK = 1 << 18
+
 
 class NumpyHandler(Handler):
     """Handler computing with numpy arrays on the CPU.
@@ -328,10 +331,23 @@ class NumpyHandler(Handler):
 
     def rel_deriv(self, x, y, dy, dx):
         # a bool mask times the deltas: half the time of a float 0/1 slope (a
-        # quarter of its memory traffic), the largest elementwise cost of a ReLU layer
-        active = self._scratch('rel_deriv', y.shape, np.bool_)
-        np.greater(y, 0, out=active)
-        np.multiply(dy, active, out=dx)
+        # quarter of its memory traffic), the largest elementwise cost of a ReLU layer.
+        # Large arrays go in chunks of REL_DERIV_CHUNK elements: as fast (the mask
+        # stays in cache), and the mask is 256 KiB instead of a quarter of the array
+        # (3 MiB for the first cifar10_cnn convolution)
+        if y.size <= REL_DERIV_CHUNK or not (y.flags.c_contiguous and dy.flags.c_contiguous
+                                             and dx.flags.c_contiguous):
+            active = self._scratch('rel_deriv', y.shape, np.bool_)
+            np.greater(y, 0, out=active)
+            np.multiply(dy, active, out=dx)
+            return
+        flat_y, flat_dy, flat_dx = y.reshape(-1), dy.reshape(-1), dx.reshape(-1)
+        mask = self._scratch('rel_deriv', (REL_DERIV_CHUNK,), np.bool_)
+        for start in range(0, flat_y.size, REL_DERIV_CHUNK):
+            stop = min(start + REL_DERIV_CHUNK, flat_y.size)
+            active = mask[:stop - start]
+            np.greater(flat_y[start:stop], 0, out=active)
+            np.multiply(flat_dy[start:stop], active, out=flat_dx[start:stop])
 
     # -- conv and pool (numpy implementations: _conv_numpy, _pool_numpy) ---
 

@@ -127,3 +127,24 @@ def test_column_sums_overwrite_whatever_out_held(dtype):
         out = np.full((1, 5), stale, dtype=dtype)
         handler.sum_t(a, 0, out)
         np.testing.assert_allclose(out[0], a.sum(axis=0), rtol=1e-6)
+
+
+
+@pytest.mark.parametrize('aliased', [False, True], ids=['dx_separate', 'dx_is_dy'])
+def test_rel_deriv_of_large_arrays_goes_in_chunks_with_a_small_mask(aliased):
+    from brainstorm.handlers.numpy_handler import REL_DERIV_CHUNK
+    handler = NumpyHandler(np.float32)
+    rows = (2 * REL_DERIV_CHUNK + REL_DERIV_CHUNK // 2) // 7  # a partial last chunk
+    y = np.maximum(RNG.standard_normal((rows, 7)), 0).astype(np.float32)
+    dy = RNG.standard_normal(y.shape).astype(np.float32)
+    expected = dy * (y > 0)
+    dx = dy.copy() if aliased else np.full_like(dy, np.nan)
+    tracemalloc.start()
+    try:
+        handler.rel_deriv(None, y, dx if aliased else dy, dx)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(dx, expected)
+    # the first call allocates the mask: one chunk of bools, not one per element
+    assert peak < REL_DERIV_CHUNK + 100_000 < y.size
