@@ -16,22 +16,24 @@ engines run the same network with the same parameter values on the same data
 the training step's eight matrix products as a plain ``np.matmul`` loop and
 reports the fraction of that speed each engine reaches.
 
-Peak memory is measured in fresh subprocesses, one per engine and network
-(see ``memory_probe``), as the growth of the resident set size over building
-the network and running training and inference steps.
+Peak memory is measured in fresh subprocesses per engine and network (see
+``memory_probe``), as the model's persistent memory plus the growth of the
+resident set size over training and inference steps; ``--memory-repeats``
+processes per engine (default 3), the median reported.
 
 Without torch (not importable, or ``--no-torch``) only brainstorm's numbers are
 reported. ``--quick`` is a smoke run: small batches, one timed step per round.
 
 Usage:
     python -m bench [--quick] [--examples mnist_pi ...] [--rounds 7] [--steps 5]
-                    [--no-torch] [--no-memory] [--json results.json]
+                    [--no-torch] [--no-memory] [--memory-repeats 3] [--json results.json]
 """
 
 import argparse
 import datetime
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -239,21 +241,37 @@ def memory_probe(engine, example, steps):
     return {'peak_bytes': peak - baseline + persistent, 'persistent_bytes': persistent}
 
 
-def run_memory_probes(example_name, engines, quick, steps):
-    """Run :func:`memory_probe` in a subprocess per engine; engine -> result dict."""
+def run_memory_probes(example_name, engines, quick, steps, repeats=1):
+    """Run :func:`memory_probe` in fresh subprocesses; engine -> result dict.
+
+    Each engine is probed ``repeats`` times, the engines taking turns; a
+    figure is the median over its repeats (torch's peak varies from process to
+    process by some 20 % with its allocator's and oneDNN's choices), and
+    ``<figure>_all`` keeps every value.
+    """
+    runs = {engine: [] for engine in engines}
+    for _ in range(repeats):
+        for engine in engines:
+            command = [sys.executable, '-m', 'bench.run', '--memory-probe', engine,
+                       '--examples', example_name, '--steps', str(steps)]
+            if quick:
+                command.append('--quick')
+            completed = subprocess.run(command, capture_output=True, text=True,
+                                       cwd=os.path.dirname(os.path.dirname(
+                                           os.path.abspath(__file__))))
+            if completed.returncode != 0:
+                raise RuntimeError(f"memory probe {engine} {example_name} failed:\n"
+                                   f"{completed.stderr[-2000:]}")
+            runs[engine].append(json.loads(completed.stdout.strip().splitlines()[-1]))
     results = {}
-    for engine in engines:
-        command = [sys.executable, '-m', 'bench.run', '--memory-probe', engine,
-                   '--examples', example_name, '--steps', str(steps)]
-        if quick:
-            command.append('--quick')
-        completed = subprocess.run(command, capture_output=True, text=True,
-                                   cwd=os.path.dirname(os.path.dirname(
-                                       os.path.abspath(__file__))))
-        if completed.returncode != 0:
-            raise RuntimeError(f"memory probe {engine} {example_name} failed:\n"
-                               f"{completed.stderr[-2000:]}")
-        results[engine] = json.loads(completed.stdout.strip().splitlines()[-1])
+    for engine, probes in runs.items():
+        result = {}
+        for figure in probes[0]:
+            values = [probe[figure] for probe in probes]
+            known = [value for value in values if value is not None]
+            result[figure] = statistics.median(known) if known else None
+            result[figure + '_all'] = values
+        results[engine] = result
     return results
 
 
@@ -340,12 +358,17 @@ def parse_arguments(argv):
     parser.add_argument('--warmup', type=int, default=3, help='untimed steps first (default 3)')
     parser.add_argument('--no-torch', action='store_true', help='brainstorm only')
     parser.add_argument('--no-memory', action='store_true', help='skip the memory probes')
+    parser.add_argument('--memory-repeats', type=int, default=None,
+                        help='fresh processes per engine for the peak memory, whose '
+                             'median is reported (default 3; 1 with --quick)')
     parser.add_argument('--json', metavar='FILE', help='also write all figures as JSON')
     parser.add_argument('--memory-probe', metavar='ENGINE', help=argparse.SUPPRESS,
                         choices=['brainstorm', 'brainstorm-traced', 'torch'])
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.steps, args.warmup = 2, 1, 1
+    if args.memory_repeats is None:
+        args.memory_repeats = 1 if args.quick else 3
     return args
 
 
@@ -375,6 +398,9 @@ def main(argv=None):
     print(f"protocol: {args.rounds} alternating rounds x {args.steps} steps per engine after "
           f"{args.warmup} warm-up steps; a round's time is its median step, each block after "
           f"{_common.SETTLE_SECONDS} s idle; ratio = brainstorm / torch per round")
+    if not args.no_memory:
+        print(f"peak memory: median of {max(1, args.memory_repeats)} fresh processes per "
+              f"engine")
     results, memory = [], {}
     for example in examples:
         print(f"... {example.name}", file=sys.stderr, flush=True)
@@ -383,7 +409,8 @@ def main(argv=None):
         if not args.no_memory:
             engines = ['brainstorm', 'brainstorm-traced'] + (['torch'] if torch else [])
             memory[example.name] = run_memory_probes(
-                example.name, engines, args.quick, max(2, args.warmup))
+                example.name, engines, args.quick, max(2, args.warmup),
+                max(1, args.memory_repeats))
     print()
     print(report(results, memory, torch is not None))
     if args.json:

@@ -66,3 +66,14 @@ def test_fully_connected_script_prints_both_ratios():
     lines = [line for line in output.splitlines() if line.startswith('FullyConnected')]
     assert len(lines) == 2
     assert all('ratio min/median/max' in line for line in lines)
+
+
+def test_memory_probes_repeat_and_report_the_median(tmp_path):
+    results = tmp_path / 'results.json'
+    run('-m', 'bench', '--quick', '--no-torch', '--examples', 'mnist_pi',
+        '--memory-repeats', '3', '--json', str(results))
+    import json
+    import statistics
+    probes = json.loads(results.read_text())['memory']['mnist_pi']['brainstorm']
+    assert len(probes['peak_bytes_all']) == 3
+    assert probes['peak_bytes'] == statistics.median(probes['peak_bytes_all'])
