@@ -196,12 +196,14 @@ def memory_probe(engine, example, steps):
     data made and every BLAS warmed up; then the peak-RSS mark is reset and
     ``steps`` training steps and one inference pass run. The result is the
     model's persistent memory at the reset, counted exactly (torch: its
-    parameters; brainstorm: the arrays its BufferManager holds), plus the peak
-    RSS growth over the steps (activations, gradients, optimizer state,
+    parameters; brainstorm: the arrays its BufferManager holds, resized for
+    the data's T and B and written once, so that they are resident), plus the
+    peak RSS growth over the steps (activations, gradients, optimizer state,
     scratch, allocator overhead). So a one-time cost of building (brainstorm's
     initializers draw float64 arrays) is left out for both. For brainstorm
-    ``brainstorm-traced`` gives tracemalloc's peak over the same steps plus the
-    same persistent bytes, which counts numpy's array memory exactly.
+    ``brainstorm-traced`` gives tracemalloc's peak from the stepper's creation
+    on over the same steps plus the same persistent bytes, which counts
+    numpy's array memory exactly.
     """
     import gc
     data = example.make_data()
@@ -215,20 +217,23 @@ def memory_probe(engine, example, steps):
         torch.mm(torch.ones(64, 64), torch.ones(64, 64))
         train, infer = torch_steps(torch, example, model, data)
     else:
-        # the arrays existing now; a resize for the data's T and B replaces the
-        # small (T=1, B=1) ones, counted again in the growth: a few kilobytes
+        # sized for the data first, so that its arrays are counted once, here
+        # (a resize in the first step would count the small T=1, B=1 ones twice)
+        time_size, batch_size = data['default'].shape[:2]
+        net.buffer_manager.resize(time_size, batch_size)
         persistent = 0
         for array in net.buffer_manager._memory.values():
             # zeros from calloc are not resident until written: write them (values unchanged)
             np.multiply(array, 1.0, out=array)
             persistent += array.nbytes
+        if engine == 'brainstorm-traced':
+            # from here on: the stepper's state (its velocity) is made next
+            import tracemalloc
+            tracemalloc.start()
         train = brainstorm_training_step(net, data)
         infer = brainstorm_inference_step(net, data)
     gc.collect()
     tracing = engine == 'brainstorm-traced'
-    if tracing:
-        import tracemalloc
-        tracemalloc.start()
     baseline = _common.reset_peak_rss()
     for _ in range(steps):
         train()
