@@ -27,9 +27,16 @@ class BufferStructure:
             sized buffers only); recurrent layers read step t-1 = -1 there.
         is_backward_only (bool): the buffer lives in the backward buffers
             (delta scratch), not in the forward ones.
+        is_transient (bool): the buffer matters only inside its layer's backward
+            pass, which writes all of it before reading it (the deltas of an
+            activation, say). Its content is undefined when that pass starts and
+            after it ends, so the BufferManager lets the transient buffers of all
+            layers share memory (one region per buffer type, as large as the
+            largest) and does not zero them. Implies ``is_backward_only``; no
+            context.
     """
 
-    def __init__(self, *shape, context_size=0, is_backward_only=False):
+    def __init__(self, *shape, context_size=0, is_backward_only=False, is_transient=False):
         shape = tuple(shape)
         if shape[:2] == ('T', 'B'):
             self.buffer_type = 2
@@ -49,11 +56,16 @@ class BufferStructure:
             raise StructureValidationError(
                 f"context_size={context_size} given for {shape!r}; only time sized "
                 f"('T', 'B', ...) buffers can have a context")
+        if is_transient and context_size:
+            raise StructureValidationError(
+                f"a transient buffer {shape!r} cannot have a context: its content is "
+                f"not kept from one pass to the next")
         self.shape = shape
         self.feature_shape = tuple(feature_shape)
         self.feature_size = product(feature_shape)
         self.context_size = int(context_size)
-        self.is_backward_only = bool(is_backward_only)
+        self.is_transient = bool(is_transient)
+        self.is_backward_only = bool(is_backward_only) or self.is_transient
 
     @classmethod
     def from_template(cls, shape, context_size=0, is_backward_only=False):
@@ -78,16 +90,19 @@ class BufferStructure:
     def __eq__(self, other):
         return (isinstance(other, BufferStructure) and self.shape == other.shape and
                 self.context_size == other.context_size and
-                self.is_backward_only == other.is_backward_only)
+                self.is_backward_only == other.is_backward_only and
+                self.is_transient == other.is_transient)
 
     def __hash__(self):
-        return hash((self.shape, self.context_size, self.is_backward_only))
+        return hash((self.shape, self.context_size, self.is_backward_only, self.is_transient))
 
     def __repr__(self):
         extras = ''
         if self.context_size:
             extras += f', context_size={self.context_size}'
-        if self.is_backward_only:
+        if self.is_transient:
+            extras += ', is_transient=True'
+        elif self.is_backward_only:
             extras += ', is_backward_only=True'
         return f"BufferStructure({', '.join(map(repr, self.shape))}{extras})"
 

@@ -1,7 +1,8 @@
 """The BufferManager: one flat buffer per buffer type, and the views into them.
 
 Memory is kept in six flat arrays: forward and backward, each for the
-constant (0), batch sized (1) and time sized (2) buffer types. Every array of
+constant (0), batch sized (1) and time sized (2) buffer types (plus the shared
+regions of transient internals, below). Every array of
 the layout is a contiguous segment of one of them; time sized arrays have
 shape (T + context_size, B, *features). The constant forward buffer starts with
 all parameters, so ``net.buffer.parameters`` is one contiguous array, and the
@@ -10,6 +11,13 @@ constant backward buffer starts with the gradients in the same order.
 A layer's inputs are views of the outputs they are connected to (excluding the
 context slots), and its input deltas are views of those outputs' deltas: that
 is why backward passes accumulate.
+
+Transient internals (``BufferStructure(is_transient=True)``: backward-only
+arrays that a layer writes and reads within its own backward pass) live in a
+third group, one region per buffer type that all layers share, sized for the
+layer that needs most: each layer's transient arrays start at the region's
+start, one after the other. In a CNN, every convolution's
+activation deltas fit in the memory of the largest one.
 """
 
 from collections import OrderedDict
@@ -17,7 +25,7 @@ from collections import OrderedDict
 from brainstorm.structure.buffer_views import BufferView
 from brainstorm.utils import product
 
-FORWARD, BACKWARD = 'forward', 'backward'
+FORWARD, BACKWARD, TRANSIENT = 'forward', 'backward', 'transient'
 LAYER_FIELDS = ('inputs', 'outputs', 'parameters', 'internals',
                 'input_deltas', 'output_deltas', 'gradients')
 
@@ -64,7 +72,10 @@ class BufferManager:
     def _add_slot(self, key, direction, structure):
         buffer_key = (direction, structure.buffer_type)
         order = self._order.setdefault(buffer_key, [])
-        start = sum(self._slots[k].structure.feature_size for k in order)
+        # a transient array follows only the earlier transient arrays of its own layer:
+        # those of one layer are alive together, those of different layers never are
+        start = sum(self._slots[k].structure.feature_size for k in order
+                    if direction != TRANSIENT or k[0] == key[0])
         self._slots[key] = _Slot(direction, structure, len(order), start)
         order.append(key)
 
@@ -84,7 +95,8 @@ class BufferManager:
                 delta = BufferStructure(*structure.shape, context_size=structure.context_size)
                 self._add_slot((layer_name, 'output_deltas', name), BACKWARD, delta)
             for name, structure in layer.internal_shapes.items():
-                direction = BACKWARD if structure.is_backward_only else FORWARD
+                direction = (TRANSIENT if structure.is_transient else
+                             BACKWARD if structure.is_backward_only else FORWARD)
                 self._add_slot((layer_name, 'internals', name), direction, structure)
 
     def get_layout(self):
@@ -92,7 +104,9 @@ class BufferManager:
 
         '@slice' counts feature units within the buffer of the array's
         direction and type; inputs and input deltas show the slice of the
-        output they view.
+        output they view. Transient internals are marked ``'@transient': True``;
+        their slices count within the region they share, where each layer's
+        first one starts at 0.
         """
         layout = {}
         for layer_index, (layer_name, layer) in enumerate(self.layers.items()):
@@ -107,6 +121,8 @@ class BufferManager:
                              '@shape': slot.structure.shape}
                     if slot.structure.context_size:
                         entry['@context_size'] = slot.structure.context_size
+                    if slot.structure.is_transient:
+                        entry['@transient'] = True
                     child[name] = entry
                 node[field] = child
             layout[layer_name] = node
@@ -139,7 +155,14 @@ class BufferManager:
         if (time_size, batch_size) == (self.time_size, self.batch_size):
             return
         for buffer_key, keys in self._order.items():
-            needed = sum(self._segment_size(k, time_size, batch_size) for k in keys)
+            sizes = [self._segment_size(k, time_size, batch_size) for k in keys]
+            if buffer_key[0] == TRANSIENT:  # the largest layer's need
+                per_layer = {}
+                for key, size in zip(keys, sizes):
+                    per_layer[key[0]] = per_layer.get(key[0], 0) + size
+                needed = max(per_layer.values())
+            else:
+                needed = sum(sizes)
             if buffer_key[1] == 0 and buffer_key in self._memory:
                 continue
             if self._capacity.get(buffer_key, -1) < needed:
@@ -153,8 +176,10 @@ class BufferManager:
         arrays = {}
         for buffer_key, keys in self._order.items():
             memory = self._memory[buffer_key]
-            offset = 0
+            offset, layer_name = 0, None
             for key in keys:
+                if buffer_key[0] == TRANSIENT and key[0] != layer_name:
+                    offset, layer_name = 0, key[0]  # each layer from the region's start
                 structure = self._slots[key].structure
                 shape = structure.get_shape(time_size, batch_size)
                 size = product(shape)
@@ -206,7 +231,8 @@ class BufferManager:
         """Zero every delta, gradient and backward-only internal.
 
         Gradients of layers that overwrite them (``Layer.overwrites_gradients``)
-        are left as they are: their backward pass sets every value.
+        are left as they are: their backward pass sets every value. So are
+        transient internals, which their layer writes before it reads them.
         """
         for (direction, buffer_type), memory in self._memory.items():
             if direction != BACKWARD:

@@ -48,6 +48,23 @@ def layer_memory(layer, time_size, batch_size, itemsize):
     return forward, backward
 
 
+def transient_memory(layer, time_size, batch_size, itemsize):
+    """Bytes of the layer's transient internals, per buffer type.
+
+    These are part of :func:`layer_memory`'s backward bytes, but all layers
+    share them: the network holds, per buffer type, only the largest layer's.
+
+    Returns:
+        dict[int, int]: buffer type -> bytes.
+    """
+    shared = {}
+    for structure in layer.internal_shapes.values():
+        if structure.is_transient:
+            shared[structure.buffer_type] = shared.get(structure.buffer_type, 0) + \
+                product(structure.get_shape(time_size, batch_size)) * itemsize
+    return shared
+
+
 def get_network_info(network, time_size=1, batch_size=1):
     """Describe the network: every layer with its shapes, parameters and memory.
 
@@ -68,6 +85,7 @@ def get_network_info(network, time_size=1, batch_size=1):
     dtype_name = np.dtype(network.handler.dtype).name
     lines = []
     total_parameters = total_forward = total_backward = 0
+    largest_transient = {}  # buffer type -> bytes of the layer that needs most
     for index, (name, layer) in enumerate(network.layers.items()):
         settings = ', '.join(f"{key}={value!r}" for key, value in sorted(layer.kwargs.items())
                              if key != 'out_shapes')
@@ -85,10 +103,16 @@ def get_network_info(network, time_size=1, batch_size=1):
             lines.append(f"    parameters:  {listing}; total {layer_total:,}")
             total_parameters += layer_total
         forward, backward = layer_memory(layer, time_size, batch_size, itemsize)
+        transient = transient_memory(layer, time_size, batch_size, itemsize)
         total_forward += forward
-        total_backward += backward
+        total_backward += backward - sum(transient.values())
+        for buffer_type, count in transient.items():
+            largest_transient[buffer_type] = max(largest_transient.get(buffer_type, 0), count)
+        shared = (f" ({_bytes_text(sum(transient.values()))} of it shared with other layers)"
+                  if transient else '')
         lines.append(f"    memory:      forward {_bytes_text(forward)}, "
-                     f"backward {_bytes_text(backward)}")
+                     f"backward {_bytes_text(backward)}{shared}")
+    total_backward += sum(largest_transient.values())
     header = [f"Network: {len(network.layers)} layers, {total_parameters:,} parameters "
               f"({_bytes_text(total_parameters * itemsize)} as {dtype_name}), handler "
               f"{type(network.handler).__name__}",

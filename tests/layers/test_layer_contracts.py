@@ -6,6 +6,8 @@
 - outputs and deltas do not depend on what the forward internals held before a pass
   (backward-only internals are zeroed with all backward buffers before every backward
   pass, so layers may accumulate into them);
+- transient internals (shared by all layers, never zeroed) are written before they
+  are read within the layer's backward pass;
 - layers with a context: T steps in one go == the first steps, then the rest with
   the first part's ``get_context()``.
 """
@@ -119,6 +121,26 @@ def test_results_do_not_depend_on_old_internals(case):
         np.testing.assert_allclose(dirty_results[path], values, rtol=1e-12, atol=1e-12,
                                    err_msg=f"{case.id}: {path} depends on the internals' "
                                            f"old content")
+
+
+@pytest.mark.parametrize('case', ALL_CASES, ids=CASE_IDS)
+def test_transient_internals_are_written_before_they_are_read(case):
+    harness = make_harness(case)
+    harness.forward()
+    harness.backward()
+    clean = backward_results(harness)
+    # NaN in every transient internal: DebugHandler refuses an op that reads one,
+    # and a result computed from one would not match
+    harness.net.buffer_manager.clear_backward_buffers()
+    harness.set_output_deltas()
+    views = harness.net.buffer[harness.layer_name]
+    for name, structure in harness.layer.internal_shapes.items():
+        if structure.is_transient:
+            harness.handler.handler.fill(views.internals[name], np.nan)  # past the checks
+    harness.layer.backward_pass(views)
+    for path, values in backward_results(harness).items():
+        np.testing.assert_allclose(values, clean[path], rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{case.id}: {path}")
 
 
 def _has_context(case):

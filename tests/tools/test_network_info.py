@@ -70,3 +70,21 @@ def test_memory_of_a_layer_counts_its_own_buffers(net):
 def test_print_network_info_prints_the_info(net, capsys):
     print_network_info(net)
     assert capsys.readouterr().out == get_network_info(net) + '\n'
+
+
+@pytest.mark.parametrize('spec', ['Fr4 L2', 'F5 F9 F3', 'Fr7 R4 F2'])
+def test_total_memory_is_what_the_buffer_manager_allocates(spec):
+    # transient internals (the FullyConnected layers' dH, the loss layer's dx) share
+    # one region: the total counts it once, as large as the largest layer's
+    net = create_net_from_spec('classification', 6, 3, spec)
+    net.buffer_manager.resize(40, 50)
+    allocated = sum(memory.nbytes for memory in net.buffer_manager._memory.values())
+    info = get_network_info(net, time_size=40, batch_size=50)
+    match = re.search(r'forward ([\d.]+) (B|KiB|MiB), backward ([\d.]+) (B|KiB|MiB), total',
+                      info)
+    units = {'B': 1, 'KiB': 1024, 'MiB': 1024 ** 2}
+    reported = (float(match.group(1)) * units[match.group(2)] +
+                float(match.group(3)) * units[match.group(4)])
+    # the figures are rounded to 0.1 of their unit
+    assert reported == pytest.approx(allocated, rel=0.002)
+    assert "of it shared with other layers" in info
