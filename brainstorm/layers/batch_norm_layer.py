@@ -32,10 +32,10 @@ Buffers:
     internals.mean       (C,)                 m of the last forward pass
     internals.std        (C,)                 s of the last forward pass
     internals.x_hat      ('T', 'B', ..., C)   (x - m) / s
-    internals.dx_hat     ('T', 'B', ..., C)   backward only: delta scratch
-    internals.delta_sum  (C,)                 backward only: sum(dy)
-    internals.scaled_sum (C,)                 backward only: sum(dy * x_hat)
-    internals.scale      (C,)                 backward only: gamma / s
+    internals.dx_hat     ('T', 'B', ..., C)   transient: delta scratch
+    internals.delta_sum  (C,)                 transient: sum(dy)
+    internals.scaled_sum (C,)                 transient: sum(dy * x_hat)
+    internals.scale      (C,)                 transient: gamma / s
 """
 
 from collections import OrderedDict
@@ -90,9 +90,9 @@ class BatchNormLayerImpl(Layer):
         feature = BufferStructure(self.features)
         outputs = OrderedDict(default=BufferStructure(*shape))
         parameters = OrderedDict(gamma=feature, beta=feature, mu=feature, sigma=feature)
-        backward_feature = BufferStructure(self.features, is_backward_only=True)
+        backward_feature = BufferStructure(self.features, is_transient=True)
         internals = OrderedDict(mean=feature, std=feature, x_hat=BufferStructure(*shape),
-                                dx_hat=BufferStructure(*shape, is_backward_only=True),
+                                dx_hat=BufferStructure(*shape, is_transient=True),
                                 delta_sum=backward_feature, scaled_sum=backward_feature,
                                 scale=backward_feature)
         return outputs, parameters, internals

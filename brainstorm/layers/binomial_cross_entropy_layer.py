@@ -11,8 +11,8 @@ Buffers:
     outputs.default         ('T', 'B', ...)   the loss per dimension
     internals.clipped       ('T', 'B', ...)   clipped p
     internals.log_one_minus ('T', 'B', ...)   log(1 - p)
-    internals.dx            ('T', 'B', ...)   backward only: (p - y) / (p (1 - p)) * dy
-    internals.denominator   ('T', 'B', ...)   backward only: p (1 - p)
+    internals.dx            ('T', 'B', ...)   transient: (p - y) / (p (1 - p)) * dy
+    internals.denominator   ('T', 'B', ...)   transient: p (1 - p)
 """
 
 from collections import OrderedDict
@@ -49,8 +49,8 @@ class BinomialCrossEntropyLayerImpl(Layer):
         outputs = OrderedDict(default=BufferStructure(*shape))
         internals = OrderedDict(
             clipped=BufferStructure(*shape), log_one_minus=BufferStructure(*shape),
-            dx=BufferStructure(*shape, is_backward_only=True),
-            denominator=BufferStructure(*shape, is_backward_only=True))
+            dx=BufferStructure(*shape, is_transient=True),
+            denominator=BufferStructure(*shape, is_transient=True))
         return outputs, OrderedDict(), internals
 
     def forward_pass(self, buffers, training_pass=True):

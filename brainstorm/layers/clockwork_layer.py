@@ -20,7 +20,7 @@ Buffers:
     internals.dy            ('T', 'B', size), context 1, backward only: output +
                                                        recurrent deltas
     internals.dHa           ('T', 'B', size), context 1, backward only
-    internals.not_updated_backward ('B', size), backward only
+    internals.not_updated_backward ('B', size), transient
 """
 
 from collections import OrderedDict
@@ -71,7 +71,7 @@ class ClockworkLayerImpl(Layer):
             not_updated=BufferStructure('B', size),
             dy=BufferStructure('T', 'B', size, context_size=1, is_backward_only=True),
             dHa=BufferStructure('T', 'B', size, context_size=1, is_backward_only=True),
-            not_updated_backward=BufferStructure('B', size, is_backward_only=True))
+            not_updated_backward=BufferStructure('B', size, is_transient=True))
         return outputs, parameters, internals
 
     def forward_pass(self, buffers, training_pass=True):

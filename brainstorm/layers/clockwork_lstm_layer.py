@@ -12,7 +12,7 @@ Buffers: those of Lstm, plus
     internals.phase         ('T', 'B', 1), context 1   step index + 1
     internals.timing_rows   ('B', size)                timing repeated per sequence
     internals.not_updated   ('B', size)                non-zero where a cell keeps its state
-    internals.not_updated_backward ('B', size), backward only
+    internals.not_updated_backward ('B', size), transient
 """
 
 from brainstorm.layers import _recurrent
@@ -57,7 +57,7 @@ class ClockworkLstmLayerImpl(Layer):
         internals['phase'] = BufferStructure('T', 'B', 1, context_size=1)
         internals['timing_rows'] = BufferStructure('B', size)
         internals['not_updated'] = BufferStructure('B', size)
-        internals['not_updated_backward'] = BufferStructure('B', size, is_backward_only=True)
+        internals['not_updated_backward'] = BufferStructure('B', size, is_transient=True)
         return outputs, parameters, internals
 
     def forward_pass(self, buffers, training_pass=True):

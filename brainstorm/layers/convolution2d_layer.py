@@ -9,7 +9,7 @@ Buffers:
     outputs.default     ('T', 'B', out_h, out_w, num_filters)    out_h = (H + 2p - kh) // sr + 1
     parameters.W        (num_filters, kh, kw, C)
     parameters.bias     (num_filters,)
-    internals.dH        ('T', 'B', out_h, out_w, num_filters)    backward only: f'(.) * dy
+    internals.dH        ('T', 'B', out_h, out_w, num_filters)    transient: f'(.) * dy
 """
 
 from collections import OrderedDict
@@ -68,7 +68,7 @@ class Convolution2DLayerImpl(Layer):
         parameters = OrderedDict(W=BufferStructure(self.num_filters, *self.kernel_size,
                                                    channels),
                                  bias=BufferStructure(self.num_filters))
-        internals = OrderedDict(dH=BufferStructure(*out_shape, is_backward_only=True))
+        internals = OrderedDict(dH=BufferStructure(*out_shape, is_transient=True))
         return outputs, parameters, internals
 
     def forward_pass(self, buffers, training_pass=True):

@@ -3,7 +3,7 @@
 Buffers:
     inputs.default    ('T', 'B', ...)   any feature shape
     outputs.default   ('T', 'B', ...)   the input's shape
-    internals.dH      ('T', 'B', ...)   backward only: f'(x) * dy
+    internals.dH      ('T', 'B', ...)   transient: f'(x) * dy
 """
 
 from collections import OrderedDict
@@ -37,7 +37,7 @@ class ElementwiseLayerImpl(Layer):
                                          ACTIVATION_FUNCTIONS)
         shape = in_shapes['default'].shape
         outputs = OrderedDict(default=BufferStructure(*shape))
-        internals = OrderedDict(dH=BufferStructure(*shape, is_backward_only=True))
+        internals = OrderedDict(dH=BufferStructure(*shape, is_transient=True))
         return outputs, OrderedDict(), internals
 
     def forward_pass(self, buffers, training_pass=True):

@@ -5,7 +5,7 @@ Buffers:
     outputs.default     ('T', 'B', *size)
     parameters.W        (in_size, size)            rows: inputs, columns: units
     parameters.bias     (size,)
-    internals.dH        ('T', 'B', *size)          backward only: f'(.) * dy
+    internals.dH        ('T', 'B', *size)          transient: f'(.) * dy
 """
 
 from collections import OrderedDict
@@ -47,7 +47,7 @@ class FullyConnectedLayerImpl(Layer):
         outputs = OrderedDict(default=BufferStructure('T', 'B', *self.size))
         parameters = OrderedDict(W=BufferStructure(in_size, units),
                                  bias=BufferStructure(units))
-        internals = OrderedDict(dH=BufferStructure('T', 'B', *self.size, is_backward_only=True))
+        internals = OrderedDict(dH=BufferStructure('T', 'B', *self.size, is_transient=True))
         return outputs, parameters, internals
 
     def forward_pass(self, buffers, training_pass=True):

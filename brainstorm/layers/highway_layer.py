@@ -9,7 +9,7 @@ Buffers:
     inputs.T          ('T', 'B', ...)   transform gate, the shape of H
     inputs.x          ('T', 'B', ...)   carried input, the shape of H
     outputs.default   ('T', 'B', ...)   the shape of H
-    internals.dT      ('T', 'B', ...)   backward only: dy * (H - x) and dy * T
+    internals.dT      ('T', 'B', ...)   transient: dy * (H - x) and dy * T
 """
 
 from collections import OrderedDict
@@ -48,7 +48,7 @@ class HighwayLayerImpl(Layer):
                     f"{self._label()}: inputs H, T and x must have the same shape; H has "
                     f"{shape}, {name} has {in_shapes[name].shape}")
         outputs = OrderedDict(default=BufferStructure(*shape))
-        internals = OrderedDict(dT=BufferStructure(*shape, is_backward_only=True))
+        internals = OrderedDict(dT=BufferStructure(*shape, is_transient=True))
         return outputs, OrderedDict(), internals
 
     def forward_pass(self, buffers, training_pass=True):

@@ -9,7 +9,7 @@ Buffers:
     inputs.default     ('T', 'B', ...)   any feature shape, flattened
     outputs.default    ('T', 'B', 1)     the penalty per step and sequence
     internals.absolute ('T', 'B', ...)   |x| (forward temporary)
-    internals.dx       ('T', 'B', ...)   backward only: sign(x) * dy
+    internals.dx       ('T', 'B', ...)   transient: sign(x) * dy
 """
 
 from collections import OrderedDict
@@ -66,11 +66,11 @@ def penalty_setup(layer, kwargs, in_shapes, temporary_name):
 
     Sets ``layer.factor`` from the kwargs and returns the buffers: a ('T', 'B', 1)
     output, no parameters, and two internals of the input's shape: the forward
-    temporary ``temporary_name`` and the backward-only ``dx``.
+    temporary ``temporary_name`` and the transient ``dx``.
     """
     layer.factor = float(layer.get_kwarg(kwargs, 'factor', 1.0, (int, float)))
     shape = in_shapes['default'].shape
     outputs = OrderedDict(default=BufferStructure('T', 'B', 1))
     internals = OrderedDict([(temporary_name, BufferStructure(*shape)),
-                             ('dx', BufferStructure(*shape, is_backward_only=True))])
+                             ('dx', BufferStructure(*shape, is_transient=True))])
     return outputs, OrderedDict(), internals

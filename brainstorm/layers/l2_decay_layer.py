@@ -8,7 +8,7 @@ Buffers:
     inputs.default     ('T', 'B', ...)   any feature shape, flattened
     outputs.default    ('T', 'B', 1)     the penalty per step and sequence
     internals.squares  ('T', 'B', ...)   x^2 (forward temporary)
-    internals.dx       ('T', 'B', ...)   backward only: x * dy
+    internals.dx       ('T', 'B', ...)   transient: x * dy
 """
 
 from brainstorm.layers.base_layer import Layer

@@ -11,7 +11,7 @@ Buffers:
     outputs.predictions   ('T', 'B', ...)   sigmoid(x); also outputs.probabilities
     outputs.loss          ('T', 'B', ...)   per dimension; connect to a Loss layer
     internals.tmp         ('T', 'B', ...)   forward temporary
-    internals.dx          ('T', 'B', ...)   backward only: predictions - targets
+    internals.dx          ('T', 'B', ...)   transient: predictions - targets
 """
 
 from collections import OrderedDict
@@ -50,7 +50,7 @@ class SigmoidCELayerImpl(Layer):
         outputs = OrderedDict(predictions=BufferStructure(*shape),
                               loss=BufferStructure(*shape))
         internals = OrderedDict(tmp=BufferStructure(*shape),
-                                dx=BufferStructure(*shape, is_backward_only=True))
+                                dx=BufferStructure(*shape, is_transient=True))
         return outputs, OrderedDict(), internals
 
     def forward_pass(self, buffers, training_pass=True):

@@ -10,7 +10,7 @@ Buffers:
     inputs.targets        ('T', 'B', ..., 1)   class indices 0 .. C-1
     outputs.predictions   ('T', 'B', ..., C)   also reachable as outputs.probabilities
     outputs.loss          ('T', 'B', ..., 1)   per sample; connect to a Loss layer
-    internals.dx          ('T', 'B', ..., C)   backward only: predictions - one_hot(targets)
+    internals.dx          ('T', 'B', ..., C)   transient: predictions - one_hot(targets)
 """
 
 from collections import OrderedDict
@@ -55,7 +55,7 @@ class SoftmaxCELayerImpl(Layer):
                 f"index per sample of default {features})")
         outputs = OrderedDict(predictions=BufferStructure('T', 'B', *features),
                               loss=BufferStructure('T', 'B', *expected_targets))
-        internals = OrderedDict(dx=BufferStructure('T', 'B', *features, is_backward_only=True))
+        internals = OrderedDict(dx=BufferStructure('T', 'B', *features, is_transient=True))
         return outputs, OrderedDict(), internals
 
     def forward_pass(self, buffers, training_pass=True):

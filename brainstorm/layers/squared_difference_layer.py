@@ -5,7 +5,7 @@ Buffers:
     inputs.inputs_2     ('T', 'B', ...)   the shape of inputs_1
     outputs.default     ('T', 'B', ...)   the shape of inputs_1
     internals.diff      ('T', 'B', ...)   x1 - x2
-    internals.dx        ('T', 'B', ...)   backward only: (x1 - x2) * dy
+    internals.dx        ('T', 'B', ...)   transient: (x1 - x2) * dy
 """
 
 from collections import OrderedDict
@@ -44,7 +44,7 @@ class SquaredDifferenceLayerImpl(Layer):
                                        f"(the shape of inputs_1)")
         outputs = OrderedDict(default=BufferStructure(*shape))
         internals = OrderedDict(diff=BufferStructure(*shape),
-                                dx=BufferStructure(*shape, is_backward_only=True))
+                                dx=BufferStructure(*shape, is_transient=True))
         return outputs, OrderedDict(), internals
 
     def forward_pass(self, buffers, training_pass=True):
