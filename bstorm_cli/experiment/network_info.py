@@ -5,6 +5,9 @@ Pure data (lists and dicts); the command renders it as tables or JSON.
 
 import numpy as np
 
+from brainstorm.tools.network_info import transient_memory
+from brainstorm.utils import product
+
 
 def _shape_text(structure):
     return '(' + ', '.join(str(entry) for entry in structure.shape) + ')'
@@ -35,24 +38,32 @@ def layer_rows(network):
 def memory_bytes(network, time_size, batch_size):
     """Bytes of the forward and backward buffers for ``batch_size`` sequences of T steps.
 
+    What the network's BufferManager allocates for that size: transient internals
+    (shared by all layers) count once, as large as the largest layer's.
+
     Returns:
         dict: 'parameters', 'gradients', 'forward' (outputs and forward internals,
         parameters excluded), 'backward' (deltas and backward internals) and 'total'.
     """
     itemsize = np.dtype(network.handler.dtype).itemsize
     totals = {'parameters': 0, 'gradients': 0, 'forward': 0, 'backward': 0}
+    largest_transient = {}  # buffer type -> elements of the layer that needs most
     for layer in network.layers.values():
         for structure in layer.parameter_shapes.values():
-            size = int(np.prod(structure.get_shape(time_size, batch_size)))
+            size = product(structure.get_shape(time_size, batch_size))
             totals['parameters'] += size
             totals['gradients'] += size
         for structure in layer.out_shapes.values():
-            size = int(np.prod(structure.get_shape(time_size, batch_size)))
+            size = product(structure.get_shape(time_size, batch_size))
             totals['forward'] += size
             totals['backward'] += size  # output deltas
         for structure in layer.internal_shapes.values():
-            size = int(np.prod(structure.get_shape(time_size, batch_size)))
-            totals['backward' if structure.is_backward_only else 'forward'] += size
+            if not structure.is_transient:
+                size = product(structure.get_shape(time_size, batch_size))
+                totals['backward' if structure.is_backward_only else 'forward'] += size
+        for buffer_type, size in transient_memory(layer, time_size, batch_size, 1).items():
+            largest_transient[buffer_type] = max(largest_transient.get(buffer_type, 0), size)
+    totals['backward'] += sum(largest_transient.values())
     result = {key: value * itemsize for key, value in totals.items()}
     result['total'] = sum(result.values())
     return result

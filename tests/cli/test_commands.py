@@ -166,6 +166,17 @@ def test_info_for_experiments_and_networks(trained_run, source):
     assert 'Hidden' in text.stdout and '1,810' in text.stdout
 
 
+@pytest.mark.parametrize('spec', ['F5 F9 F3', 'Fr7 L4 F2'])
+def test_info_memory_is_what_the_buffer_manager_allocates(spec):
+    # transient internals (dH, the loss's dx) share one region: counted once
+    from brainstorm.tools import create_net_from_spec
+    from bstorm_cli.experiment.network_info import memory_bytes
+    net = create_net_from_spec('classification', 6, 3, spec)
+    net.buffer_manager.resize(7, 5)
+    allocated = sum(memory.nbytes for memory in net.buffer_manager._memory.values())
+    assert memory_bytes(net, 7, 5)['total'] == allocated
+
+
 def test_draw_net_writes_dot(trained_run, tmp_path):
     run, _ = trained_run
     output = tmp_path / 'net.dot'
