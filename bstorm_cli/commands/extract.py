@@ -26,6 +26,12 @@ def extract_buffers(network_path, data, buffers, output, split, group, batch_siz
                                 schemas._did_you_mean(path, checks.buffer_candidates(network))
                                 or "buffer paths look like 'LAYER.outputs.NAME', see "
                                    "`bstorm info NETWORK.h5`")
+        if _made_by_backward_pass(network, path):
+            raise BadInputError(
+                f"{path!r} is made by the backward pass, which extract does not run",
+                Location(f"--buffer {path}"),
+                "extract saves what the forward pass computes: outputs, inputs, forward "
+                "internals and parameters")
     iterator, h5file, where = build.network_split(data, split, group, network, batch_size)
     try:
         tools.extract_and_save(network, iterator, list(buffers), output)
@@ -34,6 +40,15 @@ def extract_buffers(network_path, data, buffers, output, split, group, batch_siz
     finally:
         h5file.close()
     return where
+
+
+def _made_by_backward_pass(network, path):
+    """Whether the buffer at 'Layer.field.name' only gets values in a backward pass."""
+    layer_name, field, name = path.split('.')
+    if field in ('input_deltas', 'output_deltas', 'gradients'):
+        return True
+    structure = network.layers[layer_name].internal_shapes.get(name)
+    return field == 'internals' and structure is not None and structure.is_backward_only
 
 
 @click.command('extract', epilog="""\b

@@ -151,6 +151,19 @@ def test_extract_rejects_unknown_buffer_with_a_hint(trained_run, tmp_path):
     assert not (tmp_path / 'f.h5').exists()
 
 
+@pytest.mark.parametrize('path', ['Hidden.output_deltas.default', 'Hidden.gradients.W',
+                                  'Hidden.internals.dH'])
+def test_extract_rejects_buffers_of_the_backward_pass(trained_run, tmp_path, path):
+    # extract runs forward passes only: these would hold zeros or other layers' values
+    run, _ = trained_run
+    result = bstorm('extract', run / 'best.h5', 'builtin:digits', '--buffer', path,
+                    '-o', tmp_path / 'f.h5')
+    assert result.returncode == 2
+    assert (f"error: --buffer {path}: {path!r} is made by the backward pass, which "
+            f"extract does not run") in result.stderr
+    assert not (tmp_path / 'f.h5').exists()
+
+
 @pytest.mark.parametrize('source', ['experiment', 'network'])
 def test_info_for_experiments_and_networks(trained_run, source):
     run, _ = trained_run
