@@ -206,6 +206,7 @@ def memory_probe(engine, example, steps):
     numpy's array memory exactly.
     """
     import gc
+    tracing = engine == 'brainstorm-traced'
     data = example.make_data()
     _common.warm_up_blas()
     net = example.build_brainstorm()
@@ -226,14 +227,13 @@ def memory_probe(engine, example, steps):
             # zeros from calloc are not resident until written: write them (values unchanged)
             np.multiply(array, 1.0, out=array)
             persistent += array.nbytes
-        if engine == 'brainstorm-traced':
+        if tracing:
             # from here on: the stepper's state (its velocity) is made next
             import tracemalloc
             tracemalloc.start()
         train = brainstorm_training_step(net, data)
         infer = brainstorm_inference_step(net, data)
     gc.collect()
-    tracing = engine == 'brainstorm-traced'
     baseline = _common.reset_peak_rss()
     for _ in range(steps):
         train()
@@ -374,6 +374,7 @@ def parse_arguments(argv):
         args.rounds, args.steps, args.warmup = 2, 1, 1
     if args.memory_repeats is None:
         args.memory_repeats = 1 if args.quick else 3
+    args.memory_repeats = max(1, args.memory_repeats)
     return args
 
 
@@ -404,7 +405,7 @@ def main(argv=None):
           f"{args.warmup} warm-up steps; a round's time is its median step, each block after "
           f"{_common.SETTLE_SECONDS} s idle; ratio = brainstorm / torch per round")
     if not args.no_memory:
-        print(f"peak memory: median of {max(1, args.memory_repeats)} fresh processes per "
+        print(f"peak memory: median of {args.memory_repeats} fresh processes per "
               f"engine")
     results, memory = [], {}
     for example in examples:
@@ -414,8 +415,7 @@ def main(argv=None):
         if not args.no_memory:
             engines = ['brainstorm', 'brainstorm-traced'] + (['torch'] if torch else [])
             memory[example.name] = run_memory_probes(
-                example.name, engines, args.quick, max(2, args.warmup),
-                max(1, args.memory_repeats))
+                example.name, engines, args.quick, max(2, args.warmup), args.memory_repeats)
     print()
     print(report(results, memory, torch is not None))
     if args.json:

@@ -65,6 +65,26 @@ def transient_memory(layer, time_size, batch_size, itemsize):
     return shared
 
 
+def shared_transient_memory(layers, time_size, batch_size, itemsize):
+    """Bytes of the regions that all layers' transient internals share.
+
+    Per buffer type, the layer whose transient internals need most sets the
+    region's size (as in the BufferManager).
+
+    Args:
+        layers (Iterable[Layer]): the network's layers.
+
+    Returns:
+        int: bytes of all shared regions together.
+    """
+    largest = {}
+    for layer in layers:
+        for buffer_type, count in transient_memory(layer, time_size, batch_size,
+                                                   itemsize).items():
+            largest[buffer_type] = max(largest.get(buffer_type, 0), count)
+    return sum(largest.values())
+
+
 def get_network_info(network, time_size=1, batch_size=1):
     """Describe the network: every layer with its shapes, parameters and memory.
 
@@ -85,7 +105,6 @@ def get_network_info(network, time_size=1, batch_size=1):
     dtype_name = np.dtype(network.handler.dtype).name
     lines = []
     total_parameters = total_forward = total_backward = 0
-    largest_transient = {}  # buffer type -> bytes of the layer that needs most
     for index, (name, layer) in enumerate(network.layers.items()):
         settings = ', '.join(f"{key}={value!r}" for key, value in sorted(layer.kwargs.items())
                              if key != 'out_shapes')
@@ -105,14 +124,13 @@ def get_network_info(network, time_size=1, batch_size=1):
         forward, backward = layer_memory(layer, time_size, batch_size, itemsize)
         transient = transient_memory(layer, time_size, batch_size, itemsize)
         total_forward += forward
-        total_backward += backward - sum(transient.values())
-        for buffer_type, count in transient.items():
-            largest_transient[buffer_type] = max(largest_transient.get(buffer_type, 0), count)
+        total_backward += backward - sum(transient.values())  # the shared part: below
         shared = (f" ({_bytes_text(sum(transient.values()))} of it shared with other layers)"
                   if transient else '')
         lines.append(f"    memory:      forward {_bytes_text(forward)}, "
                      f"backward {_bytes_text(backward)}{shared}")
-    total_backward += sum(largest_transient.values())
+    total_backward += shared_transient_memory(network.layers.values(), time_size, batch_size,
+                                              itemsize)
     header = [f"Network: {len(network.layers)} layers, {total_parameters:,} parameters "
               f"({_bytes_text(total_parameters * itemsize)} as {dtype_name}), handler "
               f"{type(network.handler).__name__}",

@@ -5,7 +5,7 @@ Pure data (lists and dicts); the command renders it as tables or JSON.
 
 import numpy as np
 
-from brainstorm.tools.network_info import transient_memory
+from brainstorm.tools.network_info import shared_transient_memory
 from brainstorm.utils import product
 
 
@@ -47,7 +47,6 @@ def memory_bytes(network, time_size, batch_size):
     """
     itemsize = np.dtype(network.handler.dtype).itemsize
     totals = {'parameters': 0, 'gradients': 0, 'forward': 0, 'backward': 0}
-    largest_transient = {}  # buffer type -> elements of the layer that needs most
     for layer in network.layers.values():
         for structure in layer.parameter_shapes.values():
             size = product(structure.get_shape(time_size, batch_size))
@@ -61,9 +60,8 @@ def memory_bytes(network, time_size, batch_size):
             if not structure.is_transient:
                 size = product(structure.get_shape(time_size, batch_size))
                 totals['backward' if structure.is_backward_only else 'forward'] += size
-        for buffer_type, size in transient_memory(layer, time_size, batch_size, 1).items():
-            largest_transient[buffer_type] = max(largest_transient.get(buffer_type, 0), size)
-    totals['backward'] += sum(largest_transient.values())
+    totals['backward'] += shared_transient_memory(network.layers.values(), time_size,
+                                                  batch_size, 1)
     result = {key: value * itemsize for key, value in totals.items()}
     result['total'] = sum(result.values())
     return result

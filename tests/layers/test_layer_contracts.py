@@ -51,20 +51,38 @@ def fill_forward_internals(harness, rnd):
             handler.set_from_numpy(view, rnd.standard_normal(view.shape) * 100.0)
 
 
-@pytest.mark.parametrize('case', ALL_CASES, ids=CASE_IDS)
-def test_backward_pass_adds_into_deltas_and_gradients(case):
+def backward_twice(case, prepare):
+    """Backward results of a normal pass, and of a second one run on cleared buffers
+    after ``prepare(harness, views)`` changed some of them."""
     harness = make_harness(case)
     harness.forward()
     harness.backward()
     fresh = backward_results(harness)
-    # again from cleared buffers, but with every input delta and gradient prefilled
     harness.net.buffer_manager.clear_backward_buffers()
     harness.set_output_deltas()
     views = harness.net.buffer[harness.layer_name]
+    prepare(harness, views)
+    harness.layer.backward_pass(views)
+    return harness, fresh, backward_results(harness)
+
+
+def prefill_input_deltas_and_gradients(harness, views):
     for array in list(views.input_deltas.values()) + list(views.gradients.values()):
         harness.handler.fill(array, PREFILL)
-    harness.layer.backward_pass(views)
-    for path, values in backward_results(harness).items():
+
+
+def poison_transient_internals(harness, views):
+    # NaN: DebugHandler refuses an op that reads one, and a result made from one
+    # would not match (filled through the wrapped handler, past DebugHandler's checks)
+    for name, structure in harness.layer.internal_shapes.items():
+        if structure.is_transient:
+            harness.handler.handler.fill(views.internals[name], np.nan)
+
+
+@pytest.mark.parametrize('case', ALL_CASES, ids=CASE_IDS)
+def test_backward_pass_adds_into_deltas_and_gradients(case):
+    harness, fresh, again = backward_twice(case, prefill_input_deltas_and_gradients)
+    for path, values in again.items():
         if path.startswith('gradients.') and harness.layer.overwrites_gradients:
             np.testing.assert_allclose(values, fresh[path], rtol=1e-12, atol=1e-12,
                                        err_msg=f"{case.id}: {path} was not overwritten")
@@ -125,20 +143,8 @@ def test_results_do_not_depend_on_old_internals(case):
 
 @pytest.mark.parametrize('case', ALL_CASES, ids=CASE_IDS)
 def test_transient_internals_are_written_before_they_are_read(case):
-    harness = make_harness(case)
-    harness.forward()
-    harness.backward()
-    clean = backward_results(harness)
-    # NaN in every transient internal: DebugHandler refuses an op that reads one,
-    # and a result computed from one would not match
-    harness.net.buffer_manager.clear_backward_buffers()
-    harness.set_output_deltas()
-    views = harness.net.buffer[harness.layer_name]
-    for name, structure in harness.layer.internal_shapes.items():
-        if structure.is_transient:
-            harness.handler.handler.fill(views.internals[name], np.nan)  # past the checks
-    harness.layer.backward_pass(views)
-    for path, values in backward_results(harness).items():
+    _, clean, poisoned = backward_twice(case, poison_transient_internals)
+    for path, values in poisoned.items():
         np.testing.assert_allclose(values, clean[path], rtol=1e-12, atol=1e-12,
                                    err_msg=f"{case.id}: {path}")
 
