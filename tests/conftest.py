@@ -24,12 +24,18 @@ def _pycuda_float32():
     return PyCudaHandler(np.float32)
 
 
+def _emulated_pycuda_float32():
+    from tests.cuda_emulator import emulated_pycuda_handler
+    return emulated_pycuda_handler(np.float32)
+
+
 #: handler id -> factory. A factory raising ImportError or HandlerUnavailableError
 #: means "not here" (no pycuda, no GPU) and its handler is left out.
 _HANDLER_FACTORIES = {
     'numpy': _numpy_float64,
     'debug-numpy': _debug_numpy_float64,
     'pycuda': _pycuda_float32,
+    'pycuda-emulated': _emulated_pycuda_float32,
 }
 
 
@@ -38,7 +44,8 @@ def available_handlers():
 
     Always ``NumpyHandler(float64)`` (the reference) and
     ``DebugHandler(NumpyHandler(float64))``; ``PyCudaHandler(float32)`` only
-    where pycuda and a GPU are present.
+    where pycuda and a GPU are present; ``PyCudaHandler(float32)`` on the CPU
+    emulation of CUDA (``tests/cuda_emulator``) wherever g++ is.
     """
     handlers = []
     for handler_id, factory in _HANDLER_FACTORIES.items():
@@ -52,14 +59,14 @@ def available_handlers():
 def _handler_params():
     params = []
     for handler_id, _ in available_handlers():
-        marks = [pytest.mark.gpu] if handler_id.startswith('pycuda') else []
+        marks = [pytest.mark.gpu] if handler_id == 'pycuda' else []
         params.append(pytest.param(handler_id, id=handler_id, marks=marks))
     return params
 
 
 @pytest.fixture(params=_handler_params())
 def handler(request):
-    """A fresh handler of each available kind (ids: numpy, debug-numpy, pycuda)."""
+    """A fresh handler of each available kind (ids: numpy, debug-numpy, pycuda, pycuda-emulated)."""
     return _HANDLER_FACTORIES[request.param]()
 
 

@@ -1,12 +1,18 @@
 """Smoke test of ``bench/gpu.py``: it runs as users run it, and says when there is no GPU.
 
-With a GPU the quick run must also find equal CPU and GPU inference losses
-(the script exits 1 on a mismatch); the timings are not checked.
+With a GPU, and on the CPU emulation of CUDA (``tests/cuda_emulator``), the quick
+run must also find equal CPU and GPU inference losses (the script exits 1 on a
+mismatch); the timings are not checked.
 """
 
+import json
 import os
 import subprocess
 import sys
+
+import pytest
+
+from tests.cuda_emulator import UNAVAILABLE_REASON as EMULATOR_MISSING_REASON
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -42,3 +48,22 @@ def test_gpu_only_without_a_gpu_says_so_and_succeeds():
     if not gpu_present():
         assert 'no GPU present' in output
         assert not any(line.startswith('mnist_pi') for line in output.splitlines())
+
+
+@pytest.mark.skipif(EMULATOR_MISSING_REASON is not None, reason=f"{EMULATOR_MISSING_REASON}")
+def test_quick_run_on_the_emulated_gpu_finds_the_cpu_losses(tmp_path):
+    names = ['mnist_pi', 'cifar10_cnn', 'hutter_lstm_256', 'hutter_lstm_1000']
+    completed = subprocess.run([sys.executable, '-m', 'tests.cuda_emulator', 'bench.gpu',
+                                '--quick', '--examples', *names, '--json',
+                                str(tmp_path / 'results.json')],
+                               cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
+    output = completed.stdout
+    assert completed.returncode == 0, output[-3000:] + completed.stderr[-3000:]
+    assert 'gpu: brainstorm CPU CUDA emulator' in output
+    for name in names:
+        engines = [line.split()[1] for line in output.splitlines() if line.startswith(name + ' ')]
+        assert engines == ['cpu', 'gpu'], output
+    results = json.loads((tmp_path / 'results.json').read_text())['results']
+    for name in names:
+        assert results[name]['loss_relative_difference'] < 1e-3, results[name]
+        assert len(results[name]['gpu']['step_seconds']) == 2

@@ -9,6 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
+from tests.cuda_emulator import UNAVAILABLE_REASON as EMULATOR_MISSING_REASON
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXPERIMENTS = pathlib.Path(__file__).resolve().parent / 'experiments'
 TINY = EXPERIMENTS / 'valid' / 'tiny.yaml'
@@ -93,6 +95,27 @@ def test_set_seed_and_handler_options_reach_the_resolved_experiment(tmp_path):
     text = next(tmp_path.iterdir()).joinpath('experiment.yaml').read_text()
     assert 'seed: 9' in text and 'max_epochs: 1' in text
     assert '--set trainer.hooks[1].max_epochs=1' in text
+
+
+@pytest.mark.skipif(EMULATOR_MISSING_REASON is not None, reason=f"{EMULATOR_MISSING_REASON}")
+def test_train_with_the_pycuda_handler_learns_what_numpy_learns(tmp_path):
+    """``--handler pycuda`` end to end, on the CPU emulation of CUDA (tests/cuda_emulator)."""
+    folders = {}
+    for handler, program in (('numpy', ['bstorm_cli']),
+                             ('pycuda', ['tests.cuda_emulator', 'bstorm_cli'])):
+        out = tmp_path / handler
+        command = [sys.executable, '-m', *program, 'train', TINY, '--out', out, '--handler',
+                   handler, '--set', 'trainer.hooks[1].max_epochs=1']
+        completed = subprocess.run(list(map(str, command)), cwd=ROOT, capture_output=True,
+                                   text=True, timeout=300)
+        assert completed.returncode == 0, completed.stderr
+        folders[handler] = next(out.iterdir())
+    import yaml
+    resolved = yaml.safe_load((folders['pycuda'] / 'experiment.yaml').read_text())
+    assert resolved['handler']['type'] == 'PyCudaHandler'
+    numpy_run, gpu_run = (h5py.File(folders[name] / 'last.h5', 'r')['parameters'][()]
+                          for name in ('numpy', 'pycuda'))
+    np.testing.assert_allclose(gpu_run, numpy_run, rtol=1e-4, atol=1e-5)
 
 
 def test_same_seed_same_parameters(tmp_path):

@@ -6,8 +6,9 @@ layout planning the handler relies on (collapsing strided views for the
 elementwise kernels, reduction plans, row-major cuBLAS calls) is checked
 against numpy models of the kernels and of column-major gemm.
 
-With a GPU (marker ``gpu``, skipped with the reason otherwise): the conv and
-pool ops against NumpyHandler(float64) (the generic op tests in
+With a GPU (id ``gpu``, marker ``gpu``, skipped with the reason otherwise) and on
+the CPU emulation of CUDA (id ``emulated``, ``tests/cuda_emulator``, wherever g++
+is): the conv and pool ops against NumpyHandler(float64) (the generic op tests in
 ``test_ops_against_reference.py`` cover every other op through conftest's
 ``available_handlers()``), every op case in float64, sizes that need several
 blocks and grid-stride loops, seeding, and views the kernels cannot take.
@@ -27,6 +28,7 @@ from brainstorm.handlers._cublas import (OP_N, Operand, describe_operand,
                                          plan_product)
 from brainstorm.handlers.pycuda_handler import (broadcast_strides, collapse_dimensions,
                                                 is_c_contiguous, reduction_plan)
+from tests.cuda_emulator import UNAVAILABLE_REASON
 from tests.handlers.test_conv_ops import CONV_CASES, POOL_CASES
 from tests.handlers.test_ops_against_reference import _op_case_params, run_case
 
@@ -41,6 +43,7 @@ def _gpu_status():
 
 
 GPU_PRESENT, GPU_MISSING_REASON = _gpu_status()
+EMULATOR_MISSING_REASON = UNAVAILABLE_REASON
 needs_gpu = [pytest.mark.gpu,
              pytest.mark.skipif(not GPU_PRESENT, reason=f"no GPU here: {GPU_MISSING_REASON}")]
 
@@ -247,11 +250,26 @@ def test_a_plain_row_major_product_swaps_the_operands():
     assert (plan.a, plan.b, plan.c) == (100, 0, 200)
 
 
-# ==================================================================== with a GPU
+# ======================================= with a GPU, and on the CPU emulation of CUDA
 
 def _gpu_handler(dtype):
     from brainstorm.handlers import PyCudaHandler
     return PyCudaHandler(dtype)
+
+
+def _emulated_handler(dtype):
+    from tests.cuda_emulator import emulated_pycuda_handler
+    return emulated_pycuda_handler(dtype)
+
+
+@pytest.fixture(params=[
+    pytest.param(_gpu_handler, id='gpu', marks=needs_gpu),
+    pytest.param(_emulated_handler, id='emulated', marks=pytest.mark.skipif(
+        EMULATOR_MISSING_REASON is not None, reason=f"{EMULATOR_MISSING_REASON}")),
+])
+def make_handler(request):
+    """``dtype -> PyCudaHandler``: on the GPU, and on the CPU emulation (tests/cuda_emulator)."""
+    return request.param
 
 
 def _tolerance(dtype):
@@ -289,11 +307,10 @@ def handler_is_gpu(handler):
     return type(handler).__name__ == 'PyCudaHandler'
 
 
-@gpu_only
 @pytest.mark.parametrize('dtype', [np.float32, np.float64], ids=['float32', 'float64'])
 @pytest.mark.parametrize('contiguous', [True, False], ids=['contiguous', 'strided'])
 @pytest.mark.parametrize('case', CONV_CASES, ids=[case[0] for case in CONV_CASES])
-def test_conv_ops_match_numpy(case, contiguous, dtype):
+def test_conv_ops_match_numpy(case, contiguous, dtype, make_handler):
     _, in_shape, (filters, kh, kw), padding, stride = case
     rng = np.random.default_rng(len(case[0]))
     n, height, width, channels = in_shape
@@ -304,16 +321,15 @@ def test_conv_ops_match_numpy(case, contiguous, dtype):
             rng.standard_normal((filters, kh, kw, channels)), rng.standard_normal(filters),
             rng.standard_normal(out_shape))
     expected = _run_conv(NumpyHandler(np.float64), case, data, True)
-    got = _run_conv(_gpu_handler(dtype), case, data, contiguous)
+    got = _run_conv(make_handler(dtype), case, data, contiguous)
     for name in expected:
         np.testing.assert_allclose(got[name], expected[name], err_msg=f"{case[0]}: {name}",
                                    **_tolerance(dtype))
 
 
 
-@gpu_only
 @pytest.mark.parametrize('case', CONV_CASES, ids=[case[0] for case in CONV_CASES])
-def test_conv_backward_without_input_deltas_matches_numpy(case):
+def test_conv_backward_without_input_deltas_matches_numpy(case, make_handler):
     """in_deltas=None: only the weight and bias gradients are computed."""
     _, in_shape, (filters, kh, kw), padding, stride = case
     rng = np.random.default_rng(len(case[0]))
@@ -323,7 +339,7 @@ def test_conv_backward_without_input_deltas_matches_numpy(case):
                  (in_shape[2] + 2 * padding - kw) // stride[1] + 1, filters)
     out_deltas = rng.standard_normal(out_shape)
     results = []
-    for handler in (NumpyHandler(np.float64), _gpu_handler(np.float64)):
+    for handler in (NumpyHandler(np.float64), make_handler(np.float64)):
         arrays = [handler.create_from_numpy(value) for value in
                   (inputs, weights, out_deltas, np.zeros_like(weights), np.zeros(filters))]
         handler.conv2d_backward_batch(arrays[0], arrays[1], padding, stride, None,
@@ -359,12 +375,11 @@ def _run_pool(handler, kind, case, data, contiguous):
     return {name: value.astype(np.float64) for name, value in result.items()}
 
 
-@gpu_only
 @pytest.mark.parametrize('dtype', [np.float32, np.float64], ids=['float32', 'float64'])
 @pytest.mark.parametrize('contiguous', [True, False], ids=['contiguous', 'strided'])
 @pytest.mark.parametrize('kind', ['max', 'avg'])
 @pytest.mark.parametrize('case', POOL_CASES, ids=[case[0] for case in POOL_CASES])
-def test_pool_ops_match_numpy(case, kind, contiguous, dtype):
+def test_pool_ops_match_numpy(case, kind, contiguous, dtype, make_handler):
     _, in_shape, window, padding, stride = case
     rng = np.random.default_rng(len(case[0]))
     n, height, width, channels = in_shape
@@ -374,24 +389,22 @@ def test_pool_ops_match_numpy(case, kind, contiguous, dtype):
     inputs = rng.integers(-3, 4, size=in_shape).astype(np.float64)
     data = (inputs, out_shape, rng.standard_normal(in_shape), rng.standard_normal(out_shape))
     expected = _run_pool(NumpyHandler(np.float64), kind, case, data, True)
-    got = _run_pool(_gpu_handler(dtype), kind, case, data, contiguous)
+    got = _run_pool(make_handler(dtype), kind, case, data, contiguous)
     for name in expected:
         np.testing.assert_allclose(got[name], expected[name], err_msg=f"{case[0]}: {name}",
                                    **_tolerance(dtype))
 
 
-@gpu_only
 @pytest.mark.parametrize('op_name, case', _op_case_params())
-def test_every_op_case_in_float64(op_name, case):
-    run_case(_gpu_handler(np.float64), op_name, case)
+def test_every_op_case_in_float64(op_name, case, make_handler):
+    run_case(make_handler(np.float64), op_name, case)
 
 
-@gpu_only
 @pytest.mark.parametrize('dtype', [np.float32, np.float64], ids=['float32', 'float64'])
 @pytest.mark.parametrize('transa, transb', [(False, False), (True, False), (False, True),
                                             (True, True)])
-def test_large_products_match_numpy(dtype, transa, transb):
-    handler, rng = _gpu_handler(dtype), np.random.default_rng(1)
+def test_large_products_match_numpy(dtype, transa, transb, make_handler):
+    handler, rng = make_handler(dtype), np.random.default_rng(1)
     a = rng.standard_normal((257, 300) if transa else (300, 257))
     b = rng.standard_normal((129, 257) if transb else (257, 129))
     out = handler.create_from_numpy(rng.standard_normal((300, 129)))
@@ -404,9 +417,8 @@ def test_large_products_match_numpy(dtype, transa, transb):
     np.testing.assert_allclose(handler.get_numpy_copy(out), expected, **scale)
 
 
-@gpu_only
-def test_products_of_views_without_a_unit_stride():
-    handler, rng = _gpu_handler(np.float64), np.random.default_rng(2)
+def test_products_of_views_without_a_unit_stride(make_handler):
+    handler, rng = make_handler(np.float64), np.random.default_rng(2)
     a, b = rng.standard_normal((8, 10)), rng.standard_normal((10, 6))
     a_gpu = handler.create_from_numpy(a)[::2, ::2]
     b_gpu = handler.create_from_numpy(b)[::2, ::2]
@@ -416,10 +428,9 @@ def test_products_of_views_without_a_unit_stride():
                                rtol=1e-12)
 
 
-@gpu_only
 @pytest.mark.parametrize('dtype', [np.float32, np.float64], ids=['float32', 'float64'])
-def test_many_blocks_grid_stride_loops_and_long_rows(dtype):
-    handler, rng = _gpu_handler(dtype), np.random.default_rng(3)
+def test_many_blocks_grid_stride_loops_and_long_rows(dtype, make_handler):
+    handler, rng = make_handler(dtype), np.random.default_rng(3)
     tolerance = _tolerance(dtype)
     big = rng.standard_normal(3_000_001)  # more elements than one launch has threads
     result = handler.zeros(big.shape)
@@ -444,9 +455,8 @@ def test_many_blocks_grid_stride_loops_and_long_rows(dtype):
     assert not handler.is_fully_finite(handler.create_from_numpy(big))
 
 
-@gpu_only
-def test_seeds_fix_random_arrays_and_calls_differ():
-    handler = _gpu_handler(np.float32)
+def test_seeds_fix_random_arrays_and_calls_differ(make_handler):
+    handler = make_handler(np.float32)
     mask, gauss = handler.zeros((50, 40)), handler.zeros((50, 40))
     results = []
     for _ in range(2):
@@ -462,17 +472,15 @@ def test_seeds_fix_random_arrays_and_calls_differ():
     assert not np.array_equal(results[0][0], results[0][1])  # a new key for every call
 
 
-@gpu_only
-def test_views_beyond_the_kernel_dimensions_raise():
-    handler = _gpu_handler(np.float32)
+def test_views_beyond_the_kernel_dimensions_raise(make_handler):
+    handler = make_handler(np.float32)
     view = handler.zeros((3,) * 6)[::2, :, ::2, :, ::2, :]
     with pytest.raises(HandlerContractError, match='strided dimensions'):
         handler.add_st(1.0, view, view)
 
 
-@gpu_only
-def test_empty_arrays_slice_and_reshape_like_the_engine_does():
-    handler = _gpu_handler(np.float32)
+def test_empty_arrays_slice_and_reshape_like_the_engine_does(make_handler):
+    handler = make_handler(np.float32)
     empty = handler.zeros((0,))
     assert tuple(empty[:0].reshape((0, 3)).shape) == (0, 3)
     assert handler.get_numpy_copy(empty).shape == (0,)

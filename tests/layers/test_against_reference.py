@@ -8,8 +8,9 @@ are recorded and replayed into the reference: the comparison is about the
 arithmetic, not the random streams.
 
 Tested handlers: ``DebugHandler(NumpyHandler(float32))`` everywhere (so this test
-itself always runs), and, where pycuda and a GPU are present (marker ``gpu``),
-``PyCudaHandler`` in float32 and float64 and ``DebugHandler(PyCudaHandler)``.
+itself always runs); ``PyCudaHandler`` in float32 and float64 and
+``DebugHandler(PyCudaHandler)`` on the CPU emulation of CUDA (``tests/cuda_emulator``,
+wherever g++ is) and, where pycuda and a GPU are present (marker ``gpu``), on the GPU.
 """
 
 import numpy as np
@@ -18,6 +19,8 @@ import pytest
 from brainstorm.errors import HandlerUnavailableError
 from brainstorm.handlers import DebugHandler, NumpyHandler
 from brainstorm.testing import LayerHarness
+from tests.cuda_emulator import UNAVAILABLE_REASON as EMULATOR_MISSING_REASON
+from tests.cuda_emulator import emulated_pycuda_handler
 from tests.layers.cases import ALL_CASES
 
 RANDOM_OPS = ('generate_probability_mask', 'fill_gaussian')
@@ -28,12 +31,16 @@ def _pycuda(dtype):
     return PyCudaHandler(dtype)
 
 
-#: handler id -> (factory, needs a GPU)
+#: handler id -> (factory, what it needs: None, 'gpu' or 'emulator')
 TESTED_HANDLERS = {
-    'debug-numpy-float32': (lambda: DebugHandler(NumpyHandler(np.float32)), False),
-    'pycuda-float32': (lambda: _pycuda(np.float32), True),
-    'pycuda-float64': (lambda: _pycuda(np.float64), True),
-    'debug-pycuda-float32': (lambda: DebugHandler(_pycuda(np.float32)), True),
+    'debug-numpy-float32': (lambda: DebugHandler(NumpyHandler(np.float32)), None),
+    'pycuda-float32': (lambda: _pycuda(np.float32), 'gpu'),
+    'pycuda-float64': (lambda: _pycuda(np.float64), 'gpu'),
+    'debug-pycuda-float32': (lambda: DebugHandler(_pycuda(np.float32)), 'gpu'),
+    'pycuda-emulated-float32': (lambda: emulated_pycuda_handler(np.float32), 'emulator'),
+    'pycuda-emulated-float64': (lambda: emulated_pycuda_handler(np.float64), 'emulator'),
+    'debug-pycuda-emulated-float32':
+        (lambda: DebugHandler(emulated_pycuda_handler(np.float32)), 'emulator'),
 }
 
 
@@ -50,12 +57,15 @@ GPU_MISSING_REASON = _gpu_reason()
 
 def _handler_params():
     params = []
-    for handler_id, (_, needs_gpu) in TESTED_HANDLERS.items():
+    for handler_id, (_, needs) in TESTED_HANDLERS.items():
         marks = []
-        if needs_gpu:
+        if needs == 'gpu':
             marks = [pytest.mark.gpu,
                      pytest.mark.skipif(GPU_MISSING_REASON is not None,
                                         reason=f"no GPU here: {GPU_MISSING_REASON}")]
+        elif needs == 'emulator':
+            marks = [pytest.mark.skipif(EMULATOR_MISSING_REASON is not None,
+                                        reason=f"{EMULATOR_MISSING_REASON}")]
         params.append(pytest.param(handler_id, id=handler_id, marks=marks))
     return params
 

@@ -6,7 +6,8 @@ momentum SGD on minibatches of 100 for 24 updates. The run on the tested
 handler records its dropout masks; the float64 CPU run replays them, so both
 runs compute the same function and the loss curves must agree within float32
 tolerance. ``DebugHandler(NumpyHandler(float32))`` runs everywhere (it keeps the
-test itself working); ``PyCudaHandler(float32)`` where a GPU is (marker ``gpu``).
+test itself working); ``PyCudaHandler(float32)`` on the CPU emulation of CUDA
+(``tests/cuda_emulator``, wherever g++ is) and where a GPU is (marker ``gpu``).
 """
 
 import h5py
@@ -19,6 +20,8 @@ from brainstorm.handlers import DebugHandler, NumpyHandler
 from brainstorm.randomness import global_rnd
 from brainstorm.tools import create_net_from_spec
 from brainstorm.training.steppers import MomentumStepper
+from tests.cuda_emulator import UNAVAILABLE_REASON as EMULATOR_MISSING_REASON
+from tests.cuda_emulator import emulated_pycuda_handler
 from tests.layers.test_against_reference import record_random_draws, replay_random_draws
 
 SPEC = 'D.2 F100 D F100 D'
@@ -45,6 +48,9 @@ TESTED = {
     'debug-numpy-float32': (lambda: DebugHandler(NumpyHandler(np.float32)), []),
     'pycuda-float32': (_pycuda, [pytest.mark.gpu, pytest.mark.skipif(
         GPU_MISSING_REASON is not None, reason=f"no GPU here: {GPU_MISSING_REASON}")]),
+    'pycuda-emulated-float32': (lambda: emulated_pycuda_handler(np.float32), [
+        pytest.mark.skipif(EMULATOR_MISSING_REASON is not None,
+                           reason=f"{EMULATOR_MISSING_REASON}")]),
 }
 
 
