@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from bstorm_cli.errors import BadInputError, Location
+from bstorm_cli.experiment.overrides import override_label
 
 EXPERIMENT_FILE = 'experiment.yaml'
 LOGS_FILE = 'logs.h5'
@@ -116,7 +117,8 @@ def write_experiment(path, resolved, source, overrides):
     """The resolved experiment as YAML, with where it came from in a comment."""
     header = f"# resolved experiment: {source}\n"
     if overrides:
-        header += '# overrides: ' + ' '.join(f"--set {item}" for item in overrides) + '\n'
+        # as the user typed them: --seed 9 rather than the --set it stands for
+        header += '# overrides: ' + ' '.join(override_label(item) for item in overrides) + '\n'
     header += '# every default is filled in; bstorm train --resume reads this file\n'
     write_text(path, header + yaml.safe_dump(resolved, sort_keys=False, default_flow_style=None,
                                              allow_unicode=True, width=100))

@@ -94,7 +94,7 @@ def test_set_seed_and_handler_options_reach_the_resolved_experiment(tmp_path):
     assert result.returncode == 0, result.stderr
     text = next(tmp_path.iterdir()).joinpath('experiment.yaml').read_text()
     assert 'seed: 9' in text and 'max_epochs: 1' in text
-    assert '--set trainer.hooks[1].max_epochs=1' in text
+    assert '# overrides: --set trainer.hooks[1].max_epochs=1 --seed 9 --handler numpy' in text
 
 
 @pytest.mark.skipif(EMULATOR_MISSING_REASON is not None, reason=f"{EMULATOR_MISSING_REASON}")
