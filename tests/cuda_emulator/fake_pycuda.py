@@ -499,6 +499,10 @@ class _Function:
     def prepared_call(self, grid, block, *arguments):
         if self.argument_kinds is None:
             raise EmulatorError(f"{self.name}: prepared_call before prepare")
+        if not isinstance(block, tuple) or not isinstance(grid, tuple):
+            # pycuda takes a block that is not a tuple for the first kernel argument
+            raise EmulatorError(f"{self.name}: grid and block must be tuples, got "
+                                f"{grid!r} and {block!r}")
         grid = tuple(int(size) for size in grid) + (1,) * (3 - len(grid))
         block = tuple(int(size) for size in block) + (1,) * (3 - len(block))
         if not (1 <= grid[0] < 2 ** 31 and 1 <= grid[1] <= 65535 and 1 <= grid[2] <= 65535):

@@ -107,13 +107,14 @@ def test_launch_arguments_are_checked(runtime, types, arguments, message):
         kernel.prepared_call((1, 1), (32, 1, 1), *arguments)
 
 
-@pytest.mark.parametrize('grid, block', [((1, 1), (2048, 1, 1)), ((0, 1), (32, 1, 1)),
-                                         ((1, 70000), (32, 1, 1))])
-def test_launch_shapes_beyond_cuda_limits_fail(runtime, grid, block):
+@pytest.mark.parametrize('grid, block, message', [
+    ((1, 1), (2048, 1, 1), 'invalid block'), ((0, 1), (32, 1, 1), 'invalid grid'),
+    ((1, 70000), (32, 1, 1), 'invalid grid'), ((1, 1), [32, 1, 1], 'must be tuples')])
+def test_launch_shapes_beyond_cuda_limits_fail(runtime, grid, block, message):
     modules, module = runtime
     out = device_array(modules, np.zeros(8))
     kernel = module.get_function('overrun').prepare([np.int32, np.uintp])
-    with pytest.raises(fake_pycuda.EmulatorError, match='invalid'):
+    with pytest.raises(fake_pycuda.EmulatorError, match=message):
         kernel.prepared_call(grid, block, 0, int(out.gpudata))
 
 
