@@ -66,7 +66,10 @@ def _handler_params():
 
 @pytest.fixture(params=_handler_params())
 def handler(request):
-    """A fresh handler of each available kind (ids: numpy, debug-numpy, pycuda, pycuda-emulated)."""
+    """A fresh handler of each available kind.
+
+    Ids: numpy, debug-numpy, pycuda (GPU), pycuda-emulated (tests/cuda_emulator).
+    """
     return _HANDLER_FACTORIES[request.param]()
 
 

@@ -53,7 +53,12 @@ class EmulatorError(RuntimeError):
 
 def _build_folder():
     folder = os.path.join(tempfile.gettempdir(), f'brainstorm-cuda-emulator-{os.getuid()}')
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    # the libraries in it get loaded: nobody else may be able to put one there
+    info = os.stat(folder)
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise EmulatorError(f"{folder} is not private to this user (owner or permissions); "
+                            f"remove it and run again")
     return folder
 
 
@@ -68,15 +73,16 @@ def compile_shared_library(source, suffix, compiler, flags):
     library = os.path.join(folder, f'{key}.so')
     if os.path.exists(library):
         return library
-    source_path = os.path.join(folder, f'{key}.{suffix}')
+    source_path = os.path.join(folder, f'{key}.{os.getpid()}.{suffix}')
     with open(source_path, 'w') as file:
         file.write(source)
     partial = f'{library}.{os.getpid()}.partial'
     result = subprocess.run([compiler, *flags, '-shared', '-fPIC', '-o', partial, source_path],
                             capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
+    if result.returncode != 0:  # the source stays, for reading the errors against
         raise EmulatorError(f"{compiler} failed on {source_path}:\n{result.stderr[-4000:]}")
     os.replace(partial, library)  # atomic: a concurrent build never sees half a library
+    os.remove(source_path)
     return library
 
 
@@ -584,7 +590,8 @@ def _make_compiler():
 # ---------------------------------------------------------------------------- modules
 
 def build_modules():
-    """``{module name: module}`` for ``pycuda``, ``.driver``, ``.compiler``, ``.gpuarray``, ``.tools``."""
+    """The emulated modules by name: ``pycuda`` and its ``driver``, ``compiler``, ``gpuarray``,
+    ``tools``."""
     package = types.ModuleType('pycuda')
     package.__path__ = []
     package.VERSION_TEXT = 'brainstorm CPU emulation of pycuda 2026.1'

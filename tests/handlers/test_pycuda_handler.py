@@ -28,7 +28,7 @@ from brainstorm.handlers._cublas import (OP_N, Operand, describe_operand,
                                          plan_product)
 from brainstorm.handlers.pycuda_handler import (broadcast_strides, collapse_dimensions,
                                                 is_c_contiguous, reduction_plan)
-from tests.cuda_emulator import UNAVAILABLE_REASON
+from tests.cuda_emulator import UNAVAILABLE_REASON as EMULATOR_MISSING_REASON
 from tests.handlers.test_conv_ops import CONV_CASES, POOL_CASES
 from tests.handlers.test_ops_against_reference import _op_case_params, run_case
 
@@ -43,7 +43,6 @@ def _gpu_status():
 
 
 GPU_PRESENT, GPU_MISSING_REASON = _gpu_status()
-EMULATOR_MISSING_REASON = UNAVAILABLE_REASON
 needs_gpu = [pytest.mark.gpu,
              pytest.mark.skipif(not GPU_PRESENT, reason=f"no GPU here: {GPU_MISSING_REASON}")]
 
