@@ -177,7 +177,8 @@ def mem_alloc(nbytes):
 
 def memcpy_htod(destination, source):
     """Copy a host array into device memory at ``destination``."""
-    source = np.ascontiguousarray(source)
+    if not source.flags.c_contiguous:  # pycuda's buffer interface refuses it too
+        raise EmulatorError("memcpy_htod needs a contiguous host array")
     pointer = _checked_range(destination, source.nbytes, 'memcpy_htod')
     host_view(pointer, source.nbytes)[...] = source.reshape(-1).view(np.uint8)
     check_guards('memcpy_htod')
