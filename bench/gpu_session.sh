@@ -99,7 +99,8 @@ print(handler.get_numpy_copy(a))
 print(handler.context.get_device().name())"
 
     export BRAINSTORM_CUBLAS_LIBRARY=${BRAINSTORM_CUBLAS_LIBRARY:-}
-    local pytest=("$python" -m pytest -q -p no:cacheprovider -rfEs --maxfail=50)
+    # the emulated variants (ids with "emulated") run in CI; here only the GPU counts
+    local pytest=("$python" -m pytest -q -p no:cacheprovider -rfEs --maxfail=50 -k "not emulated")
     step tests-gpu tests_gpu.log timeout 200 "${pytest[@]}" tests/handlers/test_pycuda_handler.py \
         tests/handlers/test_cuda_sources.py
     step tests-ops tests_ops.log timeout 200 "${pytest[@]}" -m gpu \
