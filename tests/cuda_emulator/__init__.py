@@ -8,11 +8,13 @@ behind a header of CPU stand-ins for the CUDA built-ins
 ``SourceModule`` emulated in ``fake_pycuda.py`` and cuBLAS's gemm in
 ``cublas.c`` (loaded through the handler's own ctypes binding).
 
-What it proves: the kernels compute what NumpyHandler computes for every op,
-layer and a short training run, including every index computation, view
-layout, reduction and barrier; launches stay within CUDA's limits and pass
-arguments of the prepared types; no kernel or gemm writes outside its arrays
-or reads memory it did not write first (fresh allocations hold NaN).
+What it checks: that the kernels, run as CUDA would run them, compute what
+NumpyHandler computes for every op, every layer and a short training run (every
+index computation, view layout, reduction and barrier included); that launches
+stay within CUDA's limits and pass arguments of the types the kernels declare;
+that no kernel or gemm writes into the 1 KiB guard zones around each array; and,
+because fresh allocations hold NaN, that no result depends on memory nothing
+wrote.
 
 What it cannot prove: anything about real concurrency (threads run one after
 another, so a data race between threads passes here), float rounding of the
