@@ -16,10 +16,15 @@ that no kernel or gemm writes into the 1 KiB guard zones around each array; and,
 because fresh allocations hold NaN, that no result depends on memory nothing
 wrote.
 
-What it cannot prove: anything about real concurrency (threads run one after
-another, so a data race between threads passes here), float rounding of the
-GPU's fused multiply-adds and math library, the real cuBLAS, pycuda's real
-argument packing, or speed. Those need a GPU (``bench/gpu_session.sh``).
+Threads run one after another, first to last or, after
+``fake_pycuda.set_reverse_order(True)``, last to first; a kernel whose result
+depends on the order of its threads fails in one of the two orders.
+
+What it cannot find: races that give one result in both orders (two threads
+adding into one element without atomics lose an update on a GPU, never here),
+float rounding of the GPU's fused multiply-adds and math library, the real
+cuBLAS, pycuda's real argument packing, or speed. Those need a GPU
+(``bench/gpu_session.sh``).
 """
 
 import contextlib

@@ -474,6 +474,21 @@ def _wrapper(name, parameters, synchronizes):
             f'[&]() {{ {name}({", ".join(names)}); }});\n}}\n'), declarations
 
 
+_LIBRARIES = []  # every kernel library loaded, for set_reverse_order
+_REVERSE_ORDER = [False]
+
+
+def set_reverse_order(reverse):
+    """Run blocks and threads last first (True) or first first (False), in every module.
+
+    A kernel whose result depends on the order in which its threads run gives a
+    different result in reverse order.
+    """
+    _REVERSE_ORDER[0] = bool(reverse)
+    for library in _LIBRARIES:
+        library.emulator_set_reverse_order(int(reverse))
+
+
 class _Function:
     def __init__(self, module, name, declarations, synchronizes):
         self.module = module
@@ -573,6 +588,8 @@ def _make_compiler():
             full = '\n'.join([runtime, '#line 1 "module.cu"', source, *wrappers])
             path = compile_shared_library(full, 'cpp', 'g++', list(_EMULATOR_FLAGS))
             self.library = ctypes.CDLL(path)
+            self.library.emulator_set_reverse_order(int(_REVERSE_ORDER[0]))
+            _LIBRARIES.append(self.library)
             self._functions = {}
 
         def get_function(self, name):

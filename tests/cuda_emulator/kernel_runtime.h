@@ -6,7 +6,8 @@
 // memory, so values written by other emulated threads before a __syncthreads() are
 // seen after it, as on the GPU.
 //
-// Blocks run one after the other. Inside a block, a kernel without __syncthreads()
+// Blocks run one after the other (first to last, or last to first after
+// emulator_set_reverse_order(1)). Inside a block, a kernel without __syncthreads()
 // runs its threads one after the other; a kernel with it runs each thread as a fiber
 // (its own stack), and a barrier switches to the next fiber, so every thread of the
 // block reaches the barrier before any passes it. A barrier that some threads of a
@@ -79,6 +80,19 @@ static Fiber* current = nullptr;
 static const std::function<void()>* body = nullptr;
 static bool in_fibers = false;
 static int error = OK;
+// Run blocks, and threads within a block, last first: a kernel whose result depends on
+// the order its threads run in (two threads writing one element, a thread reading what
+// another writes without a barrier between) gives another result in reverse order.
+static bool reverse_order = false;
+
+// The n-th index of a grid or block in x-fastest order (from the end in reverse order).
+static dim3 nth(dim3 shape, size_t n)
+{
+    const size_t total = (size_t)shape.x * shape.y * shape.z;
+    if (reverse_order) n = total - 1 - n;
+    return dim3{(unsigned int)(n % shape.x), (unsigned int)(n / shape.x % shape.y),
+                (unsigned int)(n / ((size_t)shape.x * shape.y))};
+}
 
 static void fiber_main()
 {
@@ -117,20 +131,17 @@ static int run_block_in_fibers(dim3 block, const std::function<void()>& kernel)
         fiber->started = false;
         fibers.push_back(fiber);
     }
-    size_t n = 0;
-    for (unsigned int z = 0; z < block.z; ++z)
-        for (unsigned int y = 0; y < block.y; ++y)
-            for (unsigned int x = 0; x < block.x; ++x, ++n) {
-                fibers[n]->index = dim3{x, y, z};
-                fibers[n]->state = READY;
-            }
+    for (size_t n = 0; n < count; ++n) {
+        fibers[n]->index = nth(block, n);
+        fibers[n]->state = READY;
+    }
     body = &kernel;
     in_fibers = true;
     int status = OK;
     for (;;) {
         size_t waiting = 0, done = 0;
         for (size_t i = 0; i < count; ++i) {
-            Fiber* fiber = fibers[i];
+            Fiber* fiber = fibers[i];  // fiber i runs thread nth(block, i)
             if (fiber->state != DONE) {
                 fiber->state = READY;
                 resume(fiber);
@@ -150,27 +161,27 @@ static int launch(dim3 grid, dim3 block, bool synchronizes, const std::function<
     gridDim = grid;
     blockDim = block;
     error = OK;
-    for (unsigned int bz = 0; bz < grid.z; ++bz)
-        for (unsigned int by = 0; by < grid.y; ++by)
-            for (unsigned int bx = 0; bx < grid.x; ++bx) {
-                blockIdx = dim3{bx, by, bz};
-                if (synchronizes) {
-                    const int status = run_block_in_fibers(block, kernel);
-                    if (status != OK) return status;
-                    continue;
-                }
-                for (unsigned int z = 0; z < block.z; ++z)
-                    for (unsigned int y = 0; y < block.y; ++y)
-                        for (unsigned int x = 0; x < block.x; ++x) {
-                            threadIdx = dim3{x, y, z};
-                            kernel();
-                            if (error != OK) return error;
-                        }
-            }
+    const size_t blocks = (size_t)grid.x * grid.y * grid.z;
+    const size_t threads = (size_t)block.x * block.y * block.z;
+    for (size_t b = 0; b < blocks; ++b) {
+        blockIdx = nth(grid, b);
+        if (synchronizes) {
+            const int status = run_block_in_fibers(block, kernel);
+            if (status != OK) return status;
+            continue;
+        }
+        for (size_t t = 0; t < threads; ++t) {
+            threadIdx = nth(block, t);
+            kernel();
+            if (error != OK) return error;
+        }
+    }
     return error;
 }
 
 }  // namespace emulator
+
+extern "C" void emulator_set_reverse_order(int reverse) { emulator::reverse_order = reverse != 0; }
 
 static void emulator_barrier()
 {

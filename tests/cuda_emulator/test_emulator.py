@@ -162,3 +162,39 @@ def test_emulated_cublas_computes_column_major_gemm_and_checks_leading_dimension
     with pytest.raises(BrainstormError, match='CUBLAS_STATUS_INVALID_VALUE'):
         cublas.gemm(8, bad, accumulate=False)
     cublas.destroy()
+
+
+ORDER_SOURCE = r"""
+typedef float real;
+
+// every thread writes its own index into out[0]: the last thread to run wins
+extern "C" __global__ void last_writer(real* out)
+{
+    out[0] = (real)(blockIdx.x * blockDim.x + threadIdx.x);
+}
+"""
+
+
+def test_reverse_order_runs_the_last_thread_first():
+    modules = fake_pycuda.build_modules()
+    module = modules['pycuda.compiler'].SourceModule(ORDER_SOURCE, no_extern_c=True)
+    out = device_array(modules, np.zeros(1))
+    kernel = module.get_function('last_writer').prepare([np.uintp])
+    winners = []
+    for reverse in (False, True):
+        fake_pycuda.set_reverse_order(reverse)
+        try:
+            kernel.prepared_call((3, 1), (8, 1, 1), int(out.gpudata))
+        finally:
+            fake_pycuda.set_reverse_order(False)
+        winners.append(out.get()[0])
+    assert winners == [23.0, 0.0]
+
+
+def test_reverse_order_keeps_barrier_semantics(runtime):
+    _, module = runtime
+    fake_pycuda.set_reverse_order(True)
+    try:
+        test_barriers_make_shared_memory_writes_visible(runtime)
+    finally:
+        fake_pycuda.set_reverse_order(False)

@@ -7,8 +7,8 @@ elementwise kernels, reduction plans, row-major cuBLAS calls) is checked
 against numpy models of the kernels and of column-major gemm.
 
 With a GPU (id ``gpu``, marker ``gpu``, skipped with the reason otherwise) and on
-the CPU emulation of CUDA (id ``emulated``, ``tests/cuda_emulator``, wherever g++
-is): the conv and pool ops against NumpyHandler(float64) (the generic op tests in
+the CPU emulation of CUDA (ids ``emulated`` and ``emulated-reverse-order``,
+``tests/cuda_emulator``, wherever g++ is): the conv and pool ops against NumpyHandler(float64) (the generic op tests in
 ``test_ops_against_reference.py`` cover every other op through conftest's
 ``available_handlers()``), every op case in float64, sizes that need several
 blocks and grid-stride loops, seeding, and views the kernels cannot take.
@@ -261,14 +261,31 @@ def _emulated_handler(dtype):
     return emulated_pycuda_handler(dtype)
 
 
+_needs_emulator = pytest.mark.skipif(EMULATOR_MISSING_REASON is not None,
+                                     reason=f"{EMULATOR_MISSING_REASON}")
+
+
 @pytest.fixture(params=[
-    pytest.param(_gpu_handler, id='gpu', marks=needs_gpu),
-    pytest.param(_emulated_handler, id='emulated', marks=pytest.mark.skipif(
-        EMULATOR_MISSING_REASON is not None, reason=f"{EMULATOR_MISSING_REASON}")),
+    pytest.param('gpu', marks=needs_gpu),
+    pytest.param('emulated', marks=_needs_emulator),
+    pytest.param('emulated-reverse-order', marks=_needs_emulator),
 ])
 def make_handler(request):
-    """``dtype -> PyCudaHandler``: on the GPU, and on the CPU emulation (tests/cuda_emulator)."""
-    return request.param
+    """``dtype -> PyCudaHandler``: on the GPU, and on the CPU emulation (tests/cuda_emulator).
+
+    The emulation also runs every kernel's blocks and threads last first
+    (``emulated-reverse-order``): a kernel whose result depends on the order of its
+    threads fails there.
+    """
+    if request.param == 'gpu':
+        yield _gpu_handler
+        return
+    from tests.cuda_emulator import fake_pycuda
+    fake_pycuda.set_reverse_order(request.param == 'emulated-reverse-order')
+    try:
+        yield _emulated_handler
+    finally:
+        fake_pycuda.set_reverse_order(False)
 
 
 def _tolerance(dtype):
