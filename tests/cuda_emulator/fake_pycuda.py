@@ -475,7 +475,7 @@ def _wrapper(name, parameters, synchronizes):
 
 
 _LIBRARIES = []  # every kernel library loaded, for set_reverse_order
-_REVERSE_ORDER = [False]
+_reverse_order = False
 
 
 def set_reverse_order(reverse):
@@ -484,7 +484,8 @@ def set_reverse_order(reverse):
     A kernel whose result depends on the order in which its threads run gives a
     different result in reverse order.
     """
-    _REVERSE_ORDER[0] = bool(reverse)
+    global _reverse_order
+    _reverse_order = bool(reverse)
     for library in _LIBRARIES:
         library.emulator_set_reverse_order(int(reverse))
 
@@ -588,7 +589,7 @@ def _make_compiler():
             full = '\n'.join([runtime, '#line 1 "module.cu"', source, *wrappers])
             path = compile_shared_library(full, 'cpp', 'g++', list(_EMULATOR_FLAGS))
             self.library = ctypes.CDLL(path)
-            self.library.emulator_set_reverse_order(int(_REVERSE_ORDER[0]))
+            self.library.emulator_set_reverse_order(int(_reverse_order))
             _LIBRARIES.append(self.library)
             self._functions = {}
 
