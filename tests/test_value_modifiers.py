@@ -13,7 +13,7 @@ from brainstorm.value_modifiers import (ClipValues, ConstrainL2Norm, FreezeValue
 
 # The ``handler`` fixture (tests/conftest.py) runs each test on every handler
 # present: NumpyHandler(float64), DebugHandler around it, PyCudaHandler(float32)
-# where a GPU is.
+# where a GPU is, and PyCudaHandler(float32) on the CPU emulation of CUDA.
 
 def _tolerance(handler):
     return 1e-12 if np.dtype(handler.dtype) == np.float64 else 1e-5
