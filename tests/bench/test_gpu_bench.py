@@ -10,9 +10,7 @@ import os
 import subprocess
 import sys
 
-import pytest
-
-from tests.cuda_emulator import UNAVAILABLE_REASON as EMULATOR_MISSING_REASON
+from tests.cuda_emulator.marks import needs_emulator
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -50,7 +48,7 @@ def test_gpu_only_without_a_gpu_says_so_and_succeeds():
         assert not any(line.startswith('mnist_pi') for line in output.splitlines())
 
 
-@pytest.mark.skipif(EMULATOR_MISSING_REASON is not None, reason=f"{EMULATOR_MISSING_REASON}")
+@needs_emulator
 def test_quick_run_on_the_emulated_gpu_finds_the_cpu_losses(tmp_path):
     names = ['mnist_pi', 'cifar10_cnn', 'hutter_lstm_256', 'hutter_lstm_1000']
     completed = subprocess.run([sys.executable, '-m', 'tests.cuda_emulator', 'bench.gpu',

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.cuda_emulator import UNAVAILABLE_REASON as EMULATOR_MISSING_REASON
+from tests.cuda_emulator.marks import needs_emulator
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXPERIMENTS = pathlib.Path(__file__).resolve().parent / 'experiments'
@@ -97,7 +97,7 @@ def test_set_seed_and_handler_options_reach_the_resolved_experiment(tmp_path):
     assert '# overrides: --set trainer.hooks[1].max_epochs=1 --seed 9 --handler numpy' in text
 
 
-@pytest.mark.skipif(EMULATOR_MISSING_REASON is not None, reason=f"{EMULATOR_MISSING_REASON}")
+@needs_emulator
 def test_train_with_the_pycuda_handler_learns_what_numpy_learns(tmp_path):
     """``--handler pycuda`` end to end, on the CPU emulation of CUDA (tests/cuda_emulator)."""
     folders = {}

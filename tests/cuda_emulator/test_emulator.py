@@ -10,9 +10,10 @@ cuBLAS computes column-major gemm and refuses bad leading dimensions.
 import numpy as np
 import pytest
 
-from tests.cuda_emulator import UNAVAILABLE_REASON, fake_pycuda
+from tests.cuda_emulator import fake_pycuda
+from tests.cuda_emulator.marks import needs_emulator
 
-pytestmark = pytest.mark.skipif(UNAVAILABLE_REASON is not None, reason=f"{UNAVAILABLE_REASON}")
+pytestmark = needs_emulator
 
 SOURCE = r"""
 typedef float real;
@@ -192,7 +193,6 @@ def test_reverse_order_runs_the_last_thread_first():
 
 
 def test_reverse_order_keeps_barrier_semantics(runtime):
-    _, module = runtime
     fake_pycuda.set_reverse_order(True)
     try:
         test_barriers_make_shared_memory_writes_visible(runtime)

@@ -28,7 +28,7 @@ from brainstorm.handlers._cublas import (OP_N, Operand, describe_operand,
                                          plan_product)
 from brainstorm.handlers.pycuda_handler import (broadcast_strides, collapse_dimensions,
                                                 is_c_contiguous, reduction_plan)
-from tests.cuda_emulator import UNAVAILABLE_REASON as EMULATOR_MISSING_REASON
+from tests.cuda_emulator.marks import needs_emulator
 from tests.handlers.test_conv_ops import CONV_CASES, POOL_CASES
 from tests.handlers.test_ops_against_reference import _op_case_params, run_case
 
@@ -261,14 +261,10 @@ def _emulated_handler(dtype):
     return emulated_pycuda_handler(dtype)
 
 
-_needs_emulator = pytest.mark.skipif(EMULATOR_MISSING_REASON is not None,
-                                     reason=f"{EMULATOR_MISSING_REASON}")
-
-
 @pytest.fixture(params=[
     pytest.param('gpu', marks=needs_gpu),
-    pytest.param('emulated', marks=_needs_emulator),
-    pytest.param('emulated-reverse-order', marks=_needs_emulator),
+    pytest.param('emulated', marks=needs_emulator),
+    pytest.param('emulated-reverse-order', marks=needs_emulator),
 ])
 def make_handler(request):
     """``dtype -> PyCudaHandler``: on the GPU, and on the CPU emulation (tests/cuda_emulator).

@@ -19,8 +19,8 @@ import pytest
 from brainstorm.errors import HandlerUnavailableError
 from brainstorm.handlers import DebugHandler, NumpyHandler
 from brainstorm.testing import LayerHarness
-from tests.cuda_emulator import UNAVAILABLE_REASON as EMULATOR_MISSING_REASON
 from tests.cuda_emulator import emulated_pycuda_handler
+from tests.cuda_emulator.marks import needs_emulator
 from tests.layers.cases import ALL_CASES
 
 RANDOM_OPS = ('generate_probability_mask', 'fill_gaussian')
@@ -64,8 +64,7 @@ def _handler_params():
                      pytest.mark.skipif(GPU_MISSING_REASON is not None,
                                         reason=f"no GPU here: {GPU_MISSING_REASON}")]
         elif needs == 'emulator':
-            marks = [pytest.mark.skipif(EMULATOR_MISSING_REASON is not None,
-                                        reason=f"{EMULATOR_MISSING_REASON}")]
+            marks = [needs_emulator]
         params.append(pytest.param(handler_id, id=handler_id, marks=marks))
     return params
 

@@ -20,8 +20,8 @@ from brainstorm.handlers import DebugHandler, NumpyHandler
 from brainstorm.randomness import global_rnd
 from brainstorm.tools import create_net_from_spec
 from brainstorm.training.steppers import MomentumStepper
-from tests.cuda_emulator import UNAVAILABLE_REASON as EMULATOR_MISSING_REASON
 from tests.cuda_emulator import emulated_pycuda_handler
+from tests.cuda_emulator.marks import needs_emulator
 from tests.layers.test_against_reference import record_random_draws, replay_random_draws
 
 SPEC = 'D.2 F100 D F100 D'
@@ -48,9 +48,7 @@ TESTED = {
     'debug-numpy-float32': (lambda: DebugHandler(NumpyHandler(np.float32)), []),
     'pycuda-float32': (_pycuda, [pytest.mark.gpu, pytest.mark.skipif(
         GPU_MISSING_REASON is not None, reason=f"no GPU here: {GPU_MISSING_REASON}")]),
-    'pycuda-emulated-float32': (lambda: emulated_pycuda_handler(np.float32), [
-        pytest.mark.skipif(EMULATOR_MISSING_REASON is not None,
-                           reason=f"{EMULATOR_MISSING_REASON}")]),
+    'pycuda-emulated-float32': (lambda: emulated_pycuda_handler(np.float32), [needs_emulator]),
 }
 
 
