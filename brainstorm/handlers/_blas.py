@@ -13,6 +13,8 @@ so every product of the NumpyHandler and of its conv ops goes to scipy, and
 
 import numpy as np
 
+from brainstorm.handlers import _cblas
+
 _GEMM_BY_DTYPE = {}
 
 
@@ -42,10 +44,15 @@ def gemm_into(a, b, out, transa=False, transb=False, beta=0.0):
         bool: False if BLAS cannot take these operands (other dtype, strided
         layout, empty); then nothing was written and the caller falls back.
     """
-    gemm = _gemm_for(out.dtype)
-    if gemm is None or not a.dtype == b.dtype == out.dtype:
+    if not a.dtype == b.dtype == out.dtype:
         return False
     if 0 in a.shape or 0 in b.shape or 0 in out.shape:
+        return False
+    cblas = _cblas.load()
+    if cblas is not None and cblas.supports(out.dtype):
+        return _cblas_gemm_into(cblas, a, b, out, transa, transb, beta)
+    gemm = _gemm_for(out.dtype)
+    if gemm is None:
         return False
     # BLAS wants Fortran order. A C-contiguous out is a Fortran-ordered out.T,
     # and out.T = op(b).T @ op(a).T (+ beta * out.T) is the same product.
@@ -65,6 +72,47 @@ def gemm_into(a, b, out, transa=False, transb=False, beta=0.0):
         # scipy copied c after all; the result still holds the full product
         np.copyto(target, result)
     return True
+
+
+def _cblas_gemm_into(cblas, a, b, out, transa, transb, beta):
+    """:func:`gemm_into` through a :class:`_cblas.Cblas` (row-major CBLAS call).
+
+    Takes the operands the scipy path takes: C- or Fortran-contiguous matrices.
+    """
+    target = _row_major(out)
+    if target is not None:
+        first, second = (a, transa), (b, transb)
+    else:  # a column-major out is a row-major out.T = op(b).T @ op(a).T
+        target = _row_major(out.T)
+        if target is None:
+            return False
+        first, second = (b, not transb), (a, not transa)
+    operands = []
+    for matrix, transposed in (first, second):
+        layout = _row_major(matrix)
+        if layout is None:
+            layout = _row_major(matrix.T)
+            if layout is None:
+                return False
+            transposed = not transposed
+        operands.append((layout, _cblas.TRANS if transposed else _cblas.NO_TRANS))
+    (c, ldc), ((a_matrix, lda), trans_a), ((b_matrix, ldb), trans_b) = target, *operands
+    rows, columns = c.shape
+    inner = a_matrix.shape[0] if trans_a == _cblas.TRANS else a_matrix.shape[1]
+    cblas.gemm(_cblas.ROW_MAJOR, trans_a, trans_b, rows, columns, inner, 1.0, a_matrix, lda,
+               b_matrix, ldb, beta, c, ldc)
+    return True
+
+
+def _row_major(matrix):
+    """(matrix, leading dimension) if it is C-contiguous, else None.
+
+    (Row-strided matrices would do for CBLAS too; they take the scipy path's
+    fallback instead, so that both paths accept the same operands.)
+    """
+    if matrix.flags.c_contiguous:
+        return matrix, max(1, matrix.shape[1])
+    return None
 
 
 def matmul_into(a, b, out):

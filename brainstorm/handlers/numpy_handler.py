@@ -9,7 +9,7 @@ op allocates, except fill_gaussian (numpy's RandomState draws into new arrays).
 
 import numpy as np
 
-from brainstorm.handlers import _blas
+from brainstorm.handlers import _blas, _cblas
 from brainstorm.handlers.base_handler import Handler
 
 
@@ -54,6 +54,9 @@ class NumpyHandler(Handler):
             self._axpy = blas.get_blas_funcs('axpy', dtype=self.dtype)
             self._scal = blas.get_blas_funcs('scal', dtype=self.dtype)
             self._gemv = blas.get_blas_funcs('gemv', dtype=self.dtype)
+        # MKL where installed (see _cblas): then every BLAS call goes there, so that
+        # one library's thread pool serves all of them (see _blas for why)
+        self._cblas = _cblas.load() if self._axpy is not None else None
         self._ones_by_count = {}
 
     def _allocate_scratch(self, size, dtype):
@@ -135,6 +138,9 @@ class NumpyHandler(Handler):
             vectors = self._blas_vectors(t)
             if vectors is not None:
                 (flat,) = vectors
+                if self._cblas is not None:
+                    self._cblas.scal(s, flat)
+                    return
                 result = self._scal(s, flat)
                 if result.ctypes.data != flat.ctypes.data:
                     np.copyto(flat, result)
@@ -171,6 +177,9 @@ class NumpyHandler(Handler):
     def _axpy_into(self, vectors, s):
         """``y += s * x`` for ``vectors == [x, y]`` from :meth:`_blas_vectors`."""
         x, y = vectors
+        if self._cblas is not None:
+            self._cblas.axpy(s, x, y)
+            return
         result = self._axpy(x, y, a=s)
         if result.ctypes.data != y.ctypes.data:
             np.copyto(y, result)  # scipy copied y after all; the result holds the sum
@@ -286,6 +295,11 @@ class NumpyHandler(Handler):
                 out.flags.c_contiguous):
             return False
         flat_out = out.reshape(-1)
+        if self._cblas is not None:
+            # row-major a (rows, columns) transposed times a ones vector of its rows
+            self._cblas.gemv(_cblas.ROW_MAJOR, _cblas.TRANS, a.shape[0], a.shape[1], 1.0, a,
+                             a.shape[1], self._ones(a.shape[0]), beta, flat_out)
+            return True
         result = self._gemv(1.0, a.T, self._ones(a.shape[0]), beta=beta, y=flat_out,
                             overwrite_y=True)
         if result.ctypes.data != flat_out.ctypes.data:
