@@ -9,6 +9,10 @@ Buffers:
     inputs.default    ('T', 'B', ...)   any feature shape
     outputs.default   ('T', 'B', ...)   the input's shape
     internals.mask    ('T', 'B', ...)   0 or 1 / (1 - drop_prob), last training pass
+
+A test pass copies the inputs and leaves the mask alone (no mask to fill, one
+read and one write per element instead of two reads and a write); a backward
+pass after it treats the layer as the identity.
 """
 
 from collections import OrderedDict
@@ -37,6 +41,8 @@ def Dropout(drop_prob=0.5, name=None):
 
 class DropoutLayerImpl(Layer):
     expected_kwargs = {'drop_prob'}
+    #: whether the last forward pass was a test pass (its backward pass is the identity)
+    last_pass_was_test = False
 
     def setup(self, kwargs, in_shapes):
         drop_prob = self.get_kwarg(kwargs, 'drop_prob', 0.5, (int, float))
@@ -53,15 +59,18 @@ class DropoutLayerImpl(Layer):
         handler = self.handler
         inputs, outputs = buffers.inputs.default, buffers.outputs.default
         mask = buffers.internals.mask
-        if training_pass:
-            keep_prob = 1.0 - self.drop_prob
-            handler.generate_probability_mask(mask, keep_prob)
-            handler.mult_st(1.0 / keep_prob, mask, mask)
-        else:
-            # the backward pass after a test pass treats the layer as the identity
-            handler.fill(mask, 1.0)
+        self.last_pass_was_test = not training_pass
+        if not training_pass:
+            handler.copy_to(inputs, outputs)
+            return
+        keep_prob = 1.0 - self.drop_prob
+        handler.generate_probability_mask(mask, keep_prob)
+        handler.mult_st(1.0 / keep_prob, mask, mask)
         handler.mult_tt(inputs, mask, outputs)
 
     def backward_pass(self, buffers):
-        self.handler.mult_add_tt(buffers.output_deltas.default, buffers.internals.mask,
-                                 buffers.input_deltas.default)
+        output_deltas, input_deltas = buffers.output_deltas.default, buffers.input_deltas.default
+        if self.last_pass_was_test:
+            self.handler.add_tt(output_deltas, input_deltas, input_deltas)
+        else:
+            self.handler.mult_add_tt(output_deltas, buffers.internals.mask, input_deltas)

@@ -55,8 +55,10 @@ class FullyConnectedLayerImpl(Layer):
         W, bias = buffers.parameters.W, buffers.parameters.bias
         inputs = flatten_time_and_features(buffers.inputs.default)
         outputs = flatten_time_and_features(buffers.outputs.default)
-        handler.dot_mm(inputs, W, outputs)
-        handler.add_mv(outputs, bias.reshape((1, bias.shape[0])), outputs)
+        # the bias rows first, then the product accumulated onto them (gemm with
+        # beta=1): one write pass instead of a read-write pass after the product
+        handler.broadcast_t(bias.reshape((1, bias.shape[0])), 0, outputs)
+        handler.dot_add_mm(inputs, W, outputs)
         handler.act_func(self.activation)(outputs, outputs)
 
     def backward_pass(self, buffers):

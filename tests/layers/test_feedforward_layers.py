@@ -53,6 +53,22 @@ def test_dropout_is_the_identity_at_test_time():
     np.testing.assert_array_equal(harness.output('default'), harness.data['default'])
 
 
+def test_dropout_after_a_test_pass_passes_deltas_through_and_keeps_the_mask():
+    harness = run('Dropout', {'drop_prob': 0.5}, {'default': (6,)})
+    mask = harness.net.buffer[harness.layer_name].internals.mask.copy()
+    harness.case.training_pass = False
+    harness.forward()
+    harness.backward()
+    np.testing.assert_array_equal(harness.net.buffer[harness.layer_name].internals.mask, mask)
+    np.testing.assert_array_equal(harness.input_delta_view('default'),
+                                  harness.output_deltas['default'])
+    harness.case.training_pass = True  # and a training pass masks the deltas again
+    harness.forward()
+    harness.backward()
+    np.testing.assert_array_equal(harness.input_delta_view('default'),
+                                  harness.output_deltas['default'] * mask)
+
+
 def test_dropout_masks_follow_the_handler_seed():
     masks = [run('Dropout', {}, {'default': (20,)}, seed=seed).output('default') != 0
              for seed in (1, 1, 2)]
