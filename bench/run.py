@@ -366,6 +366,10 @@ def parse_arguments(argv):
     parser.add_argument('--memory-repeats', type=int, default=None,
                         help='fresh processes per engine for the peak memory, whose '
                              'median is reported (default 3; 1 with --quick)')
+    parser.add_argument('--cpu-clock', action='store_true',
+                        help='time by process CPU time instead of wall-clock time (for a '
+                             'loaded machine; run single-threaded: OPENBLAS_NUM_THREADS=1 '
+                             'MKL_NUM_THREADS=1 OMP_NUM_THREADS=1)')
     parser.add_argument('--json', metavar='FILE', help='also write all figures as JSON')
     parser.add_argument('--memory-probe', metavar='ENGINE', help=argparse.SUPPRESS,
                         choices=['brainstorm', 'brainstorm-traced', 'torch'])
@@ -392,6 +396,8 @@ def main(argv=None):
         print(json.dumps(memory_probe(args.memory_probe, examples[0], args.steps)))
         return 0
     torch, why_not = import_torch(args.no_torch)
+    if args.cpu_clock:
+        _common.use_cpu_clock()
     print(f"brainstorm benchmark, {datetime.datetime.now().isoformat(timespec='minutes')}"
           f"{' (--quick smoke run: small batches, not comparable)' if args.quick else ''}")
     _common.warm_up_blas()  # loads scipy's BLAS too, so that machine_lines lists it
@@ -401,6 +407,7 @@ def main(argv=None):
         print(f"torch: absent, {why_not}; reporting brainstorm alone")
     else:
         print(f"torch: {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"clock: {'process CPU time' if args.cpu_clock else 'wall-clock time'}")
     print(f"protocol: {args.rounds} alternating rounds x {args.steps} steps per engine after "
           f"{args.warmup} warm-up steps; a round's time is its median step, each block after "
           f"{_common.SETTLE_SECONDS} s idle; ratio = brainstorm / torch per round")
