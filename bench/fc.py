@@ -72,7 +72,12 @@ def main(argv=None):
     parser.add_argument('--batch', type=int, default=100)
     parser.add_argument('--inputs', type=int, default=784)
     parser.add_argument('--units', type=int, default=1200)
+    parser.add_argument('--cpu-clock', action='store_true',
+                        help='time by process CPU time (single-threaded runs on a loaded '
+                             'machine; see bench/_common.py)')
     args = parser.parse_args(argv)
+    if args.cpu_clock:
+        _common.use_cpu_clock()
     _common.warm_up_blas()
     for line in _common.machine_lines():
         print(line)

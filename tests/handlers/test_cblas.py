@@ -87,17 +87,40 @@ def test_handler_level_one_and_two_ops_go_through_cblas(cblas, dtype):
     assert handler.scratch_allocation_count == 0
 
 
+def test_auto_prefers_mkl_then_numpys_openblas(monkeypatch):
+    monkeypatch.setenv('BRAINSTORM_BLAS', 'auto')
+    for mkl, openblas, expected in (('M', 'O', 'M'), (None, 'O', 'O'), (None, None, None)):
+        monkeypatch.setattr(_cblas, '_LOADED', [])
+        monkeypatch.setattr(_cblas, '_load_mkl', lambda: mkl)
+        monkeypatch.setattr(_cblas, '_load_numpy_openblas', lambda: openblas)
+        assert _cblas.load() == expected
+
+
+def test_numpys_openblas_loads_where_numpys_wheel_bundles_it():
+    library = _cblas._load_numpy_openblas()
+    if library is None:
+        pytest.skip("this numpy bundles no libscipy_openblas64_ (a numpy built against a "
+                    "system BLAS)")
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+    out = np.zeros((2, 4))
+    library.gemm(_cblas.ROW_MAJOR, _cblas.NO_TRANS, _cblas.NO_TRANS, 2, 4, 3, 1.0, a, 3, b, 4,
+                 0.0, out, 4)
+    np.testing.assert_array_equal(out, a @ b)
+
+
 def test_choice_scipy_uses_no_cblas(monkeypatch):
     monkeypatch.setattr(_cblas, '_LOADED', [])
     monkeypatch.setenv('BRAINSTORM_BLAS', 'scipy')
     assert _cblas.load() is None
 
 
-@pytest.mark.parametrize('choice, message', [('openblas', "expected 'auto', 'mkl'"),
-                                             ('mkl', "no libmkl_rt could be loaded")])
+@pytest.mark.parametrize('choice, message', [
+    ('atlas', "expected 'auto', 'mkl', 'openblas' or 'scipy'"),
+    ('mkl', "no libmkl_rt could be loaded"), ('openblas', "bundles no loadable")])
 def test_bad_or_unavailable_choice_says_what(monkeypatch, choice, message):
     monkeypatch.setattr(_cblas, '_LOADED', [])
     monkeypatch.setattr(_cblas, '_load_mkl', lambda: None)
+    monkeypatch.setattr(_cblas, '_load_numpy_openblas', lambda: None)
     monkeypatch.setenv('BRAINSTORM_BLAS', choice)
     with pytest.raises(HandlerUnavailableError, match=message):
         _cblas.load()
