@@ -1,4 +1,5 @@
-"""Matrix products through one BLAS library: scipy's ``gemm``, in place.
+"""Matrix products through one BLAS library, in place: MKL or numpy's OpenBLAS
+through ctypes where ``_cblas.load()`` finds one (the default), else scipy's ``gemm``.
 
 Why one library: the numpy and scipy wheels each bundle their own OpenBLAS, each
 with its own thread pool, and after a call a pool's threads keep spinning for a
@@ -7,8 +8,9 @@ alternate between the two libraries, the idle pool's spinning threads take cores
 from the busy one: on a 2-core machine a mnist_pi training step (forward
 products in numpy, accumulating backward products in scipy) took 33 ms instead
 of 16 ms. scipy's ``gemm`` can also accumulate (``beta=1``), which numpy cannot,
-so every product of the NumpyHandler and of its conv ops goes to scipy, and
-``np.matmul`` is only the fallback for operands BLAS cannot take.
+so every product of the NumpyHandler and of its conv ops goes to one library
+that can (``_cblas``: a CBLAS ``gemm``; else scipy's), and ``np.matmul`` is only
+the fallback for operands BLAS cannot take.
 """
 
 import numpy as np
