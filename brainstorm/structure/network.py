@@ -262,6 +262,10 @@ class Network(Seedable):
     def get_context(self):
         """The state at the last time step of the last forward pass, for continuing sequences.
 
+        A layer that runs backwards in time (``reverse=True``) ended its pass at
+        step 0, so its state is that of the FIRST ``context_size`` steps: it
+        continues into the data that comes before the last pass's.
+
         Returns:
             dict: layer name -> {'outputs.X' / 'internals.Y': numpy array of the
             last ``context_size`` steps}.
@@ -270,7 +274,9 @@ class Network(Seedable):
         context = OrderedDict()
         for layer_name, field, name, array in self.buffer_manager.slots_with_context():
             size = array.shape[0] - time_size
-            values = self.handler.get_numpy_copy(array)[time_size - size:time_size]
+            start = 0 if getattr(self.layers[layer_name], 'reverse', False) \
+                else time_size - size
+            values = self.handler.get_numpy_copy(array)[start:start + size]
             context.setdefault(layer_name, OrderedDict())[f"{field}.{name}"] = values
         return context
 
