@@ -44,8 +44,9 @@ def _stand_in(name, folder):
                                           for s in ('training', 'validation', 'test')}, labels)
     elif name == 'hutter_lstm':
         rng = np.random.RandomState(0)
-        splits = {s: {'default': rng.randint(0, 205, (100, 4, 1)).astype(np.uint8),
-                      'targets': rng.randint(0, 205, (100, 4, 1)).astype(np.uint8)}
+        # SequenceWindows re-cuts the pieces into 100 columns: at least 100 pieces
+        splits = {s: {'default': rng.randint(0, 205, (100, 100, 1)).astype(np.uint8),
+                      'targets': rng.randint(0, 205, (100, 100, 1)).astype(np.uint8)}
                   for s in ('training', 'validation', 'test')}
         _write(path, 'split', splits, {'alphabet_size': 205})
     elif name == 'japanese_vowels':
