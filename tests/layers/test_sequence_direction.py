@@ -16,8 +16,10 @@ from brainstorm import layers
 from brainstorm.errors import NetworkValidationError
 from brainstorm.handlers import NumpyHandler
 from brainstorm.structure.network import Network
-from brainstorm.testing import LayerHarness
+from brainstorm.testing import LayerHarness, check_layer_gradients
 from brainstorm.tools import create_net_from_spec
+from tests.cuda_emulator import emulated_pycuda_handler
+from tests.cuda_emulator.marks import needs_emulator
 from tests.layers.cases import ALL_CASES
 from tests.layers.cases_sequence_direction import uneven_mask
 
@@ -164,3 +166,16 @@ def test_context_of_a_reversed_layer_is_its_first_step():
     net.forward_pass()
     context = net.get_context()['Lstm']['outputs.default']
     np.testing.assert_array_equal(context[0], net.get('Lstm.outputs.default')[0])
+
+
+SEQUENCE_CASES = [case for case in ALL_CASES if case.layer_type == 'Gru' or
+                  '-reverse' in case.id or '-mask' in case.id]
+
+
+@needs_emulator
+@pytest.mark.slow
+@pytest.mark.parametrize('case', SEQUENCE_CASES, ids=[case.id for case in SEQUENCE_CASES])
+def test_finite_differences_on_the_emulated_cuda_handler(case):
+    # the new layers and modes, differentiated through PyCudaHandler's own kernels (float64)
+    failures = check_layer_gradients(case, emulated_pycuda_handler(np.float64))
+    assert not failures, "\n".join(failures)
