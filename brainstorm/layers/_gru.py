@@ -7,7 +7,8 @@ delta buffers' zeroed slot T; everything that does not depend on the previous
 step is one matrix product over all steps.
 """
 
-from brainstorm.layers._recurrent import (TimeOrder, project_inputs, project_inputs_backward,
+from brainstorm.layers._direction import TimeOrder
+from brainstorm.layers._recurrent import (project_inputs, project_inputs_backward,
                                           recurrent_weight_gradient, start_backward, steps,
                                           _input_deltas)
 from brainstorm.utils import flatten_time_and_features

@@ -30,7 +30,7 @@ Buffers:
 
 from collections import OrderedDict
 
-from brainstorm.layers import _gru, _recurrent
+from brainstorm.layers import _direction, _gru, _recurrent
 from brainstorm.layers.base_layer import Layer
 from brainstorm.structure.buffer_structure import BufferStructure
 from brainstorm.structure.construction import ConstructionWrapper
@@ -58,14 +58,14 @@ def Gru(size, activation='tanh', reverse=False, name=None):
 
 
 class GruLayerImpl(Layer):
-    expected_inputs = _recurrent.DIRECTED_INPUTS
-    optional_inputs = _recurrent.DIRECTED_OPTIONAL_INPUTS
+    expected_inputs = _direction.DIRECTED_INPUTS
+    optional_inputs = _direction.DIRECTED_OPTIONAL_INPUTS
     computes_no_input_deltas_for = ('mask',)
     expected_kwargs = {'size', 'activation', 'reverse'}
 
     def setup(self, kwargs, in_shapes):
         self.size, self.activation = _recurrent.read_kwargs(self, kwargs)
-        self.reverse = _recurrent.read_direction_kwargs(self, kwargs, in_shapes)
+        self.reverse = _direction.read_direction_kwargs(self, kwargs, in_shapes)
         size, in_size = self.size, in_shapes['default'].feature_size
         outputs = OrderedDict(default=BufferStructure('T', 'B', size, context_size=1))
         parameters = OrderedDict()
@@ -78,7 +78,7 @@ class GruLayerImpl(Layer):
         gates_size = len(_gru.GRU_GATES) * size
         internals['recurrent_weights'] = BufferStructure(gates_size, size)
         internals['recurrent_products'] = BufferStructure('B', gates_size)
-        internals.update(_recurrent.hold_internal(size, in_shapes))
+        internals.update(_direction.hold_internal(size, in_shapes))
         for name in ('dy', 'dZa', 'dRa', 'dHr'):
             internals[name] = BufferStructure('T', 'B', size, context_size=1,
                                               is_backward_only=True)
@@ -87,7 +87,7 @@ class GruLayerImpl(Layer):
 
     def forward_pass(self, buffers, training_pass=True):
         _gru.gru_forward(self.handler, self.activation, buffers,
-                         _recurrent.mask_hold(self.handler, buffers, compute=True),
+                         _direction.mask_hold(self.handler, buffers, compute=True),
                          reverse=self.reverse)
 
     def backward_pass(self, buffers):

@@ -37,7 +37,7 @@ Buffers:
 
 from collections import OrderedDict
 
-from brainstorm.layers import _recurrent
+from brainstorm.layers import _direction, _recurrent
 from brainstorm.layers.base_layer import Layer
 from brainstorm.structure.buffer_structure import BufferStructure
 from brainstorm.structure.construction import ConstructionWrapper
@@ -82,7 +82,7 @@ def lstm_buffers(size, in_size, in_shapes=None):
     gates_size = len(_recurrent.LSTM_GATES) * size
     internals['recurrent_weights'] = BufferStructure(gates_size, size)
     internals['recurrent_products'] = BufferStructure('B', gates_size)
-    internals.update(_recurrent.hold_internal(size, in_shapes or {}))
+    internals.update(_direction.hold_internal(size, in_shapes or {}))
     for name in BACKWARD_INTERNALS:
         internals[name] = BufferStructure('T', 'B', size, context_size=1,
                                           is_backward_only=True)
@@ -90,23 +90,23 @@ def lstm_buffers(size, in_size, in_shapes=None):
 
 
 class LstmLayerImpl(Layer):
-    expected_inputs = _recurrent.DIRECTED_INPUTS
-    optional_inputs = _recurrent.DIRECTED_OPTIONAL_INPUTS
+    expected_inputs = _direction.DIRECTED_INPUTS
+    optional_inputs = _direction.DIRECTED_OPTIONAL_INPUTS
     computes_no_input_deltas_for = ('mask',)
     expected_kwargs = {'size', 'activation', 'reverse'}
 
     def setup(self, kwargs, in_shapes):
         self.size, self.activation = _recurrent.read_kwargs(self, kwargs)
-        self.reverse = _recurrent.read_direction_kwargs(self, kwargs, in_shapes)
+        self.reverse = _direction.read_direction_kwargs(self, kwargs, in_shapes)
         return lstm_buffers(self.size, in_shapes['default'].feature_size, in_shapes)
 
     def forward_pass(self, buffers, training_pass=True):
         _recurrent.lstm_forward(self.handler, self.activation, buffers,
-                                _recurrent.mask_hold(self.handler, buffers, compute=True),
+                                _direction.mask_hold(self.handler, buffers, compute=True),
                                 reverse=self.reverse)
 
     def backward_pass(self, buffers):
         _recurrent.lstm_backward(self.handler, self.activation, buffers,
-                                 _recurrent.mask_hold(self.handler, buffers, compute=False),
+                                 _direction.mask_hold(self.handler, buffers, compute=False),
                                  skip_input_deltas='default' in self.skipped_input_deltas,
                                  reverse=self.reverse)

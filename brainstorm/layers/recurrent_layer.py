@@ -20,7 +20,7 @@ Buffers:
 
 from collections import OrderedDict
 
-from brainstorm.layers import _recurrent
+from brainstorm.layers import _direction, _recurrent
 from brainstorm.layers.base_layer import Layer
 from brainstorm.structure.buffer_structure import BufferStructure
 from brainstorm.structure.construction import ConstructionWrapper
@@ -46,14 +46,14 @@ def Recurrent(size, activation='tanh', reverse=False, name=None):
 
 
 class RecurrentLayerImpl(Layer):
-    expected_inputs = _recurrent.DIRECTED_INPUTS
-    optional_inputs = _recurrent.DIRECTED_OPTIONAL_INPUTS
+    expected_inputs = _direction.DIRECTED_INPUTS
+    optional_inputs = _direction.DIRECTED_OPTIONAL_INPUTS
     computes_no_input_deltas_for = ('mask',)
     expected_kwargs = {'size', 'activation', 'reverse'}
 
     def setup(self, kwargs, in_shapes):
         self.size, self.activation = _recurrent.read_kwargs(self, kwargs)
-        self.reverse = _recurrent.read_direction_kwargs(self, kwargs, in_shapes)
+        self.reverse = _direction.read_direction_kwargs(self, kwargs, in_shapes)
         in_size = in_shapes['default'].feature_size
         size = self.size
         outputs = OrderedDict(default=BufferStructure('T', 'B', size, context_size=1))
@@ -62,18 +62,18 @@ class RecurrentLayerImpl(Layer):
                                  bias=BufferStructure(size))
         internals = OrderedDict(
             Ha=BufferStructure('T', 'B', size),
-            **_recurrent.hold_internal(size, in_shapes),
+            **_direction.hold_internal(size, in_shapes),
             dy=BufferStructure('T', 'B', size, context_size=1, is_backward_only=True),
             dHa=BufferStructure('T', 'B', size, context_size=1, is_backward_only=True))
         return outputs, parameters, internals
 
     def forward_pass(self, buffers, training_pass=True):
         _recurrent.rnn_forward(self.handler, self.activation, buffers,
-                               _recurrent.mask_hold(self.handler, buffers, compute=True),
+                               _direction.mask_hold(self.handler, buffers, compute=True),
                                reverse=self.reverse)
 
     def backward_pass(self, buffers):
         _recurrent.rnn_backward(self.handler, self.activation, buffers,
-                                _recurrent.mask_hold(self.handler, buffers, compute=False),
+                                _direction.mask_hold(self.handler, buffers, compute=False),
                                 skip_input_deltas='default' in self.skipped_input_deltas,
                                 reverse=self.reverse)
