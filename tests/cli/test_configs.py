@@ -94,6 +94,19 @@ def test_sequence_config_trains_on_masked_sequences(tmp_path):
     assert 'best validation.Accuracy' in result.stdout
 
 
+def test_sequence_config_trains_a_bidirectional_gru_from_the_spec(tmp_path):
+    data = _stand_in('japanese_vowels', tmp_path)
+    result = _bstorm('train', CONFIGS / 'japanese_vowels.yaml', '--set', f"data.file={data}",
+                     '--set', 'network.spec=G6<>', '--set', 'trainer.hooks[3].max_epochs=1',
+                     '--out', tmp_path / 'runs')
+    assert result.returncode == 0, result.stderr
+    (run,) = (tmp_path / 'runs').iterdir()
+    from brainstorm.structure.network import Network
+    net = Network.from_hdf5(run / 'best.h5')
+    assert net.architecture['Gru_reverse']['reverse'] is True
+    assert 'Gru_reverse.mask' in net.architecture['Input']['@outgoing_connections']['mask']
+
+
 @pytest.mark.slow
 def test_quickstart_reaches_the_accuracy_the_readme_states(tmp_path):
     result = _bstorm('train', CONFIGS / 'quickstart.yaml', '--out', tmp_path, cwd=tmp_path)
