@@ -1,5 +1,5 @@
-"""Matrix products through one BLAS library, in place: MKL or numpy's OpenBLAS
-through ctypes where ``_cblas.load()`` finds one (the default), else scipy's ``gemm``.
+"""Matrix products through one BLAS library, in place: MKL (or numpy's OpenBLAS)
+through ctypes where ``_cblas.load()`` gives one, else scipy's ``gemm``.
 
 Why one library: the numpy and scipy wheels each bundle their own OpenBLAS, each
 with its own thread pool, and after a call a pool's threads keep spinning for a

@@ -1,4 +1,4 @@
-"""CBLAS through ctypes: Intel MKL where the ``mkl`` wheel is installed, else numpy's OpenBLAS.
+"""CBLAS through ctypes: Intel MKL where the ``mkl`` wheel is installed (or numpy's OpenBLAS).
 
 Why: on Intel processors MKL's ``sgemm`` is 1.3-1.9x faster than the OpenBLAS
 that the numpy and scipy wheels bundle for the small-M products of these
@@ -10,15 +10,18 @@ routines the NumpyHandler needs (``gemm``, ``gemv``, ``axpy``, ``scal``) are
 called here through ``ctypes`` from ``libmkl_rt``, the library the PyPI
 ``mkl`` wheel installs (``pip install 'brainstorm[mkl]'``).
 
-Without MKL, the OpenBLAS that numpy's wheel bundles (``libscipy_openblas64_``,
-64-bit integers, routines named ``scipy_cblas_*64_``) is called the same way
-rather than scipy's: the two wheels bundle different OpenBLAS versions, and on
-the Intel Xeon numpy's (0.3.31) was 15-40 % faster than scipy's (0.3.30) for
-those small-M products (an LSTM step of 1000 cells 10.6 -> 7.6 ms); numpy's own
-``matmul`` then shares that library's thread pool too.
+``BRAINSTORM_BLAS=openblas`` calls the OpenBLAS that numpy's wheel bundles
+(``libscipy_openblas64_``, 64-bit integers, routines ``scipy_cblas_*64_``) the
+same way instead of scipy's. The two wheels bundle different OpenBLAS versions,
+and neither wins everywhere on the Intel Xeon (single-threaded CPU time):
+numpy's 0.3.31 is faster for the MLP and CNN products (100x1200x1200
+4.4 -> 3.6 ms), scipy's 0.3.30 for the LSTM step's product with the packed
+transposed recurrent matrix (1000 cells 6.9 against 8.4 ms). Mixing them per
+shape would bring back two thread pools (see ``_blas``), so scipy's stays the
+default without MKL.
 
 Which BLAS serves: the environment variable ``BRAINSTORM_BLAS`` = ``auto``
-(default: MKL, else numpy's OpenBLAS, else scipy's BLAS), ``mkl`` or ``openblas``
+(default: MKL where it is found, else scipy's BLAS), ``mkl`` or ``openblas``
 (that one, an error if it cannot be loaded) or ``scipy``. ``load()`` decides
 once per process. Threads: the library's own settings (``MKL_NUM_THREADS``,
 ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``).
@@ -169,6 +172,6 @@ def load():
             if cblas is None:
                 raise HandlerUnavailableError(f"BRAINSTORM_BLAS={choice}: {_WHY_NOT[choice]}")
         elif choice == 'auto':
-            cblas = _load_mkl() or _load_numpy_openblas()
+            cblas = _load_mkl()
         _LOADED.append(cblas)
     return _LOADED[0]

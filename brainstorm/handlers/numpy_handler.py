@@ -24,8 +24,8 @@ REL_DERIV_CHUNK = 1 << 18
 class NumpyHandler(Handler):
     """Handler computing with numpy arrays on the CPU.
 
-    ``dot_mm`` and ``dot_add_mm`` run one BLAS ``gemm`` (``beta`` 0 or 1; MKL, else
-    numpy's OpenBLAS, else scipy's: see ``_cblas``)
+    ``dot_mm`` and ``dot_add_mm`` run one BLAS ``gemm`` (``beta`` 0 or 1; MKL where
+    installed, else scipy's: see ``_cblas``)
     directly into ``out`` when the dtype is float32 or float64 and every matrix
     is C- or Fortran-contiguous; otherwise they fall back to ``np.matmul`` (and,
     to accumulate, an add from scratch memory). All products, the conv ops'
