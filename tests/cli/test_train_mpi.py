@@ -8,6 +8,7 @@ wrong launch.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -60,10 +61,17 @@ def alone(tmp_path_factory):
     return _single_run(tmp_path / 'runs')
 
 
-def test_two_processes_train_the_network_of_one_and_rank0_alone_writes(alone, tmp_path):
+@pytest.fixture(scope='module')
+def two_ranks(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp('two')
     completed = run(mpiexec_command(2, bstorm_command('train', EXPERIMENT, '--out', 'runs')),
                     tmp_path)
     assert completed.returncode == 0, completed.stderr
+    return tmp_path, completed
+
+
+def test_two_processes_train_the_network_of_one_and_rank0_alone_writes(alone, two_ranks):
+    tmp_path, completed = two_ranks
     parallel = _single_run(tmp_path / 'runs')
     _assert_same_run(alone, parallel)
     assert sorted(path.name for path in parallel.iterdir()) == sorted(
@@ -75,7 +83,10 @@ def test_two_processes_train_the_network_of_one_and_rank0_alone_writes(alone, tm
     assert list((tmp_path / 'tmp').iterdir()) == []
 
 
-def test_stopped_on_two_processes_resumed_on_three_gives_the_same_network(alone, tmp_path):
+@pytest.fixture(scope='module')
+def stopped_on_two_ranks(tmp_path_factory):
+    """A run on 2 ranks stopped by SIGTERM (mpiexec passes it on to every rank)."""
+    tmp_path = tmp_path_factory.mktemp('stopped')
     command = mpiexec_command(2, bstorm_command('train', EXPERIMENT, '--out', 'runs'))
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=environment(tmp_path))
@@ -86,20 +97,43 @@ def test_stopped_on_two_processes_resumed_on_three_gives_the_same_network(alone,
             assert time.monotonic() < deadline
             time.sleep(0.05)
         time.sleep(0.2)
-        process.send_signal(signal.SIGTERM)  # mpiexec passes it on to every rank
+        process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             process.kill()
     folder = _single_run(tmp_path / 'runs')
-    status = json.loads((folder / 'status.json').read_text())
-    if status['status'] == 'finished':  # the signal came too late: nothing to resume
+    if json.loads((folder / 'status.json').read_text())['status'] == 'finished':
         pytest.skip('the run finished before SIGTERM arrived')
     assert process.returncode == 130, stderr
-    assert status['status'] == 'interrupted'
-    completed = run(mpiexec_command(3, bstorm_command('train', '--resume', folder)), tmp_path)
+    assert json.loads((folder / 'status.json').read_text())['status'] == 'interrupted'
+    return folder
+
+
+def _resumed_copy(stopped, tmp_path, processes):
+    folder = tmp_path / stopped.name
+    shutil.copytree(stopped, folder)
+    command = bstorm_command('train', '--resume', folder)
+    if processes > 1:
+        command = mpiexec_command(processes, command)
+    completed = run(command, tmp_path)
     assert completed.returncode == 0, completed.stderr
-    _assert_same_run(alone, folder)
+    return folder
+
+
+def test_resumed_on_the_same_ranks_continues_bit_identically(stopped_on_two_ranks, two_ranks,
+                                                              tmp_path):
+    resumed = _resumed_copy(stopped_on_two_ranks, tmp_path, 2)
+    uninterrupted = _single_run(two_ranks[0] / 'runs')
+    assert np.array_equal(_parameters(resumed), _parameters(uninterrupted))
+    for name, values in _logs(uninterrupted).items():
+        np.testing.assert_array_equal(_logs(resumed)[name], values, err_msg=name)
+
+
+@pytest.mark.parametrize('processes', [3, 1])
+def test_resumed_on_other_ranks_gives_the_network_of_one(stopped_on_two_ranks, alone,
+                                                         processes, tmp_path):
+    _assert_same_run(alone, _resumed_copy(stopped_on_two_ranks, tmp_path, processes))
 
 
 def test_a_killed_rank_ends_the_job_and_the_checkpoint_stays_readable(tmp_path):
