@@ -108,3 +108,15 @@ def test_a_raising_rank_ends_the_job_with_one_message(tmp_path):
     errors = [line for line in completed.stderr.splitlines() if line.startswith('error:')]
     assert errors == ['error: rank 1 of 2: RuntimeError: deliberate failure at update 3']
 
+
+
+@pytest.mark.parametrize('scenario, interrupted', [('request_stop', True),
+                                                   ('hook_stop', False)])
+def test_a_stop_on_one_rank_stops_every_rank_after_the_same_update(tmp_path, scenario,
+                                                                   interrupted):
+    out, _ = _train(tmp_path, scenario, 3)
+    results = [_load(out, f"{scenario}-mlp-rank{rank}") for rank in range(3)]
+    assert [int(result['update_nr']) for result in results] == [3, 3, 3]
+    assert [bool(result['interrupted']) for result in results] == [interrupted] * 3
+    assert all(np.array_equal(results[0]['parameters'], result['parameters'])
+               for result in results)

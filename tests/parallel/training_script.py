@@ -11,6 +11,9 @@ Scenarios:
               validation monitor and a train scorer.
     random    a Dropout net and a BatchNorm net (float64), few updates.
     raise     the MLP, where rank 1 raises in a hook at update 3.
+    request_stop / hook_stop   the MLP, where only rank 1 asks to stop at update 3
+              (Trainer.request_stop, as a signal handler does) or a hook stops it there
+              (StopIteration): every rank must stop after that update.
 """
 
 import argparse
@@ -84,7 +87,7 @@ def batch_norm(rnd, nr_training):
 
 NETS = {'mlp': mlp, 'lstm': lstm, 'cnn': cnn, 'dropout': dropout, 'batch_norm': batch_norm}
 SCENARIOS = {'equal': ('mlp', 'lstm', 'cnn'), 'random': ('dropout', 'batch_norm'),
-             'raise': ('mlp',)}
+             'raise': ('mlp',), 'request_stop': ('mlp',), 'hook_stop': ('mlp',)}
 
 
 class RaiseOnRank(Hook):
@@ -98,6 +101,24 @@ class RaiseOnRank(Hook):
         from mpi4py import MPI
         if MPI.COMM_WORLD.Get_rank() == self.rank and update_nr == self.update_nr:
             raise RuntimeError(f"deliberate failure at update {update_nr}")
+
+
+class StopOnRank(Hook):
+    """On one rank only, at one update: request a stop, or stop as a stopper does."""
+
+    def __init__(self, rank, update_nr, trainer, by_request):
+        super().__init__(name='stopper_on_one_rank', timescale='update', interval=1)
+        self.rank, self.update_nr = rank, update_nr
+        self.trainer, self.by_request = trainer, by_request
+
+    def __call__(self, epoch_nr, update_nr, net, stepper, logs):
+        from mpi4py import MPI
+        if MPI.COMM_WORLD.Get_rank() != self.rank or update_nr != self.update_nr:
+            return
+        if self.by_request:
+            self.trainer.request_stop('asked on rank 1')
+        else:
+            raise StopIteration('stopped on rank 1')
 
 
 def train(kind, comm, epochs, batch_size, nr_training, scenario):
@@ -117,6 +138,8 @@ def train(kind, comm, epochs, batch_size, nr_training, scenario):
     trainer.add_hook(StopAfterEpoch(epochs))
     if scenario == 'raise':
         trainer.add_hook(RaiseOnRank(1, 3))
+    if scenario in ('request_stop', 'hook_stop'):
+        trainer.add_hook(StopOnRank(1, 3, trainer, scenario == 'request_stop'))
     trainer.train(net, training(batch_size), valid=valid)
     return net, trainer
 
@@ -147,6 +170,7 @@ def main():
         if kind == 'batch_norm':
             extra['mu'] = net.get('BatchNorm.parameters.mu')
         np.savez(arguments.out / f"{arguments.scenario}-{kind}-rank{rank}.npz",
+                 update_nr=trainer.current_update_nr, interrupted=trainer.interrupted,
                  parameters=net.get('parameters'), handler_draw=net.handler.rnd.random_sample(4),
                  **logs, **extra)
     return 0
