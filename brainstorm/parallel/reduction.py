@@ -20,8 +20,10 @@ a hook stopped) are agreed on after every round of hooks, so all processes stop
 after the same update.
 
 Device memory (PyCudaHandler) is reduced through a host buffer allocated once:
-copied to the host, reduced, copied back (the host path; a CUDA-aware MPI could
-reduce device memory directly, which is not used here).
+copied to the host (``get_numpy_copy`` makes one temporary host array per update;
+the handler contract has no copy into an existing host array), reduced, copied back
+(the host path; a CUDA-aware MPI could reduce device memory directly, which is not
+used here).
 """
 
 from collections import OrderedDict
