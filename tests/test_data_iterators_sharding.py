@@ -11,6 +11,7 @@ import pytest
 
 from brainstorm.data_iterators import (AddGaussianNoise, AddSaltNPepper, Flip, Minibatches,
                                        OneHot, Online, Pad, RandomCrop, Undivided)
+from brainstorm.data_iterators.windows import SequenceWindows
 from brainstorm.data_iterators.sharding import BatchShard
 from brainstorm.errors import IteratorValidationError
 from brainstorm.randomness import global_rnd
@@ -48,9 +49,13 @@ CHAINS = {
                                                          {'default': (4, 4)})),
     'undivided-noise': lambda data: AddGaussianNoise(Undivided(**data), {'default': 1.0}),
     'masked-cut-onehot': lambda data: OneHot(Minibatches(4, **data), {'targets': 4}),
+    'sequence-windows-noise': lambda data: AddGaussianNoise(
+        SequenceWindows(2, **{key: data[key] for key in ('default', 'targets')}),
+        {'default': 0.5}),
 }
 DATA = {'minibatches-noise-saltnpepper': _images, 'images-pad-crop-flip': _images,
-        'undivided-noise': _images, 'masked-cut-onehot': _sequences}
+        'undivided-noise': _images, 'masked-cut-onehot': _sequences,
+        'sequence-windows-noise': _sequences}
 
 
 def _batches(chain, data, shard=None, epochs=2):
@@ -77,9 +82,10 @@ def test_shards_put_together_are_the_global_batches(name, count, tmp_path):
     assert len(expected) > 1
     for number, batch in enumerate(expected):
         for key, values in batch.items():
+            axis = 0 if values.ndim == 1 else 1  # SequenceWindows' (B,) reset signal
             pieces = [part[number][key] for part in parts]
-            assert all(piece.shape[1] < values.shape[1] for piece in pieces)
-            np.testing.assert_array_equal(np.concatenate(pieces, axis=1), values,
+            assert all(piece.shape[axis] < values.shape[axis] for piece in pieces)
+            np.testing.assert_array_equal(np.concatenate(pieces, axis=axis), values,
                                           err_msg=f"batch {number}, item {key}")
     if name == 'masked-cut-onehot':  # cut to the whole batch's mask, on every shard
         assert any(batch['default'].shape[0] < 6 for batch in expected)

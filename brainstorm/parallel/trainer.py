@@ -35,6 +35,8 @@ class DataParallelTrainer(Trainer):
     Args:
         stepper (brainstorm.training.steppers.TrainingStepper): makes the updates.
         verbose (bool): as for ``Trainer`` (only rank 0 reports).
+        carry_state (bool): as for ``Trainer``: each process carries the state of
+            its own columns (its part of every batch).
         comm (Optional[mpi4py.MPI.Comm]): the processes that train together;
             default ``mpi4py.MPI.COMM_WORLD``.
 
@@ -57,8 +59,8 @@ class DataParallelTrainer(Trainer):
     __undescribed__ = {'comm': None, 'rank': 0, 'size': 1, 'parallel': None,
                        '_agreed_stop': None}
 
-    def __init__(self, stepper, verbose=True, comm=None):
-        super().__init__(stepper, verbose)
+    def __init__(self, stepper, verbose=True, carry_state=False, comm=None):
+        super().__init__(stepper, verbose, carry_state)
         if comm is None:
             from mpi4py import MPI
             comm = MPI.COMM_WORLD
@@ -163,7 +165,8 @@ def data_parallel(trainer, comm=None):
     Returns:
         DataParallelTrainer: trains the same way over the processes of ``comm``.
     """
-    parallel = DataParallelTrainer(trainer.stepper, trainer.verbose, comm)
+    parallel = DataParallelTrainer(trainer.stepper, trainer.verbose,
+                                   getattr(trainer, 'carry_state', False), comm)
     for hook in trainer.hooks.values():
         parallel.add_hook(hook)
     parallel.train_scorers = list(trainer.train_scorers)

@@ -2,7 +2,7 @@
 
 Each scenario of ``training_script`` trains its networks once alone and once under
 ``mpiexec -n 2`` and ``-n 3`` (batches of 10 of 23 samples: uneven splits and an
-uneven last batch), in float64.
+uneven last batch; 5 streams for the carried state), in float64.
 """
 
 import subprocess
@@ -46,7 +46,7 @@ def equal_runs(tmp_path_factory):
     return {processes: _train(tmp_path, 'equal', processes)[0] for processes in (0, 2, 3)}
 
 
-@pytest.mark.parametrize('net', ['mlp', 'lstm', 'cnn'])
+@pytest.mark.parametrize('net', ['mlp', 'lstm', 'cnn', 'carried'])
 @pytest.mark.parametrize('processes', [2, 3])
 def test_parameters_and_logs_equal_one_process(equal_runs, net, processes):
     alone = _load(equal_runs[0], f"equal-{net}-rank0")
@@ -62,7 +62,7 @@ def test_parameters_and_logs_equal_one_process(equal_runs, net, processes):
 
 
 def test_ranks_hold_bit_identical_parameters(equal_runs):
-    for net in ('mlp', 'lstm', 'cnn'):
+    for net in ('mlp', 'lstm', 'cnn', 'carried'):
         first = _load(equal_runs[3], f"equal-{net}-rank0")['parameters']
         for rank in (1, 2):
             assert np.array_equal(first, _load(equal_runs[3], f"equal-{net}-rank{rank}")[

@@ -7,8 +7,9 @@ the tests can compare processes with each other and with one process.
 
 Scenarios:
     equal     MLP (with Gaussian noise on the inputs), LSTM (masked sequences of
-              varying length) and CNN (random crops and flips), float64, each with a
-              validation monitor and a train scorer.
+              varying length), CNN (random crops and flips) and an LSTM carrying its
+              state over the windows of long streams, float64, each with a validation
+              monitor and a train scorer.
     random    a Dropout net and a BatchNorm net (float64), few updates.
     raise     the MLP, where rank 1 raises in a hook at update 3.
     request_stop / hook_stop   the MLP, where only rank 1 asks to stop at update 3
@@ -73,6 +74,18 @@ def cnn(rnd, nr_training):
     return net, training, Minibatches(7, shuffle=False, **valid)
 
 
+def carried(rnd, nr_training):
+    """An LSTM over 5 long streams in windows of 4 steps, its state carried over."""
+    from brainstorm.data_iterators.windows import SequenceWindows
+    streams = {'default': rnd.randn(16, 5, 3), 'targets': _classes(rnd, 16, 5, 2)}
+    valid = {'default': rnd.randn(6, 7, 3), 'targets': _classes(rnd, 6, 7, 2)}
+    net = create_net_from_spec('classification', 3, 2, 'L5')
+
+    def training(batch_size):
+        return SequenceWindows(4, **streams)
+    return net, training, Minibatches(7, shuffle=False, **valid)
+
+
 def dropout(rnd, nr_training):
     net, training, valid = mlp(rnd, nr_training)
     net = create_net_from_spec('classification', 5, 3, 'F7 D.5 F6')
@@ -85,8 +98,8 @@ def batch_norm(rnd, nr_training):
     return net, training, valid
 
 
-NETS = {'mlp': mlp, 'lstm': lstm, 'cnn': cnn, 'dropout': dropout, 'batch_norm': batch_norm}
-SCENARIOS = {'equal': ('mlp', 'lstm', 'cnn'), 'random': ('dropout', 'batch_norm'),
+NETS = {'mlp': mlp, 'lstm': lstm, 'cnn': cnn, 'carried': carried, 'dropout': dropout, 'batch_norm': batch_norm}
+SCENARIOS = {'equal': ('mlp', 'lstm', 'cnn', 'carried'), 'random': ('dropout', 'batch_norm'),
              'raise': ('mlp',), 'request_stop': ('mlp',), 'hook_stop': ('mlp',)}
 
 
@@ -128,11 +141,13 @@ def train(kind, comm, epochs, batch_size, nr_training, scenario):
     net.set_handler(NumpyHandler(np.float64, seed=SEED))
     net.initialize(bs.initializers.Gaussian(0.3), seed=SEED)
     stepper = bs.training.MomentumStepper(learning_rate=0.05, momentum=0.5)
+    carry_state = kind == 'carried'
     if comm is None:
-        trainer = bs.Trainer(stepper, verbose=False)
+        trainer = bs.Trainer(stepper, verbose=False, carry_state=carry_state)
     else:
         from brainstorm.parallel import DataParallelTrainer
-        trainer = DataParallelTrainer(stepper, verbose=False, comm=comm)
+        trainer = DataParallelTrainer(stepper, verbose=False, carry_state=carry_state,
+                                      comm=comm)
     trainer.train_scorers = [Accuracy(name='train_accuracy')]
     trainer.add_hook(MonitorScores('valid', [Accuracy()], name='validation'))
     trainer.add_hook(StopAfterEpoch(epochs))
