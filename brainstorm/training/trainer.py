@@ -241,6 +241,9 @@ class Trainer(Describable):
                               self.stepper, self.logs)
             except StopIteration as stop:  # the spec's stop signal; caught only here
                 stop_messages.append(str(stop) or f"{hook.name} stopped the training")
+                # visible at once, so a state saved by a later hook of this round
+                # records that training is over (resuming it trains nothing more)
+                self.stop_reason = '; '.join(stop_messages)
                 continue
             if result is not None:
                 self._add_log(hook.name, result, hook.run_verbosity)
@@ -325,6 +328,11 @@ class Trainer(Describable):
                         f"{source.timescale}(s); give both the same timescale and interval")
         return None
 
+    @property
+    def completed_epochs(self):
+        """int: epochs run to their end (one less than the epoch number mid-epoch)."""
+        return self.current_epoch_nr - (1 if self._epoch_in_progress else 0)
+
     # ---- resuming ---------------------------------------------------------------------------
     def get_state(self):
         """Return everything needed to resume training exactly (plain values and arrays).
@@ -341,7 +349,9 @@ class Trainer(Describable):
             ``(weight, value_sum)`` pairs of this epoch); ``logs``; ``stepper``
             (``stepper.get_state()``); ``handler_random_state`` (dict of the
             handler's ``rnd``, or None); ``hooks`` (name -> ``hook.get_state()``);
-            ``stop_reason`` (str or None); ``interrupted`` (bool).
+            ``stop_reason`` (str or None); ``interrupted`` (bool); ``finished``
+            (bool: a hook stopped the training, also when the state is taken by a
+            hook called after the stopping one in the same round).
         """
         from brainstorm.data_iterators.base import random_state_to_dict
         net = self._net
@@ -369,6 +379,7 @@ class Trainer(Describable):
             'hooks': {name: hook.get_state() for name, hook in self.hooks.items()},
             'stop_reason': self.stop_reason,
             'interrupted': bool(self.interrupted),
+            'finished': self.stop_reason is not None and not self.interrupted,
         }
 
     def set_state(self, state):

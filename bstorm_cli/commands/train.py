@@ -8,6 +8,8 @@ import click
 from bstorm_cli import console
 from bstorm_cli.commands._common import problem_limit, set_option, verbose_option
 from bstorm_cli.errors import BadInputError, Location
+from bstorm_cli.experiment.run_lock import RunLock, remove_stale_temporaries
+from bstorm_cli.interrupts import terminate_as_interrupt
 
 HANDLERS = {'numpy': {'type': 'NumpyHandler'}, 'pycuda': {'type': 'PyCudaHandler'}}
 
@@ -60,15 +62,23 @@ def start_run(experiment_path, overrides, out, verbose):
     """Validate, create the run directory, build and train; return (status, run)."""
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
+    from bstorm_cli.experiment.training_run import current_command_line
+    experiment = load_experiment(experiment_path, overrides, problem_limit(verbose))
+    with terminate_as_interrupt():
+        folder = run_dir.create_run_directory(_output_folder(experiment, out), experiment.name)
+        try:
+            with RunLock(folder, current_command_line()):
+                return _train_in(folder, experiment, experiment_path, overrides, verbose)
+        except BaseException:
+            _discard_if_unstarted(folder)
+            raise
+
+
+def _train_in(folder, experiment, experiment_path, overrides, verbose):
+    from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.setup import build_run
     from bstorm_cli.experiment.training_run import TrainingRun, current_command_line
-    experiment = load_experiment(experiment_path, overrides, problem_limit(verbose))
-    folder = run_dir.create_run_directory(_output_folder(experiment, out), experiment.name)
-    try:
-        setup = build_run(experiment, folder, limit=problem_limit(verbose))
-    except BaseException:
-        _remove_if_empty(folder)
-        raise
+    setup = build_run(experiment, folder, limit=problem_limit(verbose))
     try:
         experiment.resolved = _absolute_paths(experiment)
         run_dir.write_experiment(folder / run_dir.EXPERIMENT_FILE, experiment.resolved,
@@ -81,7 +91,19 @@ def start_run(experiment_path, overrides, out, verbose):
         setup.close()
 
 
-def _remove_if_empty(folder):
+def _discard_if_unstarted(folder):
+    """Remove a run directory that holds no checkpoint yet (only files this run wrote)."""
+    from bstorm_cli.experiment import run_dir
+    from bstorm_cli.experiment.run_lock import LOCK_FILE, remove_stale_temporaries
+    if (folder / run_dir.CHECKPOINT_FILE).exists():
+        return
+    remove_stale_temporaries(folder)
+    for name in (run_dir.EXPERIMENT_FILE, run_dir.COMMAND_FILE, run_dir.STATUS_FILE,
+                 run_dir.LOGS_FILE, LOCK_FILE):
+        try:
+            (folder / name).unlink()
+        except OSError:
+            pass
     try:
         folder.rmdir()
     except OSError:
@@ -101,24 +123,20 @@ def resume_run(folder, verbose):
     if not experiment_file.exists():
         raise BadInputError(f"not a run directory (no {run_dir.EXPERIMENT_FILE})",
                             Location(str(folder)))
-    status_file = folder / run_dir.STATUS_FILE
-    if status_file.exists():
+    with terminate_as_interrupt(), RunLock(folder, current_command_line()):
+        remove_stale_temporaries(folder)  # of writes a kill cut short
+        # the checkpoint, not status.json, says where training stands: a kill between
+        # the last epoch's checkpoint and the final status leaves status.json 'running'
+        checkpoint = run_dir.load_checkpoint(folder / run_dir.CHECKPOINT_FILE)
+        if run_dir.checkpoint_is_finished(checkpoint):
+            return run_dir.complete_finished_run(folder, checkpoint), None
+        experiment = load_experiment(experiment_file, (), problem_limit(verbose))
+        setup = build_run(experiment, folder, limit=problem_limit(verbose))
         try:
-            status = json.loads(status_file.read_text()).get('status')
-        except ValueError:
-            status = None
-        if status == 'finished':
-            raise BadInputError("this run finished; there is nothing to resume",
-                                Location(str(folder)),
-                                hint="start a new run with bstorm train EXPERIMENT.yaml")
-    checkpoint = run_dir.load_checkpoint(folder / run_dir.CHECKPOINT_FILE)
-    experiment = load_experiment(experiment_file, (), problem_limit(verbose))
-    setup = build_run(experiment, folder, limit=problem_limit(verbose))
-    try:
-        run = TrainingRun(setup, folder, current_command_line(), resume=True)
-        return run.execute(checkpoint), run
-    finally:
-        setup.close()
+            run = TrainingRun(setup, folder, current_command_line(), resume=True)
+            return run.execute(checkpoint), run
+        finally:
+            setup.close()
 
 
 @click.command('train', epilog="""\b
@@ -152,6 +170,8 @@ def train_command(experiment, overrides, out, resume, handler, seed, verbose):
                                    "--resume RUN_DIR (no EXPERIMENT, --set, --out, "
                                    "--handler or --seed)")
         status, run = resume_run(resume, verbose)
+        if run is None:  # it had already finished
+            return status
     else:
         if experiment is None:
             raise click.UsageError("give an EXPERIMENT.yaml to train, or --resume RUN_DIR")

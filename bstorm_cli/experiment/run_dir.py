@@ -234,6 +234,47 @@ def load_checkpoint(path):
     return parameters, state, info
 
 
+def checkpoint_is_finished(checkpoint):
+    """True if ``checkpoint`` (parameters, state, info) was taken after training ended."""
+    _, state, info = checkpoint
+    trainer_state = state.get('trainer') if isinstance(state, dict) else None
+    return info.get('reason') == 'finished' or (
+        isinstance(trainer_state, dict) and trainer_state.get('finished') is True)
+
+
+def complete_finished_run(folder, checkpoint):
+    """Resuming a finished run: record it as finished (status.json); train nothing.
+
+    ``last.h5`` was written before the checkpoint of the last epoch and stays as it is.
+    """
+    from bstorm_cli import console
+    from bstorm_cli.exit_codes import ExitStatus
+    _, state, info = checkpoint
+    run_state = state.get('run', {})
+    epochs, updates = run_state.get('epochs_done', 0), run_state.get('updates_done', 0)
+    status_path = pathlib.Path(folder) / STATUS_FILE
+    previous = read_status(status_path)
+    if previous.get('status') != 'finished':
+        previous.update({'status': 'finished', 'message': 'completed by --resume',
+                         'epochs': epochs, 'updates': updates,
+                         'best_value': run_state.get('best_value'),
+                         'best_epoch': run_state.get('best_epoch'), 'time': timestamp()})
+        write_json(status_path, previous)
+    console.err().print(f"{folder}: this run already finished ({epochs} epochs, {updates} "
+                        f"updates); there is nothing to resume", markup=False,
+                        highlight=False)
+    return ExitStatus.OK
+
+
+def read_status(path):
+    """status.json as a dict ({} when missing or unreadable: the checkpoint is what counts)."""
+    try:
+        status = json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return status if isinstance(status, dict) else {}
+
+
 # ---- logs ----------------------------------------------------------------------------------------
 
 def save_logs(path, logs):

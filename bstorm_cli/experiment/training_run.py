@@ -24,6 +24,7 @@ from brainstorm.hooks.base import Hook
 from bstorm_cli.errors import BadInputError, RunFailedError
 from bstorm_cli.exit_codes import ExitStatus
 from bstorm_cli.experiment import checks, run_dir
+from bstorm_cli.experiment.divergence import DIVERGED_NETWORK, DivergenceCheck
 from bstorm_cli.progress import TrainingDisplay, UpdateProgressHook
 
 
@@ -48,7 +49,7 @@ def _latest(logs, log_name):
         value = float(values[-1])
     except (TypeError, ValueError):
         return None
-    return None if math.isnan(value) else value
+    return value if math.isfinite(value) else None  # best is never NaN or infinite
 
 
 class RunRecorder(Hook):
@@ -76,6 +77,9 @@ class TrainingRun:
         self.trainer = None
         self.display = None
         self.stop_signal = None
+        self.divergence = DivergenceCheck.for_hooks(setup.hooks)
+        #: why the run diverged (None while it has not)
+        self.diverged = None
         self.best_log, self.best_criterion = checks.best_log(setup.experiment)
         self.best_value = None
         self.best_epoch = None
@@ -99,7 +103,8 @@ class TrainingRun:
         network = self.setup.network
         state = {'trainer': self.trainer.get_state(),
                  'global_rnd': _global_random_state(),
-                 'run': {'best_value': self.best_value, 'best_epoch': self.best_epoch,
+                 'run': {'best_log': self.best_log,
+                         'best_value': self.best_value, 'best_epoch': self.best_epoch,
                          'epochs_done': self.epochs_done, 'updates_done': self.updates_done}}
         info = {'reason': reason, 'epoch': self.epochs_done, 'update': self.updates_done,
                 'time': run_dir.timestamp()}
@@ -115,10 +120,20 @@ class TrainingRun:
             value < self.best_value
 
     def record_epoch(self, epoch_nr, update_nr, logs):
-        """Save logs, last/best network, checkpoint and status; print the epoch's row."""
-        self.epochs_done, self.updates_done = epoch_nr, update_nr
+        """Save logs, last/best network, checkpoint and status; print the epoch's row.
+
+        A diverged state is written beside the run's files (never over them) and stops
+        the training.
+        """
         network = self.setup.network
         run_dir.save_logs(self.path(run_dir.LOGS_FILE), logs)
+        reason = self.divergence.reason(network, logs, self.trainer.stop_reason)
+        if reason is not None:
+            if epoch_nr > 0:
+                self.display.epoch_row(epoch_nr, logs)
+            self.record_divergence(epoch_nr, reason)
+            raise StopIteration(f"diverged: {reason}")
+        self.epochs_done, self.updates_done = epoch_nr, update_nr
         if epoch_nr > 0:
             network.save_as_hdf5(str(self.path(run_dir.LAST_NETWORK)),
                                  comment=f"{self.setup.experiment.name}: epoch {epoch_nr}")
@@ -131,6 +146,24 @@ class TrainingRun:
             self.display.epoch_row(epoch_nr, logs)
         self.write_checkpoint('epoch')
         self.write_status('running')
+
+    def record_divergence(self, epoch_nr, reason):
+        """Keep the non-finite network beside the run's files, in diverged.h5."""
+        if self.diverged is not None:
+            return
+        self.diverged = f"diverged in epoch {epoch_nr}: {reason}"
+        self.setup.network.save_as_hdf5(str(self.path(DIVERGED_NETWORK)),
+                                        comment=self.diverged)
+
+    def _end_diverged(self):
+        kept = [name for name in (run_dir.CHECKPOINT_FILE, run_dir.LAST_NETWORK)
+                if self.path(name).exists()]
+        message = (f"{self.diverged}; {' and '.join(kept) or 'nothing'} kept from epoch "
+                   f"{self.epochs_done}, the last finite one; the diverged network is in "
+                   f"{DIVERGED_NETWORK}")
+        self.write_status('diverged', message)
+        self.display.summary([message, f"run directory: {self.folder}"])
+        return ExitStatus.DIVERGED
 
     # ---- signals ---------------------------------------------------------------------------
     def _on_signal(self, number, frame):
@@ -194,11 +227,8 @@ class TrainingRun:
     def execute(self, checkpoint=None):
         """Train to the end (or until stopped); return an ExitStatus."""
         setup = self.setup
-        sources = setup.sources
         training_name = setup.experiment.resolved['trainer']['training_iterator']
-        training_iterator = sources.iterators[training_name]
-        others = {name: iterator for name, iterator in sources.iterators.items()
-                  if name != training_name}
+        training_iterator = setup.sources.iterators[training_name]
         max_epochs = min((hook.get('max_epochs') for hook in
                           setup.experiment.resolved['trainer']['hooks']
                           if hook['type'] == 'StopAfterEpoch'), default=None)
@@ -210,11 +240,28 @@ class TrainingRun:
                               f"(update {self.updates_done})")
         self._install_signal_handlers()
         try:
-            self.trainer.train(setup.network, training_iterator, **others)
+            return self._train_and_finish()
         except KeyboardInterrupt:
+            # a second Ctrl-C, during the training or while its end is written
             self.display.close_bar()
             self.write_status('interrupted', 'stopped at once by a second Ctrl-C; '
-                                             'resume continues after the last epoch')
+                                             'resume continues after the last checkpoint')
+            raise
+        finally:
+            self._restore_signal_handlers()
+
+    def _train_and_finish(self):
+        setup = self.setup
+        sources = setup.sources
+        training_name = setup.experiment.resolved['trainer']['training_iterator']
+        others = {name: iterator for name, iterator in sources.iterators.items()
+                  if name != training_name}
+        try:
+            # overflow is expected when a run diverges, which is checked after every
+            # epoch and reported as such; numpy's warnings about it would only be noise
+            with np.errstate(over='ignore', invalid='ignore'):
+                self.trainer.train(setup.network, sources.iterators[training_name], **others)
+        except KeyboardInterrupt:
             raise
         except (StopIteration, RuntimeError, ArithmeticError, MemoryError) as error:
             self.display.close_bar()
@@ -230,10 +277,15 @@ class TrainingRun:
             if isinstance(error, BrainstormError):
                 raise RunFailedError(f"training failed: {error}") from error
             raise
-        finally:
-            self._restore_signal_handlers()
         logs = self.trainer.logs
-        self.epochs_done = self.trainer.current_epoch_nr
+        if self.diverged is None:  # stopped inside an epoch (StopOnNan on updates)
+            reason = self.divergence.reason(setup.network, logs, self.trainer.stop_reason)
+            if reason is not None:
+                run_dir.save_logs(self.path(run_dir.LOGS_FILE), logs)
+                self.record_divergence(self.trainer.current_epoch_nr, reason)
+        if self.diverged is not None:
+            return self._end_diverged()
+        self.epochs_done = self.trainer.completed_epochs
         self.updates_done = self.trainer.current_update_nr
         run_dir.save_logs(self.path(run_dir.LOGS_FILE), logs)
         if self.stop_signal is not None or self.trainer.interrupted:
@@ -242,7 +294,8 @@ class TrainingRun:
             self.write_status('interrupted', f"{self.stop_signal}; resume with bstorm train "
                                              f"--resume {self.folder}")
             self.display.summary([f"interrupted by {self.stop_signal} in epoch "
-                                  f"{self.epochs_done + 1}; checkpoint written",
+                                  f"{self.epochs_done + 1} ({self.epochs_done} complete); "
+                                  f"checkpoint written",
                                   f"resume: bstorm train --resume {self.folder}"])
             return ExitStatus.INTERRUPTED
         setup.network.save_as_hdf5(str(self.path(run_dir.LAST_NETWORK)),
@@ -271,7 +324,10 @@ class TrainingRun:
             lines.append(f"best {self.best_log}: {self.best_value:.4f} (epoch {self.best_epoch})")
         final = _latest(self.trainer.logs, self.best_log) if self.trainer else None
         if final is not None:
-            lines.append(f"final {self.best_log}: {final:.4f}")
+            # 'final' only for a run that ended; an interrupted one has a latest value
+            ended = self.stop_signal is None and not self.trainer.interrupted and \
+                self.diverged is None
+            lines.append(f"{'final' if ended else 'latest'} {self.best_log}: {final:.4f}")
         return lines
 
 

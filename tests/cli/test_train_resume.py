@@ -96,9 +96,16 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, uninterrupte
     assert json.loads((run / 'status.json').read_text())['status'] == 'finished'
 
 
-def test_a_finished_run_is_not_resumed(tmp_path):
+def test_a_finished_run_resumes_to_already_finished(tmp_path):
     result = _bstorm('train', EXPERIMENTS / 'valid' / 'tiny.yaml', '--out', tmp_path, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    again = _bstorm('train', '--resume', _single_run(tmp_path), cwd=tmp_path)
-    assert again.returncode == 2
-    assert 'this run finished' in again.stderr
+    run = _single_run(tmp_path)
+    last = (run / 'last.h5').read_bytes()
+    # status.json is not what counts: the checkpoint says the training ended
+    (run / 'status.json').write_text('{"status": "running"}')
+    again = _bstorm('train', '--resume', run, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert 'already finished (3 epochs' in again.stderr
+    assert (run / 'last.h5').read_bytes() == last
+    status = json.loads((run / 'status.json').read_text())
+    assert status['status'] == 'finished' and status['epochs'] == 3
