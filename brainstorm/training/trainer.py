@@ -63,6 +63,10 @@ class Trainer(Describable):
             under ``logs['rolling_training']``.
         logs (dict): nested dict of lists; ``logs[hook name][entry]`` and
             ``logs['rolling_training']['total_loss']`` (one value per epoch).
+        log_steps (dict): for each top-level name of :attr:`logs`, the epoch and
+            update numbers at which its entries were logged:
+            ``{'epoch_nr': [...], 'update_nr': [...]}``, one pair per entry (monitors
+            log epoch 0 before training; the training loss starts at epoch 1).
         current_epoch_nr (int): the epoch in progress, or the last one completed.
         current_update_nr (int): number of updates made.
         reporter (Optional[callable]): receives a
@@ -74,7 +78,8 @@ class Trainer(Describable):
     """
 
     __undescribed__ = {
-        'current_epoch_nr': 0, 'current_update_nr': 0, 'logs': None, 'reporter': None,
+        'current_epoch_nr': 0, 'current_update_nr': 0, 'logs': None, 'log_steps': None,
+        'reporter': None,
         'stop_reason': None, 'interrupted': False, '_stop_requested': None,
         '_epoch_in_progress': False, '_batches_done': 0, '_epoch_iterator_state': None,
         '_rolling_scores': None, '_pending_state': None, '_net': None,
@@ -93,6 +98,7 @@ class Trainer(Describable):
         self.current_epoch_nr = 0
         self.current_update_nr = 0
         self.logs = OrderedDict()
+        self.log_steps = OrderedDict()
         self.reporter = print_report
         self.stop_reason = None
         self.interrupted = False
@@ -107,6 +113,7 @@ class Trainer(Describable):
 
     def __init_from_description__(self, description):
         self.logs = OrderedDict()
+        self.log_steps = OrderedDict()
         self.reporter = print_report
         self._rolling_scores = OrderedDict()
         self.hooks = OrderedDict(self.hooks or {})
@@ -256,6 +263,9 @@ class Trainer(Describable):
 
     def _add_log(self, name, values, verbose):
         add_log(self.logs, name, values)
+        steps = self.log_steps.setdefault(name, {'epoch_nr': [], 'update_nr': []})
+        steps['epoch_nr'].append(int(self.current_epoch_nr))
+        steps['update_nr'].append(int(self.current_update_nr))
         self._report(Report('log', name, self.current_epoch_nr, self.current_update_nr,
                             values=values if isinstance(values, dict) else {name: values}),
                      verbose)
@@ -349,6 +359,7 @@ class Trainer(Describable):
             ``(weight, value_sum)`` pairs of this epoch); ``logs``; ``stepper``
             (``stepper.get_state()``); ``handler_random_state`` (dict of the
             handler's ``rnd``, or None); ``hooks`` (name -> ``hook.get_state()``);
+            ``log_steps`` (see :attr:`log_steps`);
             ``stop_reason`` (str or None); ``interrupted`` (bool); ``finished``
             (bool: a hook stopped the training, also when the state is taken by a
             hook called after the stopping one in the same round).
@@ -373,6 +384,8 @@ class Trainer(Describable):
             'rolling_scores': {name: np.array(pairs, dtype=np.float64).reshape(-1, 2)
                                for name, pairs in self._rolling_scores.items()},
             'logs': copy_logs(self.logs),
+            'log_steps': {name: {key: list(numbers) for key, numbers in steps.items()}
+                          for name, steps in self.log_steps.items()},
             'stepper': self.stepper.get_state(),
             'handler_random_state': None if handler_rnd is None
             else random_state_to_dict(handler_rnd),
@@ -411,6 +424,10 @@ class Trainer(Describable):
         self._batches_done = int(state['batches_done'])
         self._epoch_iterator_state = state.get('training_iterator_state')
         self.logs = _logs_from_state(state['logs'])
+        self.log_steps = OrderedDict(  # absent from states saved before it existed
+            (name, {key: [int(number) for number in numbers]
+                    for key, numbers in steps.items()})
+            for name, steps in (state.get('log_steps') or {}).items())
         self._rolling_scores = OrderedDict(
             (name, [tuple(float(x) for x in pair) for pair in np.asarray(pairs).reshape(-1, 2)])
             for name, pairs in state['rolling_scores'].items())

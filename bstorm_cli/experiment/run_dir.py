@@ -277,11 +277,28 @@ def read_status(path):
 
 # ---- logs ----------------------------------------------------------------------------------------
 
-def save_logs(path, logs):
-    """Trainer logs (nested dicts of lists of numbers) as HDF5: groups and datasets."""
+#: group of logs.h5 holding, per log, the epoch and update number of every entry
+STEPS_GROUP = '@steps'
+
+
+def save_logs(path, logs, steps=None):
+    """Trainer logs (nested dicts of lists of numbers) as HDF5: groups and datasets.
+
+    Args:
+        path: the file to write (atomically).
+        logs (dict): ``Trainer.logs``.
+        steps (Optional[dict]): ``Trainer.log_steps``; stored under ``@steps/NAME/``
+            as the datasets ``epoch_nr`` and ``update_nr``.
+    """
     def fill(h5file):
         h5file.attrs['format'] = 'bstorm-logs'
         _write_logs(h5file, logs)
+        if steps:
+            group = h5file.create_group(STEPS_GROUP)
+            for name, numbers in steps.items():
+                entry = group.create_group(_escape(name))
+                for key in ('epoch_nr', 'update_nr'):
+                    entry.create_dataset(key, data=np.asarray(numbers[key], dtype=np.int64))
     write_hdf5(path, fill)
 
 
@@ -305,8 +322,26 @@ def read_logs(path):
     found = {}
 
     def visit(name, member):
-        if isinstance(member, h5py.Dataset):
+        if isinstance(member, h5py.Dataset) and not name.startswith(STEPS_GROUP + '/'):
             found['.'.join(_unescape(part) for part in name.split('/'))] = member[()]
     with h5py.File(path, 'r') as h5file:
         h5file.visititems(visit)
     return found
+
+
+def read_log_steps(path):
+    """{top-level log name: (epoch numbers, update numbers)} of a logs.h5 file ({} if the
+    file predates them)."""
+    import h5py
+    steps = {}
+    with h5py.File(path, 'r') as h5file:
+        group = h5file.get(STEPS_GROUP)
+        if not isinstance(group, h5py.Group):
+            return steps
+        for name, entry in group.items():
+            try:
+                steps[_unescape(name)] = (np.asarray(entry['epoch_nr'][()]).ravel(),
+                                          np.asarray(entry['update_nr'][()]).ravel())
+            except (KeyError, TypeError, AttributeError):
+                continue
+    return steps

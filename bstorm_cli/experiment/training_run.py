@@ -99,6 +99,10 @@ class TrainingRun:
             'best_value': self.best_value, 'best_epoch': self.best_epoch,
             'time': run_dir.timestamp()})
 
+    def save_logs(self):
+        run_dir.save_logs(self.path(run_dir.LOGS_FILE), self.trainer.logs,
+                          self.trainer.log_steps)
+
     def write_checkpoint(self, reason):
         network = self.setup.network
         state = {'trainer': self.trainer.get_state(),
@@ -126,7 +130,7 @@ class TrainingRun:
         the training.
         """
         network = self.setup.network
-        run_dir.save_logs(self.path(run_dir.LOGS_FILE), logs)
+        self.save_logs()
         reason = self.divergence.reason(network, logs, self.trainer.stop_reason)
         if reason is not None:
             if epoch_nr > 0:
@@ -281,13 +285,13 @@ class TrainingRun:
         if self.diverged is None:  # stopped inside an epoch (StopOnNan on updates)
             reason = self.divergence.reason(setup.network, logs, self.trainer.stop_reason)
             if reason is not None:
-                run_dir.save_logs(self.path(run_dir.LOGS_FILE), logs)
+                self.save_logs()
                 self.record_divergence(self.trainer.current_epoch_nr, reason)
         if self.diverged is not None:
             return self._end_diverged()
         self.epochs_done = self.trainer.completed_epochs
         self.updates_done = self.trainer.current_update_nr
-        run_dir.save_logs(self.path(run_dir.LOGS_FILE), logs)
+        self.save_logs()
         if self.stop_signal is not None or self.trainer.interrupted:
             self.stop_signal = self.stop_signal or 'stop request'
             self.write_checkpoint(self.stop_signal)

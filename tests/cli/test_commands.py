@@ -241,8 +241,17 @@ def test_plot_csv_and_png(trained_run, tmp_path):
     csv = tmp_path / 'curves.csv'
     result = bstorm('plot', run, '-o', csv)
     assert result.returncode == 0, result.stderr
-    header = csv.read_text().splitlines()[0].split(',')
+    lines = csv.read_text().splitlines()
+    header = lines[0].split(',')
+    assert header[:2] == ['epoch', 'update']
     assert 'validation.Accuracy' in header and 'rolling_training.total_loss' in header
+    # one row per epoch: validation of epoch N beside the training loss of epoch N,
+    # and epoch 0 (before training) has a validation value but no training loss
+    rows = [dict(zip(header, line.split(','))) for line in lines[1:]]
+    assert [row['epoch'] for row in rows] == ['0', '1', '2']
+    assert rows[0]['rolling_training.total_loss'] == '' and rows[0]['validation.Accuracy']
+    assert all(row['rolling_training.total_loss'] and row['validation.Accuracy']
+               for row in rows[1:])
     png = tmp_path / 'curves.png'
     result = bstorm('plot', run, '-o', png)
     try:

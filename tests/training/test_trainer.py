@@ -259,3 +259,41 @@ def test_format_report_renders_nested_values():
 
 def test_trainer_at_the_spec_paths():
     assert bs.Trainer is bs.training.trainer.Trainer is Trainer
+
+
+def test_every_log_entry_has_its_epoch_and_update_number():
+    trainer = Trainer(SgdStepper(0.01), verbose=False)
+    trainer.add_hook(MonitorLoss('validation_iter', name='validation'))
+    trainer.add_hook(Recorder([], 'every-2-updates', timescale='update', interval=2,
+                              log={'a': 1.0}))
+    trainer.add_hook(StopAfterEpoch(2))
+    trainer.train(regression_net(), regression_iterator(),  # 3 batches per epoch
+                  validation_iter=regression_iterator())
+    steps = trainer.log_steps
+    assert steps['validation'] == {'epoch_nr': [0, 1, 2], 'update_nr': [0, 3, 6]}
+    assert steps['rolling_training'] == {'epoch_nr': [1, 2], 'update_nr': [3, 6]}
+    assert steps['every-2-updates'] == {'epoch_nr': [0, 1, 2, 2], 'update_nr': [0, 2, 4, 6]}
+    for name, numbers in steps.items():
+        entries = trainer.logs[name]
+        first = next(iter(entries.values())) if isinstance(entries, dict) else entries
+        assert len(numbers['epoch_nr']) == len(numbers['update_nr']) == len(first), name
+    resumed = Trainer(SgdStepper(0.01), verbose=False)
+    for hook in trainer.hooks.values():
+        resumed.add_hook(hook)
+    resumed.set_state(trainer.get_state())
+    assert resumed.log_steps == steps
+
+
+def test_a_state_saved_by_a_hook_after_the_stopping_one_is_finished():
+    states = []
+
+    class SaveState(Hook):
+        def __call__(self, epoch_nr, update_nr, net, stepper, logs):
+            states.append(trainer.get_state()['finished'])
+
+    trainer = Trainer(SgdStepper(0.01), verbose=False)
+    trainer.add_hook(StopAfterEpoch(2))
+    trainer.add_hook(SaveState())
+    trainer.train(regression_net(), regression_iterator())
+    assert states == [False, False, True]
+    assert trainer.get_state()['finished'] and trainer.completed_epochs == 2
