@@ -21,7 +21,7 @@ import numpy as np
 
 from brainstorm.hooks.base import Hook
 
-from bstorm_cli.errors import BadInputError, RunFailedError
+from bstorm_cli.errors import BadInputError, Location, RunFailedError
 from bstorm_cli.exit_codes import ExitStatus
 from bstorm_cli.experiment import checks, run_dir
 from bstorm_cli.experiment.divergence import DIVERGED_NETWORK, DivergenceCheck
@@ -215,9 +215,10 @@ class TrainingRun:
     def _restore(self, parameters, state, info):
         network = self.setup.network
         if parameters.shape != network.get('parameters').shape:
-            raise BadInputError(f"the checkpoint holds {parameters.size} parameters, the "
-                                f"experiment's network has {network.get('parameters').size}",
-                                None)
+            raise BadInputError(f"the checkpoint's parameters have the shape "
+                                f"{parameters.shape}, the experiment's network needs "
+                                f"{network.get('parameters').shape}",
+                                Location(str(self.path(run_dir.CHECKPOINT_FILE))))
         network.handler.set_from_numpy(network.buffer.parameters,
                                        parameters.astype(network.handler.dtype))
         self.trainer.set_state(state['trainer'])
