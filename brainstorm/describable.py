@@ -88,15 +88,29 @@ class Describable:
             setattr(instance, key, value)
         for key, value in cls.__get_all_default_values__().items():
             setattr(instance, key, value)
+        undescribed = cls.__get_all_undescribed__()
         for key, value in description.items():
             if key == '@type':
                 continue
+            _check_description_key(cls, key, undescribed)
             setattr(instance, key, create_from_description(value))
         instance.__init_from_description__(description)
         return instance
 
     def __init_from_description__(self, description):
         """Hook for extra initialisation after creation from a description."""
+
+
+def _check_description_key(cls, key, undescribed):
+    """A description sets only data attributes: no dunder names, nothing the class
+    keeps out of descriptions, no method or property (a file must not rewire objects)."""
+    from brainstorm.errors import DescriptionError
+    attribute = getattr(cls, key, None) if isinstance(key, str) else None
+    if not isinstance(key, str) or key.startswith('__') or key in undescribed or \
+            callable(attribute) or isinstance(attribute, (property, classmethod,
+                                                          staticmethod)):
+        raise DescriptionError(f"{cls.__name__} description: the key {key!r} is not an "
+                               f"attribute a description may set")
 
 
 def _equal(a, b):

@@ -116,20 +116,17 @@ class Network(Seedable):
                         dataset.ndim != 1:
                     raise FileFormatError(f"{filename}: 'parameters' must be a 1-D float "
                                           f"dataset")
+                net = cls._from_stored_description(description, filename)
+                # the declared size is checked before anything is read: a small file
+                # may declare a dataset of billions of values
+                if dataset.shape != (net.buffer_manager.parameter_size,):
+                    raise FileFormatError(
+                        f"{filename}: {dataset.shape[0]:,} parameters stored, but the "
+                        f"architecture needs {net.buffer_manager.parameter_size:,} (truncated "
+                        f"or foreign file)")
                 parameters = dataset[()]
         except OSError as error:
             raise FileFormatError(f"{filename}: cannot be read as HDF5 ({error})") from error
-        if not isinstance(description, dict) or 'architecture' not in description:
-            raise FileFormatError(f"{filename}: the network description has no architecture")
-        try:
-            net = cls.from_architecture(description['architecture'])
-        except BrainstormError as error:
-            raise FileFormatError(f"{filename}: the stored architecture is invalid: "
-                                  f"{error}") from error
-        if parameters.shape != (net.buffer_manager.parameter_size,):
-            raise FileFormatError(
-                f"{filename}: {parameters.size} parameters stored, but the architecture "
-                f"needs {net.buffer_manager.parameter_size} (truncated or foreign file)")
         net.handler.set_from_numpy(net.buffer.parameters, parameters.astype(net.handler.dtype))
         net.output_name = description.get('output_name', net.output_name)
         # the stored descriptions name these classes: make sure they are registered
@@ -139,10 +136,25 @@ class Network(Seedable):
             if kind in description:
                 try:
                     getattr(net, kind).update(create_from_description(description[kind]))
-                except BrainstormError as error:
+                except (BrainstormError, TypeError, ValueError, KeyError, AttributeError,
+                        RecursionError) as error:
                     raise FileFormatError(f"{filename}: stored {kind} are invalid: "
                                           f"{error}") from error
         return net
+
+    @classmethod
+    def _from_stored_description(cls, description, filename):
+        if not isinstance(description, dict) or not isinstance(
+                description.get('architecture'), dict):
+            raise FileFormatError(f"{filename}: the network description has no architecture")
+        try:
+            return cls.from_architecture(description['architecture'])
+        except (BrainstormError, TypeError, ValueError, KeyError, AttributeError) as error:
+            raise FileFormatError(f"{filename}: the stored architecture is invalid: "
+                                  f"{error}") from error
+        except RecursionError:
+            raise FileFormatError(f"{filename}: the stored architecture is nested too "
+                                  f"deeply") from None
 
     def save_as_hdf5(self, filename, comment=''):
         """Save description and parameters to ``filename`` (written atomically).
@@ -534,6 +546,8 @@ def _read_json_attr(f, name, filename):
         raise FileFormatError(f"{filename}: attribute {name!r} is not text")
     try:
         return json.loads(text)
+    except RecursionError:
+        raise FileFormatError(f"{filename}: attribute {name!r} is nested too deeply") from None
     except ValueError as error:
         raise FileFormatError(f"{filename}: attribute {name!r} is not valid JSON "
                               f"({error})") from error

@@ -153,7 +153,7 @@ Examples:
               help='Continue an interrupted run from its checkpoint, in its directory.')
 @click.option('--handler', type=click.Choice(sorted(HANDLERS)), default=None,
               help='Run on this handler (the same as --set handler={type: ...}).')
-@click.option('--seed', type=click.IntRange(min=0), default=None,
+@click.option('--seed', type=click.IntRange(min=0, max=2 ** 32 - 1), default=None,
               help='Seed for everything random (the same as --set seed=N).')
 @verbose_option
 def train_command(experiment, overrides, out, resume, handler, seed, verbose):

@@ -179,9 +179,18 @@ def _save_item(group, name, value):
         raise TypeError(f"cannot store {name!r} of type {type(value).__name__} in a checkpoint")
 
 
-def load_state(group):
-    """The nested state stored by :func:`save_state`."""
+def load_state(group, check_dataset=None, depth=0):
+    """The nested state stored by :func:`save_state`.
+
+    Args:
+        group (h5py.Group): where it is stored.
+        check_dataset (Optional[callable]): ``check_dataset(dataset, name)`` is called
+            before each dataset is read (to refuse hostile sizes).
+        depth (int): nesting level of ``group`` (deeper than 32 is refused).
+    """
     import h5py
+    if depth > 32:
+        raise ValueError(f"{group.name}: nested too deeply")
     kind = group.attrs.get('@kind', 'dict')
     items = {}
     for name, value in group.attrs.items():
@@ -189,8 +198,11 @@ def load_state(group):
             items[name[len('@json:'):]] = json.loads(value)
     for name, member in group.items():
         if isinstance(member, h5py.Group):
-            items[name] = load_state(member)
-        elif member.attrs.get('@scalar', False):
+            items[name] = load_state(member, check_dataset, depth + 1)
+            continue
+        if check_dataset is not None:
+            check_dataset(member, member.name)
+        if member.attrs.get('@scalar', False):
             items[name] = member[()]
         elif member.attrs.get('@list', False):
             items[name] = member[()].tolist()
@@ -218,6 +230,7 @@ def save_checkpoint(path, parameters, state, info):
 def load_checkpoint(path):
     """(parameters, state, info) from checkpoint.h5; a bad file is a BadInputError."""
     import h5py
+    from bstorm_cli.experiment import checkpoint_check
     location = Location(str(path))
     if not pathlib.Path(path).exists():
         raise BadInputError("no checkpoint in this run directory (the run was stopped "
@@ -227,10 +240,15 @@ def load_checkpoint(path):
             if h5file.attrs.get('format') != CHECKPOINT_FORMAT:
                 raise BadInputError("not a bstorm checkpoint", location)
             info = json.loads(h5file.attrs['info'])
-            parameters = h5file['parameters'][()]
-            state = load_state(h5file['state'])
-    except (OSError, KeyError, ValueError) as error:
+            parameters = h5file['parameters']
+            checkpoint_check.check_dataset(parameters, location, 'parameters')
+            parameters = parameters[()]
+            state = load_state(h5file['state'], lambda dataset, name:
+                               checkpoint_check.check_dataset(dataset, location, name))
+    except (OSError, KeyError, ValueError, TypeError, AttributeError,
+            RecursionError) as error:
         raise BadInputError(f"the checkpoint cannot be read ({error})", location) from error
+    checkpoint_check.check_contents(parameters, state, info, location)
     return parameters, state, info
 
 
