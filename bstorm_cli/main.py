@@ -41,6 +41,16 @@ def _error_lines_for(error):
     return None
 
 
+def resource_error_line(error):
+    """One line for a resource failure (disk full, permission, out of memory), or None."""
+    if isinstance(error, MemoryError):
+        return "error: out of memory" + (f" ({error})" if str(error) else '')
+    if isinstance(error, OSError) and error.strerror:
+        where = error.filename or ''
+        return f"error: {where}{': ' if where else ''}{error.strerror}"
+    return None
+
+
 def main(argv=None):
     """Run bstorm and exit with its status (see ``exit_codes.ExitStatus``)."""
     _register_commands()
@@ -74,7 +84,11 @@ def main(argv=None):
         if debug:
             traceback.print_exc()
         lines = _error_lines_for(error)
-        if lines is not None:
+        resource_line = resource_error_line(error)
+        if resource_line is not None:
+            console.print_error_lines([resource_line])
+            status = ExitStatus.RUN_FAILED
+        elif lines is not None:
             console.print_error_lines(lines)
             status = ExitStatus.BAD_INPUT
         else:

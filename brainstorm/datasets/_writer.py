@@ -207,6 +207,25 @@ def verify_checksum(path, published_md5, verify):
     return {'file': path.name, 'md5': md5, 'status': status}
 
 
+#: most bytes a converter decompresses from one file (a few-KB "zip bomb" can expand to
+#: terabytes); the largest published source (enwik9) is 1 GB
+MAX_DECOMPRESSED_BYTES = 2 ** 31
+
+
+def read_limited(stream, path, limit=None):
+    """All bytes of the (decompressing) binary ``stream``, at most ``limit`` of them.
+
+    Raises:
+        FileFormatError: the data expands to more than ``limit`` bytes.
+    """
+    limit = MAX_DECOMPRESSED_BYTES if limit is None else limit
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise FileFormatError(f"{path}: decompresses to more than {limit:,} bytes; "
+                              f"refused (a corrupt file or a compression bomb)")
+    return data
+
+
 def read_maybe_compressed(path):
     """Return the bytes of ``path``, gunzipping it first when it is gzip data.
 
@@ -225,7 +244,11 @@ def read_maybe_compressed(path):
     if raw[:2] != b'\x1f\x8b':
         return raw
     try:
-        return gzip.decompress(raw)
+        import io
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            return read_limited(stream, path)
+    except FileFormatError:
+        raise
     except (OSError, EOFError, ValueError) as error:
         raise FileFormatError(f"{path}: corrupt or truncated gzip data ({error})") from None
 

@@ -504,6 +504,12 @@ def network_split(data_argument, split, group, network, batch_size):
                         if name in parent[split]}
             where = f"{candidate}/{split}".strip('/')
             missing = [name for name in inputs if name not in datasets]
+            not_arrays = [name for name, member in datasets.items()
+                          if not isinstance(member, h5py.Dataset) or
+                          member.dtype.kind not in 'biuf']
+            if not_arrays:
+                problems.append(f"{where}: {', '.join(not_arrays)} must be numeric datasets")
+                continue
             if missing:
                 problems.append(f"{where} lacks {', '.join(missing)}")
                 continue

@@ -113,6 +113,24 @@ def write_json(path, data):
     write_text(path, json.dumps(data, indent=2, sort_keys=False) + '\n')
 
 
+def write_json_in_place_if_need_be(path, data):
+    """:func:`write_json`, else (no space, no permission for a new file) overwrite the
+    existing file in place; if that fails too, warn on stderr and go on."""
+    try:
+        write_json(path, data)
+        return
+    except OSError:
+        pass
+    try:
+        with open(path, 'w', encoding='utf-8') as stream:
+            stream.write(json.dumps(data, indent=2) + '\n')
+    except OSError as error:
+        from bstorm_cli import console
+        console.err().print(f"warning: {path}: cannot record the status "
+                            f"{data.get('status')!r}: {error.strerror}",
+                            markup=False, highlight=False)
+
+
 def write_experiment(path, resolved, source, overrides):
     """The resolved experiment as YAML, with where it came from in a comment."""
     header = f"# resolved experiment: {source}\n"

@@ -92,8 +92,13 @@ class TrainingRun:
     def path(self, name):
         return self.folder / name
 
-    def write_status(self, status, message=''):
-        run_dir.write_json(self.path(run_dir.STATUS_FILE), {
+    def write_status(self, status, message='', in_place_fallback=False):
+        """Write status.json; with ``in_place_fallback``, where the atomic write fails
+        (disk full, folder made read-only) overwrite the old file in place, and where
+        that fails too, say so on stderr."""
+        writer = run_dir.write_json_in_place_if_need_be if in_place_fallback else \
+            run_dir.write_json
+        writer(self.path(run_dir.STATUS_FILE), {
             'status': status, 'message': message, 'epochs': self.epochs_done,
             'updates': self.updates_done, 'best_log': self.best_log,
             'best_value': self.best_value, 'best_epoch': self.best_epoch,
@@ -268,7 +273,13 @@ class TrainingRun:
                 self.trainer.train(setup.network, sources.iterators[training_name], **others)
         except KeyboardInterrupt:
             raise
-        except (StopIteration, RuntimeError, ArithmeticError, MemoryError) as error:
+        except (OSError, MemoryError) as error:  # disk full, no permission, out of memory
+            self.display.close_bar()
+            from bstorm_cli.main import resource_error_line
+            line = resource_error_line(error) or f"error: {error}"
+            self.write_status('failed', line[len('error: '):], in_place_fallback=True)
+            raise RunFailedError(f"training stopped: {line[len('error: '):]}") from error
+        except (StopIteration, RuntimeError, ArithmeticError) as error:
             self.display.close_bar()
             self.write_status('failed', str(error))
             raise RunFailedError(f"training failed: {type(error).__name__}: {error}") \
