@@ -520,6 +520,12 @@ def network_split(data_argument, split, group, network, batch_size):
             if wrong:
                 problems.append(f"{where}: {'; '.join(wrong)}")
                 continue
+            from bstorm_cli.experiment.data_values import class_label_items, value_problems
+            labels = class_label_items(network)
+            for name, dataset in datasets.items():
+                message = value_problems(name, dataset, labels.get(name))
+                if message:
+                    raise BadInputError(f"{where}: {message}", location)
             try:
                 iterator = Minibatches(batch_size, shuffle=False, **datasets)
             except engine_errors() as error:

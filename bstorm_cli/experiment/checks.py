@@ -128,6 +128,24 @@ def check_data_fits_network(experiment, sources, network):
     return problems
 
 
+def check_data_values(experiment, sources, network):
+    """Every data item the iterators read is finite; class labels fit the network."""
+    from bstorm_cli.experiment import build, data_values
+    labels = data_values.class_label_items(network)
+    problems, seen = [], set()
+    for name, iterator in sources.iterators.items():
+        for item in iterator.data_shapes:
+            dataset = build._find_dataset(iterator, item)
+            if dataset is None or id(dataset) in seen:
+                continue
+            seen.add(id(dataset))
+            message = data_values.value_problems(item, dataset, labels.get(item))
+            if message:
+                problems.append(experiment.error(f"{message} (read by iterator {name!r})",
+                                                 'data', 'iterators', name))
+    return problems
+
+
 def _shape_text(shape):
     return '(' + ', '.join(str(size) for size in shape) + (',)' if len(shape) == 1 else ')')
 

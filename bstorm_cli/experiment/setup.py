@@ -81,7 +81,10 @@ def build_run(experiment, run_folder, handler_override=None, limit=None):
             except BadInputError as error:
                 problems.append(error)
         if setup.network is not None:
-            problems += checks.check_data_fits_network(experiment, setup.sources, setup.network)
+            shape_problems = checks.check_data_fits_network(experiment, setup.sources,
+                                                            setup.network)
+            problems += shape_problems or checks.check_data_values(
+                experiment, setup.sources, setup.network)
             problems += checks.check_buffer_paths(experiment, setup.network)
             setup.network.compute_data_deltas = build.data_deltas_wanted(resolved)
             try:
