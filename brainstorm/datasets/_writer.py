@@ -16,12 +16,12 @@ import hashlib
 import json
 import os
 import pathlib
-import tempfile
 
 import h5py
 import numpy as np
 
 from brainstorm.errors import DataError, FileFormatError
+from brainstorm.utils import temporary_file_beside
 
 SPLIT_NAMES = ('training', 'validation', 'test')
 READ_BLOCK_BYTES = 1 << 20
@@ -91,14 +91,9 @@ def dataset_file(output, attributes, overwrite=False):
     for required in ('source', 'license', 'description'):
         if required not in attributes:
             raise ValueError(f"dataset attributes must include {required!r}")
-    handle, temporary = tempfile.mkstemp(prefix=f'.{output.name}.', suffix='.partial',
-                                         dir=output.parent)
+    handle, temporary = temporary_file_beside(output, suffix='.partial')
     os.close(handle)
     try:
-        # mkstemp makes the file private (0600); give it what a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
         with h5py.File(temporary, 'w') as h5file:
             yield h5file
             for key, value in attributes.items():

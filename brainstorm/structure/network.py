@@ -2,7 +2,6 @@
 
 import json
 import os
-import tempfile
 from collections import OrderedDict
 
 import numpy as np
@@ -15,6 +14,7 @@ from brainstorm.structure.architecture import (generate_architecture,
                                                instantiate_layers_from_architecture)
 from brainstorm.structure.buffers import BufferManager
 from brainstorm.structure.view_references import (resolve_references, order_and_check)
+from brainstorm.utils import temporary_file_beside
 
 HDF5_FORMAT = 'brainstorm-network'
 HDF5_FORMAT_VERSION = 1
@@ -169,9 +169,7 @@ class Network(Seedable):
                        'initializers': get_description(self.initializers),
                        'weight_modifiers': get_description(self.weight_modifiers),
                        'gradient_modifiers': get_description(self.gradient_modifiers)}
-        folder = os.path.dirname(os.path.abspath(filename))
-        handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(filename),
-                                             suffix='.tmp', dir=folder)
+        handle, temporary = temporary_file_beside(filename)
         os.close(handle)
         try:
             with h5py.File(temporary, 'w') as f:

@@ -7,12 +7,12 @@ must be provided.
 """
 
 import os
-import tempfile
 
 import numpy as np
 
 from brainstorm.errors import NetworkValidationError
 from brainstorm.scorers import aggregate_losses_and_scores, gather_losses_and_scores
+from brainstorm.utils import temporary_file_beside
 
 _FIELD_TABLES = {'inputs': 'in_shapes', 'input_deltas': 'in_shapes',
                  'outputs': 'out_shapes', 'output_deltas': 'out_shapes',
@@ -178,9 +178,7 @@ def extract_and_save(network, iter, buffer_names, file_name):  # noqa: A002
     import h5py
     structures = _check_buffer_names(network, buffer_names)
     file_name = os.fspath(file_name)
-    folder = os.path.dirname(os.path.abspath(file_name))
-    handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(file_name),
-                                         suffix='.tmp', dir=folder)
+    handle, temporary = temporary_file_beside(file_name)
     os.close(handle)
     try:
         with h5py.File(temporary, 'w') as f:

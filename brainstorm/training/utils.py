@@ -9,8 +9,8 @@ dotted path into them: ``'validation.Accuracy'``, ``'rolling_training.total_loss
 import dataclasses
 import os
 import sys
-import tempfile
 from collections import OrderedDict
+from brainstorm.utils import temporary_file_beside
 
 
 def add_log(logs, name, values):
@@ -132,9 +132,7 @@ def write_atomically(filename, write):
         write (callable): ``write(temporary_path)`` creates the file's content.
     """
     filename = os.fspath(filename)
-    folder = os.path.dirname(os.path.abspath(filename))
-    handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(filename),
-                                         suffix='.tmp', dir=folder)
+    handle, temporary = temporary_file_beside(filename)
     os.close(handle)
     try:
         write(temporary)

@@ -19,13 +19,13 @@ import datetime
 import json
 import os
 import pathlib
-import tempfile
 
 import numpy as np
 import yaml
 
 from bstorm_cli.errors import BadInputError, Location
 from bstorm_cli.experiment.overrides import override_label
+from brainstorm.utils import temporary_file_beside
 
 EXPERIMENT_FILE = 'experiment.yaml'
 LOGS_FILE = 'logs.h5'
@@ -67,8 +67,7 @@ def create_run_directory(output_folder, name):
 # ---- atomic writes -----------------------------------------------------------------------------
 
 def _temporary_in(path):
-    handle, temporary = tempfile.mkstemp(prefix='.' + pathlib.Path(path).name + '.',
-                                         suffix='.tmp', dir=pathlib.Path(path).parent)
+    handle, temporary = temporary_file_beside(path)
     return handle, temporary
 
 
