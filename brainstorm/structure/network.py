@@ -90,24 +90,7 @@ class Network(Seedable):
             raise FileFormatError(f"{filename}: no such file")
         try:
             with h5py.File(filename, 'r') as f:
-                format_name = f.attrs.get('format')
-                if isinstance(format_name, bytes):
-                    format_name = format_name.decode('utf-8', 'replace')
-                # compare only text: '!=' on an opaque (np.void) attribute raises TypeError
-                if not isinstance(format_name, str) or format_name != HDF5_FORMAT:
-                    raise FileFormatError(
-                        f"{filename}: not a brainstorm network file (attribute 'format' is "
-                        f"{_attr_text(f.attrs.get('format'))}, expected {HDF5_FORMAT!r})")
-                version = f.attrs.get('format_version', -1)
-                if isinstance(version, (bool, np.bool_)) or \
-                        not isinstance(version, (int, np.integer)):
-                    raise FileFormatError(f"{filename}: attribute 'format_version' must be an "
-                                          f"integer, got {_attr_text(version)}")
-                version = int(version)
-                if version > HDF5_FORMAT_VERSION:
-                    raise FileFormatError(f"{filename}: network file format version {version} "
-                                          f"is newer than this brainstorm supports "
-                                          f"({HDF5_FORMAT_VERSION})")
+                _check_network_file_format(f, filename)
                 description = _read_json_attr(f, 'description', filename)
                 if 'parameters' not in f:
                     raise FileFormatError(f"{filename}: dataset 'parameters' is missing")
@@ -532,6 +515,50 @@ def _attr_text(value):
     if isinstance(value, bytes):
         value = value.decode('utf-8', 'replace')
     return repr(value)
+
+
+def _check_network_file_format(f, filename):
+    """Raise FileFormatError unless the open HDF5 file ``f`` is a network file we read."""
+    format_name = f.attrs.get('format')
+    if isinstance(format_name, bytes):
+        format_name = format_name.decode('utf-8', 'replace')
+    # compare only text: '!=' on an opaque (np.void) attribute raises TypeError
+    if not isinstance(format_name, str) or format_name != HDF5_FORMAT:
+        raise FileFormatError(
+            f"{filename}: not a brainstorm network file (attribute 'format' is "
+            f"{_attr_text(f.attrs.get('format'))}, expected {HDF5_FORMAT!r})")
+    version = f.attrs.get('format_version', -1)
+    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)):
+        raise FileFormatError(f"{filename}: attribute 'format_version' must be an "
+                              f"integer, got {_attr_text(version)}")
+    version = int(version)
+    if version > HDF5_FORMAT_VERSION:
+        raise FileFormatError(f"{filename}: network file format version {version} "
+                              f"is newer than this brainstorm supports "
+                              f"({HDF5_FORMAT_VERSION})")
+
+
+def read_network_description(filename):
+    """The description stored in a network file (architecture, output name, ...),
+    read without its parameters and without building the network.
+
+    Raises:
+        FileFormatError: as :meth:`Network.from_hdf5`.
+    """
+    import h5py
+    filename = os.fspath(filename)
+    if not os.path.exists(filename):
+        raise FileFormatError(f"{filename}: no such file")
+    try:
+        with h5py.File(filename, 'r') as f:
+            _check_network_file_format(f, filename)
+            description = _read_json_attr(f, 'description', filename)
+    except OSError as error:
+        raise FileFormatError(f"{filename}: cannot be read as HDF5 ({error})") from error
+    if not isinstance(description, dict) or not isinstance(
+            description.get('architecture'), dict):
+        raise FileFormatError(f"{filename}: the network description has no architecture")
+    return description
 
 
 def _read_json_attr(f, name, filename):

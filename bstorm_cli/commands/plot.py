@@ -22,7 +22,7 @@ def read_run_logs(run_folder):
                             Location(str(run_folder)))
     try:
         logs = run_dir.read_logs(path)
-    except OSError as error:
+    except (OSError, ValueError, TypeError) as error:
         raise BadInputError(f"cannot read the logs ({error})", Location(str(path))) from error
     return {name: np.asarray(values, dtype=np.float64).ravel() for name, values in logs.items()
             if np.asarray(values).ndim <= 1 and np.asarray(values).size}
@@ -33,7 +33,7 @@ def read_run_steps(run_folder):
     from bstorm_cli.experiment import run_dir
     try:
         return run_dir.read_log_steps(pathlib.Path(run_folder) / run_dir.LOGS_FILE)
-    except OSError:
+    except (OSError, ValueError, TypeError):
         return {}
 
 

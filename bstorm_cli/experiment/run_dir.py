@@ -352,12 +352,18 @@ def _write_logs(group, logs):
 
 
 def read_logs(path):
-    """Flat {dotted log name: 1-D numpy array} of a logs.h5 file."""
+    """Flat {dotted log name: 1-D numpy array} of a logs.h5 file.
+
+    Each dataset is checked from its metadata before it is read (see
+    ``checkpoint_check.check_dataset``): a damaged or hostile file is a BadInputError.
+    """
     import h5py
+    from bstorm_cli.experiment.checkpoint_check import check_dataset
     found = {}
 
     def visit(name, member):
         if isinstance(member, h5py.Dataset) and not name.startswith(STEPS_GROUP + '/'):
+            check_dataset(member, Location(str(path)), name)
             found['.'.join(_unescape(part) for part in name.split('/'))] = member[()]
     with h5py.File(path, 'r') as h5file:
         h5file.visititems(visit)
@@ -373,10 +379,14 @@ def read_log_steps(path):
         group = h5file.get(STEPS_GROUP)
         if not isinstance(group, h5py.Group):
             return steps
+        from bstorm_cli.experiment.checkpoint_check import check_dataset
         for name, entry in group.items():
             try:
-                steps[_unescape(name)] = (np.asarray(entry['epoch_nr'][()]).ravel(),
-                                          np.asarray(entry['update_nr'][()]).ravel())
+                numbers = []
+                for key in ('epoch_nr', 'update_nr'):
+                    check_dataset(entry[key], Location(str(path)), f"{name}/{key}")
+                    numbers.append(np.asarray(entry[key][()]).ravel())
+                steps[_unescape(name)] = tuple(numbers)
             except (KeyError, TypeError, AttributeError):
                 continue
     return steps
