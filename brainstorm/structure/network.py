@@ -112,17 +112,8 @@ class Network(Seedable):
             raise FileFormatError(f"{filename}: cannot be read as HDF5 ({error})") from error
         net.handler.set_from_numpy(net.buffer.parameters, parameters.astype(net.handler.dtype))
         net.output_name = description.get('output_name', net.output_name)
-        # the stored descriptions name these classes: make sure they are registered
-        import brainstorm.initializers  # noqa: F401
-        import brainstorm.value_modifiers  # noqa: F401
-        for kind in ('initializers', 'weight_modifiers', 'gradient_modifiers'):
-            if kind in description:
-                try:
-                    getattr(net, kind).update(create_from_description(description[kind]))
-                except (BrainstormError, TypeError, ValueError, KeyError, AttributeError,
-                        RecursionError) as error:
-                    raise FileFormatError(f"{filename}: stored {kind} are invalid: "
-                                          f"{error}") from error
+        for kind, components in stored_components(description, filename).items():
+            getattr(net, kind).update(components)
         return net
 
     @classmethod
@@ -559,6 +550,27 @@ def read_network_description(filename):
             description.get('architecture'), dict):
         raise FileFormatError(f"{filename}: the network description has no architecture")
     return description
+
+
+def stored_components(description, filename):
+    """{kind: {name: object}} of the initializers and modifiers a network file stores.
+
+    Raises:
+        FileFormatError: a stored description is not one of registered components.
+    """
+    # the stored descriptions name these classes: make sure they are registered
+    import brainstorm.initializers  # noqa: F401
+    import brainstorm.value_modifiers  # noqa: F401
+    components = {}
+    for kind in ('initializers', 'weight_modifiers', 'gradient_modifiers'):
+        if kind in description:
+            try:
+                components[kind] = dict(create_from_description(description[kind]))
+            except (BrainstormError, TypeError, ValueError, KeyError, AttributeError,
+                    RecursionError) as error:
+                raise FileFormatError(f"{filename}: stored {kind} are invalid: "
+                                      f"{error}") from error
+    return components
 
 
 def _read_json_attr(f, name, filename):

@@ -281,6 +281,10 @@ def infer_out_shape(task_type, sources, training_name, targets_name, location):
     if targets is None:
         raise BadInputError("cannot infer the number of classes", location,
                             hint="set network.out_shape")
+    from bstorm_cli.experiment.data_values import storage_problems
+    problem = storage_problems(targets_name, targets)
+    if problem:
+        raise BadInputError(problem, location)
     largest = 0
     step = max(1, 1_000_000 // max(1, int(np.prod(targets.shape[2:])) * targets.shape[0]))
     for start in range(0, targets.shape[1], step):

@@ -40,6 +40,34 @@ def _chunks(dataset):
         yield dataset[:, start:start + step] if len(shape) > 1 else dataset[start:start + step]
 
 
+#: a compressed data item may expand at most this many times (zeros compress about
+#: 1,000 times; more is a damaged or hostile file)
+MAX_EXPANSION = 10_000
+
+
+def storage_problems(name, dataset):
+    """What is wrong with how an HDF5 dataset stores its values (from its metadata,
+    before anything is read), or None: one that declares more values than it stores
+    (truncated, or a hostile file declaring billions of values in a few bytes) or that
+    keeps its values outside the file."""
+    dataset_id = getattr(dataset, 'id', None)
+    if dataset_id is None or not hasattr(dataset_id, 'get_storage_size'):
+        return None  # an array in memory
+    plist = dataset_id.get_create_plist()
+    if plist.get_external_count() or getattr(dataset, 'is_virtual', False):
+        return f"data item {name!r} keeps its values outside the file; refused"
+    declared = int(dataset.size) * dataset.dtype.itemsize
+    stored = dataset_id.get_storage_size()
+    if plist.get_nfilters():
+        if declared > MAX_EXPANSION * max(stored, 1):
+            return (f"data item {name!r} declares {int(dataset.size):,} values "
+                    f"({declared:,} bytes) in {stored:,} compressed bytes; refused")
+    elif stored < declared:
+        return (f"data item {name!r} declares {int(dataset.size):,} values ({declared:,} "
+                f"bytes) but the file stores only {stored:,} bytes (truncated or damaged)")
+    return None
+
+
 def value_problems(name, dataset, classes=None):
     """What is wrong with the values of ``dataset`` (a message without location), or None.
 
@@ -51,6 +79,9 @@ def value_problems(name, dataset, classes=None):
     kind = np.dtype(dataset.dtype).kind
     if kind not in 'biuf' or not dataset.size:
         return None
+    problem = storage_problems(name, dataset)
+    if problem:
+        return problem
     low, high, fractional = np.inf, -np.inf, False
     for chunk in _chunks(dataset):
         if not chunk.size:

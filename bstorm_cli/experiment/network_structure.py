@@ -42,7 +42,8 @@ def structure_from_file(path):
     """
     from brainstorm.errors import BrainstormError, FileFormatError
     from brainstorm.structure.architecture import instantiate_layers_from_architecture
-    from brainstorm.structure.network import _guess_output_name, read_network_description
+    from brainstorm.structure.network import (_guess_output_name, read_network_description,
+                                              stored_components)
     description = read_network_description(path)
     try:
         layers = instantiate_layers_from_architecture(description['architecture'])
@@ -53,6 +54,7 @@ def structure_from_file(path):
         raise FileFormatError(f"{path}: the stored architecture is nested too deeply") \
             from None
     _check_declared_parameters(path, layers)
+    stored_components(description, path)  # checked as loading would, then dropped
     output_name = description.get('output_name')
     if not isinstance(output_name, str):
         output_name = _guess_output_name(layers)
