@@ -162,7 +162,9 @@ def train_command(experiment, overrides, out, resume, handler, seed, verbose):
     Creates OUT/NAME-TIMESTAMP/ with the resolved experiment, the logs, the last
     and the best network and a checkpoint after every epoch. Ctrl-C or SIGTERM
     stop after the current update with a checkpoint (exit 130); --resume
-    continues exactly where the run stopped.
+    continues exactly where the run stopped. A run whose parameters or loss
+    become NaN or infinite ends 'diverged' (exit 3) and keeps its last finite
+    checkpoint.
     """
     if resume is not None:
         if experiment is not None or overrides or out or handler or seed is not None:

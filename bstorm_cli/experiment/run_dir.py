@@ -9,7 +9,9 @@ second gets ``-2``, ``-3``, ...)::
     last.h5             the network after the latest epoch (Network.from_hdf5)
     best.h5             the network at the best value of the watched log
     checkpoint.h5       network parameters, stepper, trainer, iterator and random states
-    status.json         'running' / 'finished' / 'interrupted' / 'failed', epochs, best
+    status.json         'running' / 'finished' / 'interrupted' / 'diverged' / 'failed',
+                        epochs, best (informative: the checkpoint says where training is)
+    .lock               held by the process training in the directory (run_lock)
 
 Every file is written under a temporary name in the same folder and renamed with
 ``os.replace``, so a kill at any moment leaves the previous version readable.
