@@ -110,6 +110,17 @@ def _state_value(h5file, path, value):
     group.attrs[name] = json.dumps(value)
 
 
+def _replace(group, name, data):
+    del group[name]
+    group.create_dataset(name, data=data)
+
+
+def _unfinished(h5file):
+    """Make the checkpoint of the finished run one taken before its end."""
+    h5file.attrs['info'] = json.dumps({'reason': 'epoch'})
+    h5file['state/trainer'].attrs['@json:finished'] = 'false'
+
+
 CHECKPOINT_CASES = {
     'huge-parameters': (lambda f: _declare_huge(f, 'parameters'),
                         'declares 1,000,000,000,000 values'),
@@ -123,6 +134,14 @@ CHECKPOINT_CASES = {
     'best-value-a-dict': (lambda f: _state_value(f, ('run', 'best_value'), {'a': 1}),
                           'state/run/best_value must be a number or null, got dict'),
     'info-not-json': (lambda f: f.attrs.__setitem__('info', '{'), 'cannot be read'),
+    'parameters-a-column': (lambda f: _replace(f, 'parameters', f['parameters'][()][:, None]),
+                            "'parameters' must be a 1-D float dataset"),
+    'parameters-strings': (lambda f: _replace(f, 'parameters', [b'x'] * 3),
+                           "'parameters' must be a 1-D float dataset"),
+    'parameters-too-few': (lambda f: (_unfinished(f),
+                                      _replace(f, 'parameters', f['parameters'][()][:-1])),
+                           "the checkpoint's parameters have the shape (1209,), the "
+                           "experiment's network needs (1210,)"),
     'deep-state': (lambda f: f['state'].create_group('/'.join(['x'] * 40)),
                    'nested too deeply'),
 }
@@ -199,3 +218,12 @@ def test_compression_bombs_are_refused(bstorm, tmp_path, monkeypatch, converter)
         result = bstorm('data', 'prepare', 'mnist', '--source', tmp_path, '-o',
                         tmp_path / 'o.h5', '--option', 'verify_checksums=false')
     _bad_input(result, 'decompresses to more than 1,000,000 bytes')
+
+
+def test_evaluate_refuses_an_input_that_is_a_group(bstorm, network_file, tmp_path):
+    with h5py.File(tmp_path / 'data.h5', 'w') as h5file:
+        split = h5file.create_group('test')
+        split.create_group('default')
+        split['targets'] = [[[0.0]]]
+    result = bstorm('evaluate', network_file, tmp_path / 'data.h5')
+    _bad_input(result, 'default must be numeric datasets')
