@@ -744,3 +744,27 @@ def test_a_saved_network_with_modifiers_loads_in_a_fresh_process(tmp_path):
     result = subprocess.run([sys.executable, '-c', load, str(filename)], capture_output=True,
                             text=True, check=True)
     assert result.stdout.strip() == 'ClipValues'
+
+
+def test_a_network_larger_than_memory_is_refused_before_allocating(monkeypatch):
+    from brainstorm.errors import NetworkValidationError
+    from brainstorm.structure import buffers
+    monkeypatch.setattr(buffers, 'physical_memory_bytes', lambda: 10_000)
+    inp = Input(out_shapes={'default': ('T', 'B', 10)})
+    with pytest.raises(NetworkValidationError, match=r"the network has 2,200 parameters: they "
+                                                     r"and their gradients need"):
+        Network.from_layer(inp >> FullyConnected(200, name='Big'))
+    # one that fits is built as before
+    Network.from_layer(Input(out_shapes={'default': ('T', 'B', 10)}) >>
+                       FullyConnected(20, name='Small'))
+
+
+@pytest.mark.parametrize('key', ['__class__', '__dict__', 'net', 'run', 'start', 123])
+def test_a_description_sets_only_data_attributes(key):
+    import brainstorm.training.steppers  # noqa: F401 (registers SgdStepper)
+    from brainstorm.describable import create_from_description
+    from brainstorm.errors import DescriptionError
+    with pytest.raises(DescriptionError, match='is not an attribute a description may set'):
+        create_from_description({'@type': 'SgdStepper', key: 'x'})
+    assert create_from_description({'@type': 'SgdStepper', 'learning_rate': 0.5}) \
+        .learning_rate == 0.5
