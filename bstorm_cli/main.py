@@ -48,6 +48,11 @@ def resource_error_line(error):
     if isinstance(error, OSError) and error.strerror:
         where = error.filename or ''
         return f"error: {where}{': ' if where else ''}{error.strerror}"
+    if isinstance(error, OSError):  # h5py's: no errno, the cause inside a long message
+        text = ' '.join(str(error).split())
+        if 'errno = 28' in text or 'No space left' in text:
+            return f"error: no space left on the device ({text})"
+        return f"error: {text or type(error).__name__}"
     return None
 
 

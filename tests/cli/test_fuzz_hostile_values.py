@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 EXPERIMENTS = pathlib.Path(__file__).resolve().parent / 'experiments'
 TINY = EXPERIMENTS / 'valid' / 'tiny.yaml'
 BASE = yaml.safe_load(TINY.read_text())
-#: seconds one example may take (validate reads the embedded digits: well under 1 s)
-BOUND = 15
+#: seconds one example may take: about 1 s alone (the alias bomb's refusal is the
+#: slowest), generous for a loaded machine; without the limits an example runs for
+#: minutes or exhausts memory
+BOUND = 30
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])

@@ -46,3 +46,7 @@ def test_resource_failures_are_one_line_naming_the_file():
     assert resource_error_line(OSError(errno.ENOSPC, 'No space left on device', 'f.h5')) == \
         'error: f.h5: No space left on device'
     assert resource_error_line(ValueError('x')) is None
+    h5py_style = OSError("Can't write data (file write failed: time = now,\n errno = 28, "
+                         "error message = 'No space left on device')")
+    line = resource_error_line(h5py_style)
+    assert line.startswith('error: no space left on the device') and '\n' not in line
