@@ -34,6 +34,14 @@ def err():
     return _consoles['err']
 
 
+def silence():
+    """Send both consoles to the null device (the MPI processes other than rank 0)."""
+    import os
+    null = open(os.devnull, 'w')  # noqa: SIM115 -- open for the life of the process
+    for name in ('out', 'err'):
+        _consoles[name] = Console(file=null, force_terminal=False, no_color=True)
+
+
 #: longest error line printed; longer ones (a value echoed whole) lose their middle
 MAX_ERROR_LINE = 500
 

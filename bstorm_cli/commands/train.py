@@ -58,34 +58,48 @@ def _absolute_paths(experiment):
     return resolved
 
 
-def start_run(experiment_path, overrides, out, verbose):
-    """Validate, create the run directory, build and train; return (status, run)."""
+def start_run(experiment_path, overrides, out, verbose, world=None):
+    """Validate, create the run directory, build and train; return (status, run).
+
+    ``world`` (``experiment.parallel_run``) runs the steps on every MPI process
+    together; by default there is one process. Rank 0 holds the run directory's lock.
+    """
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
+    from bstorm_cli.experiment.parallel_run import SingleProcess
     from bstorm_cli.experiment.training_run import current_command_line
-    experiment = load_experiment(experiment_path, overrides, problem_limit(verbose))
+    world = world or SingleProcess()
+    experiment = world.together(
+        lambda: load_experiment(experiment_path, overrides, problem_limit(verbose)))
     with terminate_as_interrupt():
-        folder = run_dir.create_run_directory(_output_folder(experiment, out), experiment.name)
+        folder = world.from_root(lambda: run_dir.create_run_directory(
+            _output_folder(experiment, out), experiment.name))
+        lock = RunLock(folder, current_command_line())
         try:
-            with RunLock(folder, current_command_line()):
-                return _train_in(folder, experiment, experiment_path, overrides, verbose)
+            if world.is_root:
+                lock.acquire()
+            return _train_in(folder, experiment, experiment_path, overrides, verbose, world)
         except BaseException:
-            _discard_if_unstarted(folder)
+            if world.is_root:
+                _discard_if_unstarted(folder)
             raise
+        finally:
+            lock.release()
 
 
-def _train_in(folder, experiment, experiment_path, overrides, verbose):
+def _train_in(folder, experiment, experiment_path, overrides, verbose, world):
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.setup import build_run
-    from bstorm_cli.experiment.training_run import TrainingRun, current_command_line
-    setup = build_run(experiment, folder, limit=problem_limit(verbose))
+    from bstorm_cli.experiment.training_run import current_command_line
+    setup = world.together(lambda: build_run(experiment, folder, limit=problem_limit(verbose)))
     try:
         experiment.resolved = _absolute_paths(experiment)
-        run_dir.write_experiment(folder / run_dir.EXPERIMENT_FILE, experiment.resolved,
-                                 str(experiment_path), list(overrides))
-        run_dir.write_text(folder / run_dir.COMMAND_FILE, current_command_line() + '\n')
+        if world.is_root:
+            run_dir.write_experiment(folder / run_dir.EXPERIMENT_FILE, experiment.resolved,
+                                     str(experiment_path), list(overrides))
+            run_dir.write_text(folder / run_dir.COMMAND_FILE, current_command_line() + '\n')
         console.err().print(f"run directory: {folder}", markup=False, highlight=False)
-        run = TrainingRun(setup, folder, current_command_line())
+        run = world.training_run(setup, folder, current_command_line())
         return run.execute(), run
     finally:
         setup.close()
@@ -94,7 +108,7 @@ def _train_in(folder, experiment, experiment_path, overrides, verbose):
 def _discard_if_unstarted(folder):
     """Remove a run directory that holds no checkpoint yet (only files this run wrote)."""
     from bstorm_cli.experiment import run_dir
-    from bstorm_cli.experiment.run_lock import LOCK_FILE, remove_stale_temporaries
+    from bstorm_cli.experiment.run_lock import LOCK_FILE
     if (folder / run_dir.CHECKPOINT_FILE).exists():
         return
     remove_stale_temporaries(folder)
@@ -110,33 +124,60 @@ def _discard_if_unstarted(folder):
         pass
 
 
-def resume_run(folder, verbose):
-    """Continue the run in ``folder`` from its checkpoint; return (status, run)."""
+def resume_run(folder, verbose, world=None):
+    """Continue the run in ``folder`` from its checkpoint; return (status, run).
+
+    Under MPI (``world``) the run continues on any number of processes; rank 0 holds
+    the run directory's lock. A run whose checkpoint says it finished returns
+    (status, None).
+    """
+    from bstorm_cli.experiment import run_dir
+    from bstorm_cli.experiment.parallel_run import SingleProcess
+    from bstorm_cli.experiment.training_run import current_command_line
+    world = world or SingleProcess()
+    folder = pathlib.Path(folder)
+    lock = RunLock(folder, current_command_line())
+
+    def take_the_run():
+        if folder.is_dir():
+            lock.acquire()
+            remove_stale_temporaries(folder)  # of writes a kill cut short
+
+    with terminate_as_interrupt():
+        try:
+            world.from_root(take_the_run)
+            checkpoint, experiment, setup = world.together(lambda: _load_run(folder, verbose))
+            if setup is None:  # the checkpoint is of a finished run
+                return world.from_root(
+                    lambda: run_dir.complete_finished_run(folder, checkpoint)), None
+            try:
+                run = world.training_run(setup, folder, current_command_line(), resume=True)
+                return run.execute(checkpoint), run
+            finally:
+                setup.close()
+        finally:
+            lock.release()
+
+
+def _load_run(folder, verbose):
+    """Checkpoint, experiment and built setup of the run directory ``folder`` (experiment
+    and setup None when the checkpoint says the training had finished)."""
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
     from bstorm_cli.experiment.setup import build_run
-    from bstorm_cli.experiment.training_run import TrainingRun, current_command_line
-    folder = pathlib.Path(folder)
     if not folder.is_dir():
         raise BadInputError("no such run directory", Location(str(folder)))
     experiment_file = folder / run_dir.EXPERIMENT_FILE
     if not experiment_file.exists():
         raise BadInputError(f"not a run directory (no {run_dir.EXPERIMENT_FILE})",
                             Location(str(folder)))
-    with terminate_as_interrupt(), RunLock(folder, current_command_line()):
-        remove_stale_temporaries(folder)  # of writes a kill cut short
-        # the checkpoint, not status.json, says where training stands: a kill between
-        # the last epoch's checkpoint and the final status leaves status.json 'running'
-        checkpoint = run_dir.load_checkpoint(folder / run_dir.CHECKPOINT_FILE)
-        if run_dir.checkpoint_is_finished(checkpoint):
-            return run_dir.complete_finished_run(folder, checkpoint), None
-        experiment = load_experiment(experiment_file, (), problem_limit(verbose))
-        setup = build_run(experiment, folder, limit=problem_limit(verbose))
-        try:
-            run = TrainingRun(setup, folder, current_command_line(), resume=True)
-            return run.execute(checkpoint), run
-        finally:
-            setup.close()
+    # the checkpoint, not status.json, says where training stands: a kill between the
+    # last epoch's checkpoint and the final status leaves status.json at 'running'
+    checkpoint = run_dir.load_checkpoint(folder / run_dir.CHECKPOINT_FILE)
+    if run_dir.checkpoint_is_finished(checkpoint):
+        return checkpoint, None, None
+    experiment = load_experiment(experiment_file, (), problem_limit(verbose))
+    return checkpoint, experiment, build_run(experiment, folder, limit=problem_limit(verbose))
 
 
 @click.command('train', epilog="""\b
@@ -166,19 +207,23 @@ def train_command(experiment, overrides, out, resume, handler, seed, verbose):
     become NaN or infinite ends 'diverged' (exit 3) and keeps its last finite
     checkpoint.
     """
+    from bstorm_cli.experiment.parallel_run import current_world
+    world = current_world()
     if resume is not None:
         if experiment is not None or overrides or out or handler or seed is not None:
             raise click.UsageError("--resume continues a run as it was started; give only "
                                    "--resume RUN_DIR (no EXPERIMENT, --set, --out, "
                                    "--handler or --seed)")
-        status, run = resume_run(resume, verbose)
+        status, run = resume_run(resume, verbose, world)
         if run is None:  # it had already finished
             return status
     else:
         if experiment is None:
             raise click.UsageError("give an EXPERIMENT.yaml to train, or --resume RUN_DIR")
         status, run = start_run(experiment, tuple(overrides) + tuple(
-            _option_overrides(seed, handler)), out, verbose)
+            _option_overrides(seed, handler)), out, verbose, world)
+    if not world.is_root:
+        return status
     for line in run.result_lines():
         console.out().print(line, markup=False, highlight=False)
     return status

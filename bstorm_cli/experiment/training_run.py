@@ -136,7 +136,7 @@ class TrainingRun:
         """
         network = self.setup.network
         self.save_logs()
-        reason = self.divergence.reason(network, logs, self.trainer.stop_reason)
+        reason = self.divergence_reason(logs)
         if reason is not None:
             if epoch_nr > 0:
                 self.display.epoch_row(epoch_nr, logs)
@@ -155,6 +155,10 @@ class TrainingRun:
             self.display.epoch_row(epoch_nr, logs)
         self.write_checkpoint('epoch')
         self.write_status('running')
+
+    def divergence_reason(self, logs):
+        """Why the run has diverged, or None (see ``divergence.DivergenceCheck``)."""
+        return self.divergence.reason(self.setup.network, logs, self.trainer.stop_reason)
 
     def record_divergence(self, epoch_nr, reason):
         """Keep the non-finite network beside the run's files, in diverged.h5."""
@@ -296,7 +300,7 @@ class TrainingRun:
             raise
         logs = self.trainer.logs
         if self.diverged is None:  # stopped inside an epoch (StopOnNan on updates)
-            reason = self.divergence.reason(setup.network, logs, self.trainer.stop_reason)
+            reason = self.divergence_reason(logs)
             if reason is not None:
                 self.save_logs()
                 self.record_divergence(self.trainer.current_epoch_nr, reason)
