@@ -6,10 +6,12 @@ from bstorm_cli.commands.evaluate import evaluate_command
 from bstorm_cli.commands.extract import extract_command
 from bstorm_cli.commands.info import info_command
 from bstorm_cli.commands.plot import plot_command
+from bstorm_cli.commands.predict import predict_command
 from bstorm_cli.commands.schema import schema_command
 from bstorm_cli.commands.train import train_command
 from bstorm_cli.commands.validate import validate_command
 
 #: every command, in the order `bstorm --help` lists them
 ALL_COMMANDS = [train_command, validate_command, evaluate_command, extract_command,
-                info_command, draw_net_command, plot_command, schema_command, data_group]
+                predict_command, info_command, draw_net_command, plot_command, schema_command,
+                data_group]

@@ -14,6 +14,7 @@ def extract_buffers(network_path, data, buffers, output, split, group, batch_siz
     """Check the buffer paths, then stream the split through the network into ``output``."""
     from brainstorm import tools
     from bstorm_cli.experiment import build, checks, schemas
+    from bstorm_cli.provenance import provenance
     if pathlib.Path(output).exists() and not force:
         raise BadInputError("the file exists already; use --force to replace it",
                             Location(output))
@@ -34,7 +35,8 @@ def extract_buffers(network_path, data, buffers, output, split, group, batch_siz
                 "internals and parameters")
     iterator, h5file, where = build.network_split(data, split, group, network, batch_size)
     try:
-        tools.extract_and_save(network, iterator, list(buffers), output)
+        tools.extract_and_save(network, iterator, list(buffers), output,
+                               provenance(network_path, data, where, ','.join(buffers)))
     except build.engine_errors() as error:
         raise BadInputError(build.error_text(error), Location(data)) from error
     finally:
