@@ -20,7 +20,8 @@ STOPPING_HOOKS = ('StopAfterEpoch', 'StopAfterThresholdReached', 'EarlyStopper')
 MONITOR_HOOKS = ('MonitorScores', 'MonitorLoss')
 MAXIMIZED_SCORES = ('Accuracy', 'Hamming')
 #: names the trainer and the CLI use for their own logs and hooks
-RESERVED_HOOK_NAMES = ('rolling_training', 'bstorm_progress', 'bstorm_run')
+RESERVED_HOOK_NAMES = ('rolling_training', 'bstorm_progress', 'bstorm_run',
+                       'bstorm_log_files_update', 'bstorm_log_files_epoch')
 
 
 def hook_name(hook):

@@ -22,6 +22,7 @@ import numpy as np
 from brainstorm.hooks.base import Hook
 
 from bstorm_cli.errors import BadInputError, RunFailedError
+from bstorm_cli.log_files import log_file_hooks
 from bstorm_cli.exit_codes import ExitStatus
 from bstorm_cli.experiment import checks, run_dir
 from bstorm_cli.progress import TrainingDisplay, UpdateProgressHook
@@ -162,7 +163,7 @@ class TrainingRun:
         setup = self.setup
         trainer = Trainer(setup.stepper, verbose=True)
         trainer.train_scorers = list(setup.train_scorers)
-        for hook in setup.hooks:
+        for hook in setup.hooks + log_file_hooks(setup.experiment, self.folder):
             trainer.add_hook(hook)
         trainer.add_hook(UpdateProgressHook(self.display))
         trainer.add_hook(RunRecorder(self))

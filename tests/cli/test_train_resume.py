@@ -93,6 +93,10 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, uninterrupte
     np.testing.assert_array_equal(_parameters(run), parameters)
     with h5py.File(run / 'logs.h5', 'r') as h5file:
         np.testing.assert_array_equal(h5file['validation/Accuracy'][()], accuracy)
+    # logs.csv was cut back to the checkpoint and continued: every value exactly once
+    rows = [line.split(',') for line in (run / 'logs.csv').read_text().splitlines()[1:]]
+    np.testing.assert_allclose([float(row[3]) for row in rows if row[2] == 'validation.Accuracy'],
+                               accuracy, rtol=1e-6)
     assert json.loads((run / 'status.json').read_text())['status'] == 'finished'
 
 
