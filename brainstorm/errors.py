@@ -56,3 +56,8 @@ class HandlerUnavailableError(BrainstormError, RuntimeError):
 
 class TrainingError(BrainstormError, RuntimeError):
     """Training cannot start or continue (bad hook setup, missing iterator)."""
+
+
+class ExportError(BrainstormError, ValueError):
+    """A network (or a layer of it) cannot be expressed in an interchange format such as
+    ONNX, or an optional package the export needs is missing."""

@@ -39,7 +39,7 @@ class PredictionBatch:
     mask: object = None
 
 
-def _incoming(architecture):
+def incoming_connections(architecture):
     """layer name -> [(source layer, source output, input name)]."""
     incoming = {name: [] for name in architecture}
     for source, entry in architecture.items():
@@ -48,6 +48,41 @@ def _incoming(architecture):
                 layer, _, input_name = target.partition('.')
                 incoming.setdefault(layer, []).append((source, output, input_name or 'default'))
     return incoming
+
+
+def upstream(network, buffer_names):
+    """The layers and Input outputs that the buffers ``buffer_names`` depend on.
+
+    Connections into a layer's ``targets`` input do not count: no layer's
+    outputs depend on them, only its loss.
+
+    Args:
+        network (brainstorm.structure.Network): the network.
+        buffer_names (list[str]): dotted buffer paths ('Output.outputs.probabilities').
+
+    Returns:
+        (list[str], list[str]): layer names in the network's (topological) order,
+        the Input layer left out, and input names in the Input layer's order.
+    """
+    incoming = incoming_connections(network.architecture)
+    needed, stack, layers = set(), [name.split('.')[0] for name in buffer_names], set()
+    while stack:
+        layer = stack.pop()
+        if layer in layers:
+            continue
+        layers.add(layer)
+        for source, output, input_name in incoming.get(layer, ()):
+            if input_name in _LOSS_ONLY_INPUTS:
+                continue
+            if source == 'Input':
+                needed.add(output)
+            else:
+                stack.append(source)
+    for name in buffer_names:
+        if name.startswith('Input.'):
+            needed.add(name.split('.')[-1])
+    return ([name for name in network.layers if name in layers and name != 'Input'],
+            [name for name in network.layers['Input'].out_shapes if name in needed])
 
 
 def prediction_inputs(network, buffer_name=None):
@@ -59,29 +94,12 @@ def prediction_inputs(network, buffer_name=None):
             ``output_name``.
 
     Returns:
-        list[str]: input names in the Input layer's order (connections into a
-        layer's ``targets`` input do not count: no layer's outputs depend on them).
+        list[str]: input names in the Input layer's order (see :func:`upstream`).
     """
     buffer_name = buffer_name or network.output_name
     if not buffer_name:
         raise NetworkValidationError("the network has no default output; name a buffer")
-    incoming = _incoming(network.architecture)
-    needed, stack, seen = set(), [buffer_name.split('.')[0]], set()
-    while stack:
-        layer = stack.pop()
-        if layer in seen:
-            continue
-        seen.add(layer)
-        for source, output, input_name in incoming.get(layer, ()):
-            if input_name in _LOSS_ONLY_INPUTS:
-                continue
-            if source == 'Input':
-                needed.add(output)
-            else:
-                stack.append(source)
-    if buffer_name.startswith('Input.'):
-        needed.add(buffer_name.split('.')[-1])
-    return [name for name in network.layers['Input'].out_shapes if name in needed]
+    return upstream(network, [buffer_name])[1]
 
 
 def check_input_shape(network, name, data_shape):
