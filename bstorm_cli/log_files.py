@@ -27,8 +27,6 @@ import pathlib
 
 from brainstorm.hooks.base import Hook
 
-from bstorm_cli.errors import BadInputError
-
 CSV_FILE = 'logs.csv'
 CSV_HEADER = 'epoch,update,log,value\n'
 EXTRA_HINT = "pip install '.[tensorboard]' (tensorboardX) or set logging.tensorboard: false"
@@ -209,4 +207,4 @@ def log_file_hooks(experiment, folder):
     return [LogFilesHook(files, 'update'), LogFilesHook(files, 'epoch')]
 
 
-__all__ = ['LogFiles', 'LogFilesHook', 'log_file_hooks', 'check_logging', 'BadInputError']
+__all__ = ['LogFiles', 'LogFilesHook', 'log_file_hooks', 'check_logging']

@@ -1,7 +1,5 @@
 """``bstorm export NETWORK -o model.onnx [--check DATA]``: a network as an ONNX model."""
 
-import pathlib
-
 import click
 
 from bstorm_cli import console
@@ -16,13 +14,9 @@ def export_to_onnx(network_argument, output, buffers, force):
     """Export the network to ``output``; returns (network, model, network file)."""
     from brainstorm.errors import ExportError
     from brainstorm.export.onnx import export_onnx
-    from bstorm_cli.commands._common import load_network_file
+    from bstorm_cli.commands._common import check_output_file, load_network_file
     from bstorm_cli.prediction import network_file
-    if pathlib.Path(output).exists() and not force:
-        raise BadInputError("the file exists already; use --force to replace it",
-                            Location(output))
-    if not pathlib.Path(output).resolve().parent.is_dir():
-        raise BadInputError("the output folder does not exist", Location(output))
+    check_output_file(output, force)
     path = network_file(network_argument)
     network = load_network_file(path)
     try:

@@ -1,11 +1,9 @@
 """``bstorm extract NETWORK.h5 DATA.h5 --buffer PATH -o OUT.h5``: buffers to an HDF5 file."""
 
-import pathlib
-
 import click
 
 from bstorm_cli import console
-from bstorm_cli.commands._common import load_network_file
+from bstorm_cli.commands._common import check_output_file, load_network_file
 from bstorm_cli.errors import BadInputError, Location
 from bstorm_cli.exit_codes import ExitStatus
 
@@ -15,11 +13,7 @@ def extract_buffers(network_path, data, buffers, output, split, group, batch_siz
     from brainstorm import tools
     from bstorm_cli.experiment import build, checks, schemas
     from bstorm_cli.provenance import provenance
-    if pathlib.Path(output).exists() and not force:
-        raise BadInputError("the file exists already; use --force to replace it",
-                            Location(output))
-    if not pathlib.Path(output).resolve().parent.is_dir():
-        raise BadInputError("the output folder does not exist", Location(output))
+    check_output_file(output, force)
     network = load_network_file(network_path)
     for path in buffers:
         if not checks.buffer_exists(network, path) or path.count('.') != 2:

@@ -60,14 +60,10 @@ def predict_to_file(request, progress=None):
     from brainstorm.errors import BrainstormError
     from brainstorm.tools import prediction
     from bstorm_cli import provenance
-    from bstorm_cli.commands._common import load_network_file
+    from bstorm_cli.commands._common import check_output_file, load_network_file
     from bstorm_cli.prediction import inputs, outputs
     output = pathlib.Path(request.output)
-    if output.exists() and not request.force:
-        raise BadInputError("the file exists already; use --force to replace it",
-                            Location(str(output)))
-    if not output.resolve().parent.is_dir():
-        raise BadInputError("the output folder does not exist", Location(str(output)))
+    check_output_file(output, request.force)
     file_format = outputs.output_format(output, request.file_format)
     path = network_file(request.network)
     network = load_network_file(path)

@@ -6,19 +6,12 @@ import sys
 import numpy as np
 import pytest
 
-from tests.cli.conftest import EXPERIMENTS, run_subprocess
-
 pytest.importorskip('onnxruntime', reason="needs the [onnx] extra: pip install '.[onnx]'")
 
 
-@pytest.fixture(scope='module')
-def run_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('export')
-    result = run_subprocess('train', EXPERIMENTS / 'valid' / 'tiny.yaml', '--out', folder,
-                            cwd=folder)
-    assert result.exit_code == 0, result.stderr
-    (run,) = folder.iterdir()
-    return run
+@pytest.fixture
+def run_folder(tiny_run):
+    return tiny_run
 
 
 def _errors(stdout):

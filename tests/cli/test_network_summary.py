@@ -6,17 +6,11 @@ import h5py
 import pytest
 
 from bstorm_cli.network_summary import ATTRIBUTE, read_summary
-from tests.cli.conftest import EXPERIMENTS, run_subprocess
 
 
-@pytest.fixture(scope='module')
-def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('summary')
-    result = run_subprocess('train', EXPERIMENTS / 'valid' / 'tiny.yaml', '--out', folder,
-                            cwd=folder)
-    assert result.exit_code == 0, result.stderr
-    (run,) = folder.iterdir()
-    return run
+@pytest.fixture
+def run(tiny_run):
+    return tiny_run
 
 
 def test_last_and_best_hold_name_seed_epoch_and_best_value(run):

@@ -9,18 +9,12 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.cli.conftest import EXPERIMENTS, run_subprocess
-
-TINY = EXPERIMENTS / 'valid' / 'tiny.yaml'
+from tests.cli.conftest import run_subprocess
 
 
-@pytest.fixture(scope='module')
-def run_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('predict')
-    result = run_subprocess('train', TINY, '--out', folder / 'runs', cwd=folder)
-    assert result.exit_code == 0, result.stderr
-    (run,) = (folder / 'runs').iterdir()
-    return run
+@pytest.fixture
+def run_folder(tiny_run):
+    return tiny_run
 
 
 @pytest.fixture(scope='module')
