@@ -3,12 +3,11 @@
 ``logs.h5`` (written after every epoch) stays the record of truth; these are views of
 the same values, written the moment they are logged:
 
-* ``logs.csv`` (``logging.csv``, on by default): one row per logged number,
-  ``epoch,update,log,value`` (``validation.Accuracy``), flushed at once, so
-  ``tail -f`` and ``pandas.read_csv`` work mid-run. One value per row (a "long"
-  table) because the set of logs is not known when the header is written, and a
-  CSV header cannot grow; ``df.pivot_table(index='epoch', columns='log',
-  values='value')`` gives one column per log.
+* ``logs.csv`` (``logging.csv``, on by default): one row per log event, ``epoch,
+  update`` and a column per logged number (``validation.Accuracy``), empty where the
+  event did not log it; flushed at once, so ``tail -f`` and ``pandas.read_csv`` work
+  mid-run. When a log appears that the header lacks, the file is rewritten with a
+  wider header (under a temporary name, then renamed).
 * TensorBoard event files in the run directory (``logging.tensorboard: true``,
   needs the ``[tensorboard]`` extra, tensorboardX): a scalar per logged number,
   tag ``epoch/LOG`` with the epoch as step for logs of epoch hooks, tag
@@ -28,7 +27,6 @@ import pathlib
 from brainstorm.hooks.base import Hook
 
 CSV_FILE = 'logs.csv'
-CSV_HEADER = 'epoch,update,log,value\n'
 EXTRA_HINT = "pip install '.[tensorboard]' (tensorboardX) or set logging.tensorboard: false"
 
 
@@ -62,51 +60,103 @@ class LogFiles:
         timescales (Optional[dict]): hook name -> 'epoch' or 'update', the step axis
             of its logs in TensorBoard (other logs: the timescale of the call that
             finds them).
+        expected (Sequence[str]): log names to put in the CSV header from the start
+            (those logged only after the first event, like ``rolling_training``).
     """
 
-    def __init__(self, folder, csv=True, tensorboard=False, timescales=None):
+    def __init__(self, folder, csv=True, tensorboard=False, timescales=None, expected=()):
         self.folder = pathlib.Path(folder)
         self.csv = csv
         self.tensorboard = tensorboard
         self.timescales = dict(timescales or {})
+        self.expected = list(expected)
         self.seen = {}          # dotted log name -> values already written
         self.rows = 0           # data rows in logs.csv
+        self.columns = None     # the log names of the CSV header, after epoch and update
         self._stream = None
         self._writer = None
 
     def write_new(self, logs, epoch_nr, update_nr, timescale):
-        """Write the values added to ``logs`` since the last call."""
-        rows = []
-        for name, values in _numbers(logs):
-            start = self.seen.get(name, 0)
-            for value in values[start:]:
+        """Write the values added to ``logs`` since the last call: one CSV row."""
+        values = {}
+        for name, logged in _numbers(logs):
+            for value in logged[self.seen.get(name, 0):]:
                 number = _scalar(value)
                 if number is not None:
-                    rows.append((name, number))
-            self.seen[name] = len(values)
-        if not rows:
+                    values[name] = number
+            self.seen[name] = len(logged)
+        if not values:
             return
         if self.csv:
-            self._csv().write(''.join(f"{epoch_nr},{update_nr},{name},{_text(number)}\n"
-                                      for name, number in rows))
-            self._stream.flush()
-            self.rows += len(rows)
+            self._write_row(epoch_nr, update_nr, values)
         if self.tensorboard:
             writer = self._tensorboard()
-            for name, number in rows:
+            for name, number in values.items():
                 axis = self.timescales.get(name.split('.')[0], timescale)
                 writer.add_scalar(f"{axis}/{name}", number,
                                   epoch_nr if axis == 'epoch' else update_nr)
             writer.flush()
 
+    # ---- logs.csv ----------------------------------------------------------------------------
+    @property
+    def csv_path(self):
+        return self.folder / CSV_FILE
+
+    def _write_row(self, epoch_nr, update_nr, values):
+        if self.columns is None:
+            self.columns = self._header_on_disk() or list(dict.fromkeys(
+                list(values) + self.expected))
+        new = [name for name in values if name not in self.columns]
+        if new:
+            self._widen(self.columns + new)
+        stream = self._csv()
+        cells = [str(epoch_nr), str(update_nr)] + [
+            _text(values[name]) if name in values else '' for name in self.columns]
+        stream.write(','.join(cells) + '\n')
+        stream.flush()
+        self.rows += 1
+
+    def _header_on_disk(self):
+        if not self.csv_path.exists() or self.csv_path.stat().st_size == 0:
+            return None
+        with open(self.csv_path, encoding='utf-8') as stream:
+            return stream.readline().rstrip('\n').split(',')[2:]
+
     def _csv(self):
         if self._stream is None:
-            path = self.folder / CSV_FILE
-            fresh = not path.exists() or path.stat().st_size == 0
-            self._stream = open(path, 'a', encoding='utf-8', newline='')
+            fresh = self._header_on_disk() is None
+            self._stream = open(self.csv_path, 'a', encoding='utf-8', newline='')
             if fresh:
-                self._stream.write(CSV_HEADER)
+                self._stream.write(','.join(['epoch', 'update'] + self.columns) + '\n')
         return self._stream
+
+    def _rewrite(self, columns, keep_rows):
+        """Rewrite logs.csv with the header ``columns`` and its first ``keep_rows`` rows
+        (padded with empty cells), under a temporary name, then renamed."""
+        self.close_csv()
+        lines = []
+        if self.csv_path.exists():
+            with open(self.csv_path, encoding='utf-8') as stream:
+                lines = [line.rstrip('\n') for _, line in zip(range(keep_rows + 1), stream)]
+        width = len(columns) + 2
+        rows = [line + ',' * (width - 1 - line.count(',')) for line in lines[1:]]
+        temporary = self.csv_path.with_name(f".{CSV_FILE}.tmp")
+        with open(temporary, 'w', encoding='utf-8', newline='') as stream:
+            stream.write('\n'.join([','.join(['epoch', 'update'] + columns)] + rows) + '\n')
+        os.replace(temporary, self.csv_path)
+        self.columns = list(columns)
+
+    def _widen(self, columns):
+        """A log that was not there before: the header grows, earlier rows get empty cells."""
+        self._rewrite(columns, self.rows)
+
+    def restore(self, seen, rows):
+        """Continue after a checkpoint: forget rows of ``logs.csv`` written after it."""
+        self.seen = dict(seen)
+        self.rows = int(rows)
+        header = self._header_on_disk()
+        if self.csv and header is not None:
+            self._rewrite(header, self.rows)
 
     def _tensorboard(self):
         if self._writer is None:
@@ -114,24 +164,13 @@ class LogFiles:
             self._writer = SummaryWriter(logdir=str(self.folder), flush_secs=5)
         return self._writer
 
-    def restore(self, seen, rows):
-        """Continue after a checkpoint: forget rows of ``logs.csv`` written after it."""
-        self.seen = dict(seen)
-        self.rows = int(rows)
-        path = self.folder / CSV_FILE
-        if not self.csv or not path.exists():
-            return
-        with open(path, encoding='utf-8') as stream:
-            kept = [line for _, line in zip(range(self.rows + 1), stream)]
-        temporary = path.with_name(f".{CSV_FILE}.tmp")
-        with open(temporary, 'w', encoding='utf-8', newline='') as stream:
-            stream.writelines(kept or [CSV_HEADER])
-        os.replace(temporary, path)
-
-    def close(self):
+    def close_csv(self):
         if self._stream is not None:
             self._stream.close()
             self._stream = None
+
+    def close(self):
+        self.close_csv()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -201,9 +240,18 @@ def log_file_hooks(experiment, folder):
     if problems:
         raise problems[0]
     from bstorm_cli.experiment.checks import hook_name
+    from bstorm_cli.experiment.user_components import class_name
     timescales = {hook_name(spec): spec.get('timescale', 'epoch')
                   for spec in experiment.resolved['trainer']['hooks']}
-    files = LogFiles(folder, csv=csv, tensorboard=tensorboard, timescales=timescales)
+    from brainstorm.training.trainer import ROLLING_TRAINING
+    trainer = experiment.resolved['trainer']
+    # logged only after the first epoch: in the header from the start, so that a
+    # usual run never rewrites logs.csv
+    expected = [f"{ROLLING_TRAINING}.total_loss"] + [
+        f"{ROLLING_TRAINING}.{scorer.get('name') or class_name(scorer['type'])}"
+        for scorer in trainer.get('train_scorers', ())]
+    files = LogFiles(folder, csv=csv, tensorboard=tensorboard, timescales=timescales,
+                     expected=expected)
     return [LogFilesHook(files, 'update'), LogFilesHook(files, 'epoch')]
 
 

@@ -32,20 +32,29 @@ def run_with_tensorboard(tmp_path_factory):
     return run
 
 
+def _column(rows, name):
+    """(epoch, update, value) of the rows that logged ``name``."""
+    return [(int(row['epoch']), int(row['update']), float(row[name])) for row in rows
+            if row[name] != '']
+
+
 def test_csv_rows_equal_the_logs_h5(run_with_tensorboard):
     run = run_with_tensorboard
     rows = _rows(run / 'logs.csv')
-    assert list(rows[0]) == ['epoch', 'update', 'log', 'value']
+    assert list(rows[0])[:2] == ['epoch', 'update']
     truth = run_dir.read_logs(run / 'logs.h5')
-    for name in ('validation.Accuracy', 'validation.total_loss', 'rolling_training.total_loss',
-                 'every_5.Accuracy'):
-        values = [float(row['value']) for row in rows if row['log'] == name]
-        np.testing.assert_allclose(values, truth[name], rtol=1e-12, err_msg=name)
-    epochs = [(int(row['epoch']), int(row['update'])) for row in rows
-              if row['log'] == 'validation.Accuracy']
-    assert epochs == [(0, 0), (1, 13), (2, 26), (3, 39)]   # 1297 samples / 100 per batch
-    updates = [int(row['update']) for row in rows if row['log'] == 'every_5.Accuracy']
+    assert set(list(rows[0])[2:]) == set(truth)          # one column per log
+    for name in truth:
+        np.testing.assert_allclose([value for _, _, value in _column(rows, name)],
+                                   truth[name], rtol=1e-12, err_msg=name)
+    steps = [(epoch, update) for epoch, update, _ in _column(rows, 'validation.Accuracy')]
+    assert steps == [(0, 0), (1, 13), (2, 26), (3, 39)]   # 1297 samples / 100 per batch
+    updates = [update for _, update, _ in _column(rows, 'every_5.Accuracy')]
     assert updates == list(range(0, 40, 5))
+    # one row per event: the epoch's row holds what the epoch hooks logged, together
+    epoch_rows = [row for row in rows if row['validation.Accuracy'] != '']
+    assert all(row['rolling_training.total_loss'] != '' for row in epoch_rows[1:])
+    assert len(rows) == 4 + 7      # 4 epoch events, every_5 at updates 5 ... 35
 
 
 def test_tensorboard_scalars_per_epoch_and_per_update(run_with_tensorboard):
@@ -66,14 +75,26 @@ def test_tensorboard_scalars_per_epoch_and_per_update(run_with_tensorboard):
 
 
 def test_rows_are_readable_before_the_run_ends(tmp_path):
-    files = LogFiles(tmp_path)
+    files = LogFiles(tmp_path, expected=['rolling_training.total_loss'])
     files.write_new({'validation': {'Accuracy': [0.5]}}, 0, 0, 'epoch')
     assert _rows(tmp_path / 'logs.csv') == [
-        {'epoch': '0', 'update': '0', 'log': 'validation.Accuracy', 'value': '0.5'}]
-    files.write_new({'validation': {'Accuracy': [0.5, 0.75], 'map': [np.ones(3)]}}, 1, 10,
-                    'epoch')
-    assert [row['value'] for row in _rows(tmp_path / 'logs.csv')] == ['0.5', '0.75']
+        {'epoch': '0', 'update': '0', 'validation.Accuracy': '0.5',
+         'rolling_training.total_loss': ''}]
+    files.write_new({'validation': {'Accuracy': [0.5, 0.75], 'map': [np.ones(3)]},
+                     'rolling_training': {'total_loss': [2.0]}}, 1, 10, 'epoch')
+    assert [(row['validation.Accuracy'], row['rolling_training.total_loss'])
+            for row in _rows(tmp_path / 'logs.csv')] == [('0.5', ''), ('0.75', '2.0')]
     files.close()
+
+
+def test_a_new_log_widens_the_header_and_keeps_the_rows(tmp_path):
+    files = LogFiles(tmp_path)
+    files.write_new({'a': [1.0]}, 0, 0, 'epoch')
+    files.write_new({'a': [1.0, 2.0], 'b': {'c': [3.0]}}, 1, 4, 'epoch')
+    files.write_new({'a': [1.0, 2.0, 4.0]}, 2, 8, 'epoch')
+    files.close()
+    assert (tmp_path / 'logs.csv').read_text().splitlines() == [
+        'epoch,update,a,b.c', '0,0,1.0,', '1,4,2.0,3.0', '2,8,4.0,']
 
 
 def test_restore_forgets_rows_after_the_checkpoint(tmp_path):
@@ -86,7 +107,7 @@ def test_restore_forgets_rows_after_the_checkpoint(tmp_path):
     resumed.restore(*state)
     resumed.write_new({'loss': [1.0, 3.0]}, 2, 10, 'epoch')
     resumed.close()
-    assert [row['value'] for row in _rows(tmp_path / 'logs.csv')] == ['1.0', '3.0']
+    assert [row['loss'] for row in _rows(tmp_path / 'logs.csv')] == ['1.0', '3.0']
 
 
 def test_csv_can_be_switched_off(tmp_path):
