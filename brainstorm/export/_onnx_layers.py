@@ -9,6 +9,8 @@ into the batch and transpose around the one node that needs it.
 The recurrent layers are ONNX ``Scan`` loops over axis 0, which is brainstorm's time
 axis, so no transposes are needed and T stays a free dimension of the exported model;
 the input projections of all steps are one MatMul before the loop, as in brainstorm.
+``reverse=True`` is the Scan's reverse direction; a connected 'mask' input is scanned
+too, and a step where it is 0 keeps the previous state (``Where``), as the layers do.
 """
 
 import numpy as np
@@ -131,14 +133,6 @@ def mask(builder, layer, inputs, parameters):
     return {'default': builder.node('Mul', [x, mask_tensor])}
 
 
-def _scan(builder, body, initial_states, scanned, state_count):
-    """Run ``body`` over axis 0 of ``scanned``; returns (final states..., stacked outputs...)."""
-    outputs = builder.node('Scan', initial_states + [scanned], hint='scan',
-                           outputs=state_count + 1, body=body,
-                           num_scan_inputs=1)
-    return outputs
-
-
 def _zero_state(builder, like, size):
     """Zeros (B, size), B the batch size of (T, B, ...) tensor ``like``: the empty context."""
     batch = builder.node('Shape', [like], start=1, end=2)
@@ -154,26 +148,55 @@ def _projected_inputs(builder, layer, x, W, bias):
     return builder.node('Add', [products, builder.constant(f"{layer.name}.bias", bias)])
 
 
+def _time_loop(builder, layer, inputs, projected, width, size, state_count, step):
+    """A Scan over the time axis; returns the (T, B, size) outputs y.
+
+    ``step(body, states, projected_t)`` adds the nodes of one step to the body and
+    returns the new states, y first (all (B, size), zero at the start). With a
+    connected 'mask' input, a step whose mask is 0 keeps the previous states (the
+    layer's held state on padding); with ``layer.reverse`` the loop runs from the
+    last step to the first.
+    """
+    body = GraphBuilder(prefix=f"{layer.name}_step_")
+    states = [body.name(f"state{index}") for index in range(state_count)]
+    step_input = body.name('projected_t')
+    new_states = step(body, states, step_input)
+    body_inputs = [value_info(name, ['B', size]) for name in states]
+    body_inputs.append(value_info(step_input, ['B', width]))
+    scanned = [projected]
+    if 'mask' in inputs:
+        mask_t = body.name('mask_t')
+        body_inputs.append(value_info(mask_t, ['B', 1]))
+        scanned.append(inputs['mask'])
+        padding = body.node('Equal', [mask_t, builder.constant('zero', 0.0)])
+        new_states = [body.node('Where', [padding, old, new])
+                      for old, new in zip(states, new_states)]
+    outputs = [body.node('Identity', [state]) for state in new_states]
+    outputs.append(body.node('Identity', [new_states[0]]))
+    body_graph = helper.make_graph(body.nodes, f"{layer.name}_step", body_inputs,
+                                   [value_info(name, ['B', size]) for name in outputs],
+                                   initializer=body.initializers)
+    direction = 1 if getattr(layer, 'reverse', False) else 0
+    zeros = _zero_state(builder, inputs['default'], size)
+    results = builder.node('Scan', [zeros] * state_count + scanned, hint='scan',
+                           outputs=state_count + 1, body=body_graph,
+                           num_scan_inputs=len(scanned),
+                           scan_input_directions=[direction] * len(scanned),
+                           scan_output_directions=[direction])
+    return results[-1]
+
+
 def recurrent(builder, layer, inputs, parameters):
     """y[t] = f(x[t] W + bias + y[t-1] R), y[-1] = 0."""
     size = parameters['R'].shape[0]
     projected = _projected_inputs(builder, layer, inputs['default'], parameters['W'],
                                   parameters['bias'])
-    body = GraphBuilder(prefix=f"{layer.name}_step_")
-    previous, step_input = body.name('y_previous'), body.name('projected_t')
     R = builder.constant(f"{layer.name}.R", parameters['R'])  # outer scope: read in the body
-    pre_activation = body.node('Add', [step_input, body.node('MatMul', [previous, R])])
-    y = body.activation(layer.activation, pre_activation)
-    state, output = body.node('Identity', [y]), body.node('Identity', [y])
-    body_graph = helper.make_graph(body.nodes, f"{layer.name}_step",
-                                   [value_info(previous, ['B', size]),
-                                    value_info(step_input, ['B', size])],
-                                   [value_info(state, ['B', size]),
-                                    value_info(output, ['B', size])],
-                                   initializer=body.initializers)
-    _, outputs = _scan(builder, body_graph, [_zero_state(builder, inputs['default'], size)],
-                       projected, 1)
-    return {'default': outputs}
+
+    def step(body, states, projected_t):
+        pre_activation = body.node('Add', [projected_t, body.node('MatMul', [states[0], R])])
+        return [body.activation(layer.activation, pre_activation)]
+    return {'default': _time_loop(builder, layer, inputs, projected, size, size, 1, step)}
 
 
 def lstm(builder, layer, inputs, parameters):
@@ -182,36 +205,53 @@ def lstm(builder, layer, inputs, parameters):
     size = p['Rz'].shape[0]
     W = np.concatenate([p['Wz'], p['Wi'], p['Wf'], p['Wo']], axis=1)
     bias = np.concatenate([p['bz'], p['bi'], p['bf'], p['bo']])
-    R = np.concatenate([p['Rz'], p['Ri'], p['Rf'], p['Ro']], axis=1)
     projected = _projected_inputs(builder, layer, inputs['default'], W, bias)
     outer = {name: builder.constant(f"{layer.name}.{name}", p[name])
              for name in ('pi', 'pf', 'po')}
-    outer['R'] = builder.constant(f"{layer.name}.R", R)
+    outer['R'] = builder.constant(f"{layer.name}.R", np.concatenate(
+        [p['Rz'], p['Ri'], p['Rf'], p['Ro']], axis=1))
     outer['split'] = builder.int64('gate_sizes', [size] * 4)
-    body = GraphBuilder(prefix=f"{layer.name}_step_")
-    y_previous, cell_previous = body.name('y_previous'), body.name('cell_previous')
-    step_input = body.name('projected_t')
-    gates = body.node('Add', [step_input, body.node('MatMul', [y_previous, outer['R']])])
-    z, i, f, o = body.node('Split', [gates, outer['split']], outputs=4, axis=1)
-    z = body.activation(layer.activation, z)
-    i = body.node('Sigmoid', [body.node('Add', [i, body.node('Mul', [cell_previous,
-                                                                     outer['pi']])])])
-    f = body.node('Sigmoid', [body.node('Add', [f, body.node('Mul', [cell_previous,
-                                                                     outer['pf']])])])
-    cell = body.node('Add', [body.node('Mul', [z, i]), body.node('Mul', [f, cell_previous])])
-    o = body.node('Sigmoid', [body.node('Add', [o, body.node('Mul', [cell, outer['po']])])])
-    y = body.node('Mul', [o, body.activation(layer.activation, cell)])
-    y_state, cell_state, output = (body.node('Identity', [y]), body.node('Identity', [cell]),
-                                   body.node('Identity', [y]))
-    body_graph = helper.make_graph(
-        body.nodes, f"{layer.name}_step",
-        [value_info(y_previous, ['B', size]), value_info(cell_previous, ['B', size]),
-         value_info(step_input, ['B', 4 * size])],
-        [value_info(y_state, ['B', size]), value_info(cell_state, ['B', size]),
-         value_info(output, ['B', size])], initializer=body.initializers)
-    zeros = _zero_state(builder, inputs['default'], size)
-    _, _, outputs = _scan(builder, body_graph, [zeros, zeros], projected, 2)
-    return {'default': outputs}
+
+    def step(body, states, projected_t):
+        y_previous, cell_previous = states
+        gates = body.node('Add', [projected_t, body.node('MatMul', [y_previous, outer['R']])])
+        z, i, f, o = body.node('Split', [gates, outer['split']], outputs=4, axis=1)
+        z = body.activation(layer.activation, z)
+        i = body.node('Sigmoid', [body.node('Add', [
+            i, body.node('Mul', [cell_previous, outer['pi']])])])
+        f = body.node('Sigmoid', [body.node('Add', [
+            f, body.node('Mul', [cell_previous, outer['pf']])])])
+        cell = body.node('Add', [body.node('Mul', [z, i]),
+                                 body.node('Mul', [f, cell_previous])])
+        o = body.node('Sigmoid', [body.node('Add', [
+            o, body.node('Mul', [cell, outer['po']])])])
+        return [body.node('Mul', [o, body.activation(layer.activation, cell)]), cell]
+    return {'default': _time_loop(builder, layer, inputs, projected, 4 * size, size, 2, step)}
+
+
+def gru(builder, layer, inputs, parameters):
+    """The Gru of gru_layer.py (reset gate after the recurrent product), y[-1] = 0."""
+    p = parameters
+    size = p['Rz'].shape[0]
+    W = np.concatenate([p['Wz'], p['Wr'], p['Wh']], axis=1)
+    bias = np.concatenate([p['bz'], p['br'], p['bh']])
+    projected = _projected_inputs(builder, layer, inputs['default'], W, bias)
+    R = builder.constant(f"{layer.name}.R", np.concatenate([p['Rz'], p['Rr'], p['Rh']],
+                                                           axis=1))
+    split = builder.int64('gate_sizes', [size] * 3)
+
+    def step(body, states, projected_t):
+        y_previous = states[0]
+        x_z, x_r, x_h = body.node('Split', [projected_t, split], outputs=3, axis=1)
+        r_z, r_r, r_h = body.node('Split', [body.node('MatMul', [y_previous, R]), split],
+                                  outputs=3, axis=1)
+        z = body.node('Sigmoid', [body.node('Add', [x_z, r_z])])
+        r = body.node('Sigmoid', [body.node('Add', [x_r, r_r])])
+        n = body.activation(layer.activation, body.node('Add', [
+            x_h, body.node('Mul', [r, r_h])]))
+        # y = n + z * (y[t-1] - n), in gru_forward's order
+        return [body.node('Add', [n, body.node('Mul', [z, body.node('Sub', [y_previous, n])])])]
+    return {'default': _time_loop(builder, layer, inputs, projected, 3 * size, size, 1, step)}
 
 
 #: layer type -> converter; every other layer type is not exportable
@@ -221,7 +261,7 @@ CONVERTERS = {
     'NoOp': identity, 'DeltasScaling': identity, 'Elementwise': elementwise,
     'SoftmaxCE': softmax_ce, 'SigmoidCE': sigmoid_ce, 'SquaredError': squared_error,
     'SquaredDifference': squared_difference, 'Merge': merge, 'Highway': highway,
-    'Mask': mask, 'Recurrent': recurrent, 'Lstm': lstm,
+    'Mask': mask, 'Recurrent': recurrent, 'Lstm': lstm, 'Gru': gru,
 }
 
 #: outputs a converter does not produce (losses need targets, which a deployed model lacks)
