@@ -61,3 +61,7 @@ class TrainingError(BrainstormError, RuntimeError):
 class ExportError(BrainstormError, ValueError):
     """A network (or a layer of it) cannot be expressed in an interchange format such as
     ONNX, or an optional package the export needs is missing."""
+
+
+class ParallelSetupError(BrainstormError, RuntimeError):
+    """Processes started by an MPI launcher cannot train together (no mpi4py, no one world)."""
