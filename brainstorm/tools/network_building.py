@@ -167,6 +167,8 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
             (naming the position of that layer in the spec).
     """
     from brainstorm import layers
+    from brainstorm.structure.architecture import unique_layer_names
+    from brainstorm.structure.construction import collect_connected_layers
     from brainstorm.structure.network import Network
     parsed = parse_spec(spec)
     input_layer, projection = get_in_out_layers(task_type, in_shape, out_shape,
@@ -174,21 +176,21 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
                                                 targets_name=targets_name,
                                                 mask_name=mask_name, use_conv=use_conv)
     current = input_layer - data_name
-    positions = {}
-    counts = {}
+    located = []
     for letter, kwargs, position in parsed:
         type_name = LAYER_LETTERS[letter]
         factory = getattr(layers, type_name, None)
         if factory is None:
             raise NetworkValidationError(f"spec {spec!r}: position {position}: layer type "
                                          f"{type_name} ({letter!r}) is not available")
-        count = counts.get(type_name, 0)
-        counts[type_name] = count + 1
-        name = type_name if count == 0 else f"{type_name}_{count}"
-        positions[name] = (position, _token_at(spec, position))
-        layer = factory(name=name, **kwargs)
+        layer = factory(**kwargs)
+        located.append((layer, position))
         current = current >> layer
     current >> projection
+    # the layers get 0.5's automatic names (FullyConnected_1, FullyConnected_2, ...)
+    names = unique_layer_names(collect_connected_layers(projection))
+    positions = {names[id(layer)]: (position, _token_at(spec, position))
+                 for layer, position in located}
     try:
         net = Network.from_layer(projection)
     except (LayerValidationError, NetworkValidationError, StructureValidationError) as error:
