@@ -10,7 +10,7 @@ from brainstorm.hooks import (InfoUpdater, MonitorLayerDeltas, MonitorLayerGradi
                               MonitorLayerInOuts, MonitorLayerParameters, MonitorLoss,
                               MonitorScores, StopAfterEpoch)
 from brainstorm.hooks.monitors import buffer_statistics
-from brainstorm.scorers import Accuracy
+from brainstorm.scorers import Accuracy, Scorer
 from brainstorm.training import SgdStepper, Trainer
 from tests.training.nets import XOR_INPUTS, XOR_TARGETS, regression_data, regression_net, \
     xor_net
@@ -92,6 +92,29 @@ def test_monitor_scores_logs_loss_and_accuracy_of_the_whole_data_set():
     assert list(log) == ['total_loss', 'Accuracy']
     assert log['Accuracy'] == pytest.approx(expected_accuracy, rel=1e-12)
     assert log['total_loss'] == pytest.approx(net.get_loss_values()['total_loss'], rel=1e-12)
+
+
+class Misclassified(Scorer):
+    """A brainstorm 0.5 user's scorer: defines only __call__ and returns a sum."""
+
+    def __call__(self, true_labels, predicted, mask=None):
+        return float((predicted.argmax(axis=1)[:, None] != true_labels).sum())
+
+
+def test_monitor_scores_runs_a_0_5_user_scorer_over_uneven_batches():
+    net = xor_net(seed=4)
+    inputs = np.concatenate([XOR_INPUTS] * 3, axis=1)
+    targets = np.concatenate([XOR_TARGETS, XOR_TARGETS, 1 - XOR_TARGETS], axis=1)
+    monitor = MonitorScores('data', [Misclassified(out_name='Output.outputs.probabilities')],
+                            name='validation')
+    monitor.start(net, None, False, {'data': bs.Minibatches(5, shuffle=False, default=inputs,
+                                                            targets=targets)})
+    log = monitor(0, 0, net, None, {})
+    net.provide_external_data({'default': inputs, 'targets': targets})
+    net.forward_pass()
+    probabilities = net.get('Output.outputs.probabilities')[0]
+    assert log['Misclassified'] == pytest.approx(
+        np.mean(probabilities.argmax(axis=1) != targets[0, :, 0]), rel=1e-12)
 
 
 def test_monitor_loss_logs_the_losses_only():
