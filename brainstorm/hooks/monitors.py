@@ -212,6 +212,7 @@ class InfoUpdater(Hook):
         interval (int): called every ``interval`` epochs/updates.
     """
 
+    provided_log_entries = ()
     __undescribed__ = {'run': None}
 
     def __init__(self, run, name=None, timescale='epoch', interval=1):
