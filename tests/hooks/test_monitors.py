@@ -17,7 +17,8 @@ from tests.training.nets import XOR_INPUTS, XOR_TARGETS, regression_data, regres
 
 
 def reference_statistics(array):
-    return {'min': array.min(), 'max': array.max(), 'mean': array.mean(), 'std': array.std()}
+    return {'min': array.min(), 'avg': array.mean(), 'max': array.max(), 'mean': array.mean(),
+            'std': array.std()}
 
 
 def test_buffer_statistics_match_numpy():
@@ -73,6 +74,20 @@ def test_monitor_layer_deltas():
     latest = {stat: values[-1] for stat, values in log['output_deltas']['default'].items()}
     assert latest == pytest.approx(
         reference_statistics(net.get('Hidden.output_deltas.default')), rel=1e-12)
+
+
+@pytest.mark.parametrize('hook_class, prefix', [
+    (MonitorLayerParameters, 'MonitorParameters'), (MonitorLayerGradients, 'MonitorGradients'),
+    (MonitorLayerDeltas, 'MonitorDeltas'), (MonitorLayerInOuts, 'MonitorInOuts')])
+def test_layer_monitors_have_0_5_default_names_and_min_avg_max(hook_class, prefix):
+    hook = hook_class('Hidden', timescale='update')
+    assert hook.name == f"{prefix}_Hidden"
+    _, log = train_one_epoch(hook)
+    leaf = log
+    while 'min' not in leaf:
+        leaf = next(iter(leaf.values()))
+    assert list(leaf)[:3] == ['min', 'avg', 'max']
+    assert leaf['min'][-1] <= leaf['avg'][-1] <= leaf['max'][-1]
 
 
 def test_monitor_scores_logs_loss_and_accuracy_of_the_whole_data_set():
