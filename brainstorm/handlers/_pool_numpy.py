@@ -12,9 +12,11 @@ Conventions chosen here:
 * ``argmax`` of max-pooling holds, per output element, the flat offset of the chosen
   element *within its window*, ``i * window_width + j`` (stored as a float of the
   handler's dtype). Ties pick the first offset in that row-major order.
-* Average pooling *includes* padding in the divisor: every output is the window sum
-  divided by ``window_height * window_width``, padded zeros included (cuDNN's
-  "include padding" mode).
+* Average pooling does *not* count padding (brainstorm 0.5's rule): every output is
+  its window's sum divided by the number of window positions inside the image; a
+  window entirely in the padding gives 0.
+* A max-pooling window entirely in the padding outputs 0 (brainstorm 0.5), with
+  argmax 0, a padded position, so no delta flows back from it.
 * Forward ops overwrite ``outputs`` (and ``argmax``); backward ops add into
   ``in_deltas``.
 """
@@ -154,6 +156,9 @@ def maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax, *,
                         out=_rows(code, size))
             np.maximum(chunk_best, _rows(code, size), out=chunk_best)
         np.subtract(count, chunk_best, out=argmax[start:stop], casting='unsafe')
+        if padding >= min(window):     # only then can a window lie entirely in padding
+            np.equal(chunk_outputs, -np.inf, out=_rows(is_maximum, size))
+            np.copyto(chunk_outputs, 0.0, where=_rows(is_maximum, size))
 
 
 def maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
@@ -195,11 +200,32 @@ def maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
         targets.finish(start, stop, target)
 
 
-def avgpool2d_forward_batch(inputs, window, outputs, padding, stride, *, scratch):
-    """Average pooling of NHWC images, zero padding counted; overwrites outputs.
+def _inverse_inside_counts(window, padding, stride, in_shape, out_height, out_width,
+                           scratch, key):
+    """``(out_h, out_w, 1)``: 1 / the number of window positions inside the image (0 if none).
 
-    Every output is its window's sum divided by ``window[0] * window[1]``, padded
-    zeros included.
+    Depends only on the geometry; written into a scratch array (small temporaries of
+    length ``out_h`` and ``out_w`` only).
+    """
+    _, height, width, _ = in_shape
+
+    def inside(out_size, kernel, stride_size, size):
+        starts = np.arange(out_size) * stride_size - padding
+        return np.clip(np.minimum(starts + kernel, size) - np.maximum(starts, 0), 0, None)
+
+    counts = scratch(key, (out_height, out_width, 1))
+    np.multiply.outer(inside(out_height, window[0], stride[0], height),
+                      inside(out_width, window[1], stride[1], width),
+                      out=counts[:, :, 0])
+    np.divide(1.0, counts, out=counts, where=counts > 0)
+    return counts
+
+
+def avgpool2d_forward_batch(inputs, window, outputs, padding, stride, *, scratch):
+    """Average pooling of NHWC images, padding not counted; overwrites outputs.
+
+    Every output is its window's sum divided by the number of window positions
+    inside the image (brainstorm 0.5); a window entirely in the padding gives 0.
 
     Args:
         inputs: (N, H, W, C) images.
@@ -213,6 +239,8 @@ def avgpool2d_forward_batch(inputs, window, outputs, padding, stride, *, scratch
     chunk, out_height, out_width = _check_pool(op_name, inputs, window, outputs, padding,
                                                stride)
     sources = _Sources(inputs, padding, 0.0, chunk, scratch, 'avgpool2d.padded_inputs')
+    scales = _inverse_inside_counts(window, padding, stride, inputs.shape, out_height,
+                                    out_width, scratch, 'avgpool2d.inverse_counts')
     for start, stop in _chunks(inputs.shape[0], chunk):
         source, chunk_outputs = sources(start, stop), outputs[start:stop]
         np.copyto(chunk_outputs, _offset_view(source, 0, 0, out_height, out_width, stride))
@@ -222,7 +250,7 @@ def avgpool2d_forward_batch(inputs, window, outputs, padding, stride, *, scratch
                     continue
                 view = _offset_view(source, i, j, out_height, out_width, stride)
                 np.add(chunk_outputs, view, out=chunk_outputs)
-        np.multiply(chunk_outputs, 1.0 / (window[0] * window[1]), out=chunk_outputs)
+        np.multiply(chunk_outputs, scales, out=chunk_outputs)
 
 
 def avgpool2d_backward_batch(inputs, window, outputs, padding, stride, in_deltas,
@@ -246,9 +274,11 @@ def avgpool2d_backward_batch(inputs, window, outputs, padding, stride, in_deltas
     _check_shape(op_name, 'out_deltas', out_deltas, outputs.shape)
     targets = _DeltaTargets(in_deltas, padding, chunk, scratch, 'avgpool2d.padded_deltas')
     scaled_deltas = scratch('avgpool2d.scaled_deltas', (chunk,) + outputs.shape[1:])
+    scales = _inverse_inside_counts(window, padding, stride, inputs.shape, out_height,
+                                    out_width, scratch, 'avgpool2d.inverse_counts')
     for start, stop in _chunks(inputs.shape[0], chunk):
         target, chunk_scaled = targets(start, stop), _rows(scaled_deltas, stop - start)
-        np.multiply(out_deltas[start:stop], 1.0 / (window[0] * window[1]), out=chunk_scaled)
+        np.multiply(out_deltas[start:stop], scales, out=chunk_scaled)
         for i in range(window[0]):
             for j in range(window[1]):
                 view = _offset_view(target, i, j, out_height, out_width, stride)

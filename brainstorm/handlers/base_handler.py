@@ -660,7 +660,8 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
             window (tuple[int]): (height, width) of the pooling window.
             outputs (array_type): (B, Ho, Wo, C), overwritten, with
                 ``Ho = (H + 2 * padding - window[0]) // stride[0] + 1``.
-            padding (int): padding on every side (padded cells never win).
+            padding (int): padding on every side (padded cells never win; a window
+                entirely in the padding outputs 0).
             stride (tuple[int]): (vertical, horizontal) step.
             argmax (array_type): outputs' shape and dtype, overwritten with the
                 flat index ``row * window[1] + column`` of each maximum within
@@ -682,8 +683,9 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
     def avgpool2d_forward_batch(self, inputs, window, outputs, padding, stride):
         """2D average-pooling of a batch of images (shapes as in max-pooling).
 
-        Every output is its window's sum divided by ``window[0] * window[1]``,
-        padded zeros included.
+        Every output is its window's sum divided by the number of window positions
+        inside the image (padding does not count; brainstorm 0.5's rule); a window
+        entirely in the padding outputs 0.
 
         Args:
             inputs (array_type): (B, H, W, C) images.

@@ -340,11 +340,13 @@ _OPS = [
        (_a('inputs', 'image'), _a('window', 'pair'), _a('outputs', 'image', 'overwrite')) +
        _IMAGE_GEOMETRY,
        "outputs = mean over each window", shape_rule='pool2d',
-       notes="padded zeros count in the divisor (window height * window width)"),
+       notes="divided by the window's positions inside the image (padding does not count; "
+             "an all-padding window gives 0), as in brainstorm 0.5"),
     Op('avgpool2d_backward_batch', 'conv',
        (_a('inputs', 'image'), _a('window', 'pair'), _a('outputs', 'image')) + _IMAGE_GEOMETRY +
        (_a('in_deltas', 'image', 'accumulate'), _a('out_deltas', 'image')),
-       "in_deltas += out_deltas spread evenly over each window", shape_rule='pool2d'),
+       "in_deltas += out_deltas spread evenly over each window's positions inside the image",
+       shape_rule='pool2d'),
     # randomness ------------------------------------------------------------
     Op('fill_gaussian', 'random',
        (_a('mean', 's'), _a('std', 's'), _a('out', 't', 'overwrite')),
