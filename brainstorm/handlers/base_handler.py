@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from brainstorm.errors import ValidationError
+from brainstorm.handlers._activation_tables import ActivationTable
 from brainstorm.randomness import Seedable
 
 # numpy >= 1.25 keeps its exception types in numpy.exceptions
@@ -143,43 +144,34 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
 
     # -- activation dispatch ----------------------------------------------------
 
-    def act_func(self, name):
-        """Return the activation op called ``name``, as a bound method ``f(x, y)``.
+    @property
+    def act_func(self):
+        """Activation ops by name: ``act_func['rel'](x, y)`` or ``act_func('rel')(x, y)``.
 
-        Args:
-            name (str): one of :data:`ACTIVATION_FUNCTIONS`; ``'linear'`` copies
-                ``x`` into ``y``.
-
-        Returns:
-            callable: ``f(x, y)`` writing the activation of ``x`` into ``y``.
-
-        Raises:
-            ValidationError: for an unknown name.
+        ``'linear'`` copies ``x`` into ``y``. Indexing with an unknown name raises
+        KeyError, calling raises ValidationError (see
+        :mod:`brainstorm.handlers._activation_tables`).
         """
-        self._check_activation_name(name)
-        if name == 'linear':
-            return self._linear
-        return getattr(self, name)
+        return ActivationTable(self, 'act_func')
 
-    def act_func_deriv(self, name):
-        """Return the derivative op of activation ``name``: ``f(x, y, dy, dx)``.
+    @property
+    def act_func_deriv(self):
+        """Derivative ops by name: ``act_func_deriv['rel'](x, y, dy, dx)`` (or called).
 
-        The returned op overwrites ``dx`` with ``dy * f'`` computed from ``y``
-        (``x`` may be None); ``'linear'`` copies ``dy`` into ``dx``.
-
-        Raises:
-            ValidationError: for an unknown name.
+        The op overwrites ``dx`` with ``dy * f'`` computed from ``y`` (``x`` may be
+        None); ``'linear'`` copies ``dy`` into ``dx``.
         """
-        self._check_activation_name(name)
-        if name == 'linear':
-            return self._linear_deriv
-        return getattr(self, name + '_deriv')
+        return ActivationTable(self, 'act_func_deriv')
 
-    @staticmethod
-    def _check_activation_name(name):
-        if name not in ACTIVATION_FUNCTIONS:
-            raise ValidationError(f"unknown activation function {name!r}; expected one of "
-                                  f"{', '.join(ACTIVATION_FUNCTIONS)}")
+    @property
+    def inplace_act_func(self):
+        """In-place activation ops by name: ``inplace_act_func['rel'](x)`` sets ``x = f(x)``."""
+        return ActivationTable(self, 'inplace_act_func')
+
+    @property
+    def inplace_act_func_deriv(self):
+        """In-place derivative ops: ``inplace_act_func_deriv['rel'](y, dy)``: ``dy *= f'``."""
+        return ActivationTable(self, 'inplace_act_func_deriv')
 
     def _linear(self, x, y):
         self.copy_to(x, y)

@@ -367,7 +367,8 @@ OPS = {op.name: op for op in _OPS}
 HANDLER_ATTRIBUTES = ('dtype', 'context', 'EMPTY', 'rnd', 'array_type')
 
 #: Concrete handler methods that are not ops (they take no arrays or return ops).
-HANDLER_HELPERS = ('act_func', 'act_func_deriv', 'set_seed')
+HANDLER_HELPERS = ('act_func', 'act_func_deriv', 'inplace_act_func', 'inplace_act_func_deriv',
+                   'set_seed')
 
 #: Underscored handler methods that engine code outside a handler may still call:
 #: ``_scratch(key, shape)`` for reusable temporaries (value modifiers, steppers:
