@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from brainstorm.describable import type_name_of
 from brainstorm.errors import ValidationError
 from brainstorm.handlers._activation_tables import ActivationTable
 from brainstorm.randomness import Seedable
@@ -79,7 +80,7 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
 
     def __describe__(self):
         """Describe as ``{'@type': <class name>, 'dtype': <dtype name>}``."""
-        return {'@type': type(self).__name__, 'dtype': self.dtype.name}
+        return {'@type': type_name_of(type(self)), 'dtype': self.dtype.name}
 
     @classmethod
     def __new_from_description__(cls, description):
