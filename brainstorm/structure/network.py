@@ -493,7 +493,10 @@ class Network(Seedable):
                 weights = self.buffer[layer_name].parameters[parameter_name]
                 for modifier in modifiers:
                     modifier.layer_name, modifier.view_name = layer_name, parameter_name
-                    modifier(self.handler, view, parameters=weights)
+                    if modifier.needs_parameters:
+                        modifier(self.handler, view, parameters=weights)
+                    else:   # brainstorm 0.5's call of a gradient modifier
+                        modifier(self.handler, view)
 
     def __repr__(self):
         return (f"<Network: {len(self.layers)} layers, "
