@@ -32,8 +32,8 @@ KIND_DESCRIPTIONS = {
 }
 
 #: base classes and helpers that are not components themselves
-_NOT_COMPONENTS = {'DataIterator', 'Initializer', 'ValueModifier', 'GradientModifier', 'Scorer', 'Handler',
-                   'Hook', 'TrainingStepper', 'Schedule', 'Monitor'}
+_NOT_COMPONENTS = {'DataIterator', 'Initializer', 'ValueModifier', 'GradientModifier', 'Scorer',
+                   'Handler', 'Hook', 'TrainingStepper', 'Schedule', 'Monitor'}
 
 #: components an experiment file cannot express, with the reason (the docs list them)
 EXCLUDED = {
