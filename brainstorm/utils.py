@@ -1,6 +1,17 @@
-"""Small helpers shared by layers and tools: reshaping time away, dotted paths."""
+"""Small helpers shared by layers and tools: reshaping time away, dotted paths.
+
+The exception classes are importable from here too, where brainstorm 0.5
+scripts import them (``from brainstorm.utils import NetworkValidationError``);
+they are defined in :mod:`brainstorm.errors`.
+"""
 
 import math
+
+from brainstorm.errors import (BrainstormError, DataError, DescriptionError,  # noqa: F401
+                               FileFormatError, InitializationError,
+                               IteratorValidationError, LayerValidationError,
+                               NetworkValidationError, StructureValidationError,
+                               TrainingError, ValidationError)
 
 
 def flatten_time(array):
