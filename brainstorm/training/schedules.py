@@ -96,10 +96,13 @@ def call_schedule(schedule, epoch_nr, update_nr, timescale, interval, net, stepp
     """Call ``schedule`` with 0.5's seven arguments, or a two-argument function with two.
 
     A function ``f(epoch_nr, update_nr)`` (this project's earlier convention)
-    is still accepted; everything else gets all seven arguments.
+    is still accepted; everything else gets all seven arguments. A
+    :class:`Schedule` given ``timescale=None`` uses its own timescale.
     """
     if not isinstance(schedule, Schedule) and _takes_two_positional(schedule):
         return schedule(epoch_nr, update_nr)
+    if timescale is None and not isinstance(schedule, Schedule):
+        timescale = 'update'    # a user's function used directly by a stepper
     return schedule(epoch_nr, update_nr, timescale, interval, net, stepper, logs)
 
 

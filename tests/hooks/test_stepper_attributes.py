@@ -104,3 +104,16 @@ def test_multistep_with_an_interval_is_a_clear_error():
     with pytest.raises(ValidationError, match="MultiStep works only with interval 1"):
         train(RecordingSgd(1.0), ModifyStepperAttribute(MultiStep(0.1, [1], [0.01]),
                                                         interval=2))
+
+
+def test_a_seven_argument_function_as_the_hyperparameter_itself():
+    calls = []
+
+    def rate(epoch_nr, update_nr, timescale, interval, net, stepper, logs):
+        calls.append((timescale, interval, type(stepper).__name__))
+        return 0.4 / (1 + update_nr)
+
+    stepper = RecordingSgd(rate)
+    train(stepper, epochs=2)
+    assert [value for _, value in stepper.used] == pytest.approx([0.4, 0.2, 0.4 / 3, 0.1])
+    assert set(calls) == {('update', 1, 'RecordingSgd')}
