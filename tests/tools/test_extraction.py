@@ -54,12 +54,18 @@ def test_evaluate_ignores_data_the_network_does_not_take(net, data):
     assert evaluate(net, _batches(extra)) == pytest.approx(evaluate(net, _batches(data)))
 
 
-def test_evaluate_uses_the_mask_for_scorers():
+def masked_net_and_data(seed):
+    """A classifier with a 'mask' input, and 3-step data with some steps masked out."""
     net = create_net_from_spec('classification', FEATURES, CLASSES, 'F5', mask_name='mask')
-    rnd = np.random.RandomState(1)
+    rnd = np.random.RandomState(seed)
     data = {'default': rnd.randn(3, SEQUENCES, FEATURES),
             'targets': rnd.randint(0, CLASSES, (3, SEQUENCES, 1)),
             'mask': (rnd.rand(3, SEQUENCES, 1) > 0.4).astype(float)}
+    return net, data
+
+
+def test_evaluate_uses_the_mask_for_scorers():
+    net, data = masked_net_and_data(1)
     results = evaluate(net, _batches(data), scorers=[Accuracy()], mask_name='mask')
     _forward(net, data)
     correct = np.argmax(net.get('Output.outputs.predictions'), axis=2) == data['targets'][..., 0]
@@ -76,11 +82,7 @@ class CountWrong(Scorer):
 
 
 def test_evaluate_runs_a_0_5_user_scorer_with_and_without_mask():
-    net = create_net_from_spec('classification', FEATURES, CLASSES, 'F5', mask_name='mask')
-    rnd = np.random.RandomState(3)
-    data = {'default': rnd.randn(3, SEQUENCES, FEATURES),
-            'targets': rnd.randint(0, CLASSES, (3, SEQUENCES, 1)),
-            'mask': (rnd.rand(3, SEQUENCES, 1) > 0.4).astype(float)}
+    net, data = masked_net_and_data(3)
     results = evaluate(net, _batches(data), scorers=[CountWrong(), CountWrong(
         name='masked', mask_name='mask')])
     _forward(net, data)
