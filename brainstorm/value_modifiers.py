@@ -33,8 +33,8 @@ import numpy as np
 from brainstorm.errors import NetworkValidationError, ValidationError
 from brainstorm.randomness import Seedable
 
-__all__ = ['ValueModifier', 'GradientModifier', 'ClipValues', 'ConstrainL2Norm', 'FreezeValues', 'L1Decay',
-           'L2Decay', 'MaskValues']
+__all__ = ['ValueModifier', 'GradientModifier', 'ClipValues', 'ConstrainL2Norm', 'FreezeValues',
+           'L1Decay', 'L2Decay', 'MaskValues']
 
 # clip_t takes finite bounds only; this stands in for "no upper bound" and is
 # representable in float32.

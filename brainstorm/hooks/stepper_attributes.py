@@ -36,8 +36,8 @@ class ModifyStepperAttribute(Hook):
         super().__init__(name, timescale, interval, verbose)
         if not callable(schedule):
             raise ValidationError(f"{self.name}: schedule must be a schedule (callable as "
-                                  f"schedule(epoch_nr, update_nr, timescale, interval, net, stepper, "
-                                  f"logs)), got {schedule!r}")
+                                  f"schedule(epoch_nr, update_nr, timescale, interval, net, "
+                                  f"stepper, logs)), got {schedule!r}")
         if not isinstance(attr_name, str) or not attr_name:
             raise ValidationError(f"{self.name}: attr_name must be a stepper attribute name, "
                                   f"got {attr_name!r}")

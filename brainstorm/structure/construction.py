@@ -11,8 +11,8 @@ record of the layer type, its name and kwargs, and its connections. Connecting
 
 (``-`` binds tighter than ``>>``, so no parentheses are needed.) A chain
 evaluates to its right-most layer (with its output selection, if any), so
-``inp >> FullyConnected(10) >> out`` wires the whole path. ``Network.from_layer(any_layer_of_the_graph)`` collects
-everything connected to it.
+``inp >> FullyConnected(10) >> out`` wires the whole path.
+``Network.from_layer(any_layer_of_the_graph)`` collects everything connected to it.
 """
 
 import itertools

@@ -63,8 +63,8 @@ class DoublingLayerImpl(Layer):
 
     def setup(self, kwargs, in_shapes):
         self.factor = kwargs.get('factor', 2.0)
-        return OrderedDict(default=BufferStructure('T', 'B', *in_shapes['default'].feature_shape)), \
-            OrderedDict(), OrderedDict()
+        shape = in_shapes['default'].feature_shape
+        return OrderedDict(default=BufferStructure('T', 'B', *shape)), OrderedDict(), OrderedDict()
 
     def forward_pass(self, buffers, training_pass=True):
         self.handler.mult_st(self.factor, buffers.inputs.default, buffers.outputs.default)
