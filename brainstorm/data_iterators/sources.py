@@ -80,7 +80,7 @@ class Minibatches(DataIterator):
     brainstorm 0.5 allows): every batch is cut to its longest sequence.
 
     Args:
-        batch_size (int): sequences per batch (> 0).
+        batch_size (int): sequences per batch (> 0); 1 by default, as in brainstorm 0.5.
         shuffle (bool): visit the batches in a new random order every epoch.
         cut_according_to (str or list[int] or numpy.ndarray): name of the mask
             item used for cutting, or the length of every sequence.
@@ -92,7 +92,7 @@ class Minibatches(DataIterator):
         >>> getter_tr = Minibatches(100, default=images, targets=labels)
     """
 
-    def __init__(self, batch_size=10, shuffle=True, cut_according_to='mask', verbose=None,
+    def __init__(self, batch_size=1, shuffle=True, cut_according_to='mask', verbose=None,
                  **named_data):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
