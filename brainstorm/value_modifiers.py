@@ -15,7 +15,9 @@ Call convention (brainstorm 0.5's)::
 ``parameters`` is the parameter view belonging to the gradient ``view``; the
 decay modifiers (:class:`L1Decay`, :class:`L2Decay`) need it and say so with
 ``needs_parameters = True``. :class:`GradientModifier` is the base class of a
-user's gradient modifier, called ``modifier(handler, gradient_view)``. Every
+user's gradient modifier, called ``modifier(handler, parameters, gradients)`` as
+in 0.5 (or ``modifier(handler, gradients)`` if its ``__call__`` takes only those
+two). Every
 modifier is seedable: it has its own random state ``rnd`` (drawn from
 ``global_rnd``), as in 0.5. Before use the
 network sets ``modifier.layer_name`` and ``modifier.view_name`` (not part of
@@ -243,15 +245,32 @@ class FreezeValues(ValueModifier):
 
 
 class GradientModifier(ValueModifier):
-    """Base class of a gradient modifier (brainstorm 0.5's name).
+    """Base class of a gradient modifier (brainstorm 0.5's).
 
     Installed with ``net.set_gradient_modifiers``; called after every backward
-    pass as ``modifier(handler, view)`` with the gradient view, which it changes
-    in place with handler operations.
+    pass as ``modifier(handler, parameters, gradients)`` with the parameter and
+    gradient views of one parameter, and changes ``gradients`` in place with
+    handler operations. A subclass whose ``__call__`` takes only
+    ``(handler, gradients)`` is called that way.
     """
 
-    def __call__(self, handler, view):
-        """Modify the gradient ``view`` in place."""
+    #: whether __call__ takes (handler, parameters, gradients); set per subclass
+    takes_parameters_and_gradients = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        import inspect
+        try:
+            parameters = list(inspect.signature(cls.__call__).parameters.values())
+        except (TypeError, ValueError):
+            return
+        positional = [p for p in parameters[1:]
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        cls.takes_parameters_and_gradients = len(positional) >= 3 or any(
+            p.kind == p.VAR_POSITIONAL for p in parameters)
+
+    def __call__(self, handler, parameters, gradients):
+        """Modify the gradient view ``gradients`` in place (``parameters``: their weights)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement __call__")
 
 

@@ -310,18 +310,26 @@ def test_every_modifier_is_seedable_with_its_own_rnd(make):
     assert isinstance(copy.rnd, RandomState) and 'rnd' not in get_description(first)
 
 
-def test_a_0_5_gradient_modifier_is_called_with_the_handler_and_the_gradient_view():
+def test_0_5_gradient_modifiers_get_the_parameters_and_gradients():
     import brainstorm as bs
     from brainstorm.value_modifiers import GradientModifier
 
     class HalveGradients(GradientModifier):
+        """Takes only the gradient view."""
+
         def __init__(self):
             super().__init__()
             self.calls = []
 
-        def __call__(self, handler, view):       # 0.5's signature: no parameters=
+        def __call__(self, handler, view):
             self.calls.append(view.shape)
             handler.mult_st(0.5, view, view)
+
+    class AddParameters(GradientModifier):
+        """0.5's signature: the parameter and the gradient views."""
+
+        def __call__(self, handler, parameters, gradients):
+            handler.add_tt(gradients, parameters, gradients)
 
     inputs = bs.layers.Input(out_shapes={'default': ('T', 'B', 3), 'targets': ('T', 'B', 2)})
     out = inputs >> bs.layers.FullyConnected(2, activation='linear', name='Out') >> \
@@ -332,12 +340,17 @@ def test_a_0_5_gradient_modifier_is_called_with_the_handler_and_the_gradient_vie
     net.initialize(0.5)
     rnd = np.random.RandomState(0)
     net.provide_external_data({'default': rnd.randn(1, 4, 3), 'targets': rnd.randn(1, 4, 2)})
-    net.forward_pass(training_pass=True)
-    net.backward_pass()
-    plain = net.get('Out.gradients.W')
+
+    def gradients_after_backward():
+        net.forward_pass(training_pass=True)
+        net.backward_pass()
+        return net.get('Out.gradients.W')
+
+    plain = gradients_after_backward()
     halve = HalveGradients()
-    net.set_gradient_modifiers(Out={'W': [halve, L2Decay(0.0)]})
-    net.forward_pass(training_pass=True)
-    net.backward_pass()
+    assert not HalveGradients.takes_parameters_and_gradients
+    assert AddParameters.takes_parameters_and_gradients
+    net.set_gradient_modifiers(Out={'W': [halve, L2Decay(0.0), AddParameters()]})
+    modified = gradients_after_backward()
     assert halve.calls == [(3, 2)]
-    np.testing.assert_allclose(net.get('Out.gradients.W'), 0.5 * plain, rtol=1e-12)
+    np.testing.assert_allclose(modified, 0.5 * plain + net.get('Out.parameters.W'), rtol=1e-12)

@@ -495,7 +495,9 @@ class Network(Seedable):
                     modifier.layer_name, modifier.view_name = layer_name, parameter_name
                     if modifier.needs_parameters:
                         modifier(self.handler, view, parameters=weights)
-                    else:   # brainstorm 0.5's call of a gradient modifier
+                    elif getattr(modifier, 'takes_parameters_and_gradients', False):
+                        modifier(self.handler, weights, view)   # a 0.5 GradientModifier
+                    else:   # brainstorm 0.5's call of a value modifier on gradients
                         modifier(self.handler, view)
 
     def __repr__(self):
