@@ -23,8 +23,8 @@ def _installed(module_name):
 
 #: pycuda (extra ``gpu``): the PyCudaHandler
 has_pycuda = _installed('pycuda')
-#: scikit-cuda, an optional accelerator of brainstorm 0.5's PyCudaHandler (unused here)
-has_cudnn = _installed('skcuda')
+#: neon's NervanaGPU, brainstorm 0.5's second GPU handler (not provided here)
+has_nervanagpu = _installed('neon')
 #: mpi4py (extra ``mpi``): data-parallel training
 has_mpi4py = _installed('mpi4py')
 #: onnx (extra ``onnx``): export
@@ -42,5 +42,31 @@ has_pygraphviz = _installed('pygraphviz')
 #: sacred: the ``InfoUpdater`` hook's runs
 has_sacred = _installed('sacred')
 
-__all__ = ['has_pycuda', 'has_cudnn', 'has_mpi4py', 'has_onnx', 'has_tensorboardx',
-           'has_optuna', 'has_matplotlib', 'has_bokeh', 'has_pygraphviz', 'has_sacred']
+
+
+class MissingDependencyMock:
+    """Stands in for a module that could not be imported; any use raises that error.
+
+    Args:
+        error (BaseException): the ImportError to raise again.
+
+    Example:
+        >>> try:
+        ...     import bokeh
+        ... except ImportError as error:
+        ...     bokeh = MissingDependencyMock(error)
+    """
+
+    def __init__(self, error):
+        object.__setattr__(self, '_error', error)
+
+    def __getattr__(self, name):
+        raise object.__getattribute__(self, '_error')
+
+    def __call__(self, *args, **kwargs):
+        raise object.__getattribute__(self, '_error')
+
+
+__all__ = ['has_pycuda', 'has_nervanagpu', 'has_bokeh', 'has_mpi4py', 'has_onnx',
+           'has_tensorboardx', 'has_optuna', 'has_matplotlib', 'has_pygraphviz', 'has_sacred',
+           'MissingDependencyMock']

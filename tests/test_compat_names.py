@@ -20,10 +20,19 @@ def test_optional_flags_say_what_is_installed_without_importing_it():
     assert has_pycuda == pycuda_found
     assert has_mpi4py == str(__import__('importlib').util.find_spec('mpi4py') is not None)
     assert (pycuda_loaded, mpi_loaded) == ('False', 'False')
-    from brainstorm.optional import __all__ as flags
+    flags = [name for name in bs.optional.__all__ if name.startswith('has_')]
     assert all(isinstance(getattr(bs.optional, flag), bool) for flag in flags)
-    assert {'has_pycuda', 'has_mpi4py', 'has_onnx', 'has_tensorboardx', 'has_optuna',
-            'has_matplotlib'} <= set(flags)
+    assert {'has_pycuda', 'has_nervanagpu', 'has_bokeh', 'has_mpi4py', 'has_onnx',
+            'has_tensorboardx', 'has_optuna', 'has_matplotlib'} <= set(flags)
+
+
+def test_missing_dependency_mock_raises_the_import_error_on_use():
+    error = ImportError("No module named 'bokeh'")
+    mock = bs.optional.MissingDependencyMock(error)
+    with pytest.raises(ImportError, match="bokeh"):
+        mock.plotting
+    with pytest.raises(ImportError, match="bokeh"):
+        mock()
 
 
 @pytest.mark.parametrize('name', ['NetworkValidationError', 'LayerValidationError',
