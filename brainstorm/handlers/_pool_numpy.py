@@ -21,6 +21,8 @@ Conventions chosen here:
   ``in_deltas``.
 """
 
+import functools
+
 import numpy as np
 
 from brainstorm.handlers._image_numpy import (
@@ -200,25 +202,30 @@ def maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
         targets.finish(start, stop, target)
 
 
-def _inverse_inside_counts(window, padding, stride, in_shape, out_height, out_width,
-                           scratch, key):
+@functools.lru_cache(maxsize=64)
+def _inverse_inside_counts(window, padding, stride, height, width, dtype_name):
     """``(out_h, out_w, 1)``: 1 / the number of window positions inside the image (0 if none).
 
-    Depends only on the geometry; written into a scratch array (small temporaries of
-    length ``out_h`` and ``out_w`` only).
+    Depends only on the geometry, so it is computed once per geometry and dtype and
+    kept (read-only): the pooling passes then allocate nothing for it.
     """
-    _, height, width, _ = in_shape
-
-    def inside(out_size, kernel, stride_size, size):
-        starts = np.arange(out_size) * stride_size - padding
+    def inside(kernel, stride_size, size):
+        starts = np.arange((size + 2 * padding - kernel) // stride_size + 1) * stride_size \
+            - padding
         return np.clip(np.minimum(starts + kernel, size) - np.maximum(starts, 0), 0, None)
 
-    counts = scratch(key, (out_height, out_width, 1))
-    np.multiply.outer(inside(out_height, window[0], stride[0], height),
-                      inside(out_width, window[1], stride[1], width),
-                      out=counts[:, :, 0])
-    np.divide(1.0, counts, out=counts, where=counts > 0)
-    return counts
+    counts = np.multiply.outer(inside(window[0], stride[0], height),
+                               inside(window[1], stride[1], width)).astype(np.float64)
+    scales = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
+    scales = scales[:, :, None].astype(dtype_name)
+    scales.setflags(write=False)
+    return scales
+
+
+def _pool_scales(window, padding, stride, inputs, outputs):
+    return _inverse_inside_counts(tuple(int(k) for k in window), int(padding),
+                                  tuple(int(k) for k in stride), int(inputs.shape[1]),
+                                  int(inputs.shape[2]), outputs.dtype.name)
 
 
 def avgpool2d_forward_batch(inputs, window, outputs, padding, stride, *, scratch):
@@ -239,8 +246,7 @@ def avgpool2d_forward_batch(inputs, window, outputs, padding, stride, *, scratch
     chunk, out_height, out_width = _check_pool(op_name, inputs, window, outputs, padding,
                                                stride)
     sources = _Sources(inputs, padding, 0.0, chunk, scratch, 'avgpool2d.padded_inputs')
-    scales = _inverse_inside_counts(window, padding, stride, inputs.shape, out_height,
-                                    out_width, scratch, 'avgpool2d.inverse_counts')
+    scales = _pool_scales(window, padding, stride, inputs, outputs)
     for start, stop in _chunks(inputs.shape[0], chunk):
         source, chunk_outputs = sources(start, stop), outputs[start:stop]
         np.copyto(chunk_outputs, _offset_view(source, 0, 0, out_height, out_width, stride))
@@ -274,8 +280,7 @@ def avgpool2d_backward_batch(inputs, window, outputs, padding, stride, in_deltas
     _check_shape(op_name, 'out_deltas', out_deltas, outputs.shape)
     targets = _DeltaTargets(in_deltas, padding, chunk, scratch, 'avgpool2d.padded_deltas')
     scaled_deltas = scratch('avgpool2d.scaled_deltas', (chunk,) + outputs.shape[1:])
-    scales = _inverse_inside_counts(window, padding, stride, inputs.shape, out_height,
-                                    out_width, scratch, 'avgpool2d.inverse_counts')
+    scales = _pool_scales(window, padding, stride, inputs, out_deltas)
     for start, stop in _chunks(inputs.shape[0], chunk):
         target, chunk_scaled = targets(start, stop), _rows(scaled_deltas, stop - start)
         np.multiply(out_deltas[start:stop], scales, out=chunk_scaled)
