@@ -132,6 +132,10 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
     :mod:`brainstorm.tools.spec_parser`. The spec's layers are chained from the
     input ``data_name`` to the projection of :func:`get_in_out_layers`, and are
     named like unnamed layers are ('FullyConnected', 'FullyConnected_1', ...).
+    A bidirectional layer ('L32<>') named 'Lstm' becomes 'Lstm_forward',
+    'Lstm_reverse' and their Merge 'Lstm'; with ``mask_name``, the mask goes to
+    every reversed or bidirectional layer, so each sequence is read backwards
+    from its own last valid step.
 
     Initialization: ``DenseSqrtFanInOut(activation)`` for every layer with an
     activation function (the projection too, with 'linear'), ``Gaussian()``
@@ -167,8 +171,6 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
             (naming the position of that layer in the spec).
     """
     from brainstorm import layers
-    from brainstorm.structure.architecture import unique_layer_names
-    from brainstorm.structure.construction import collect_connected_layers
     from brainstorm.structure.network import Network
     parsed = parse_spec(spec)
     input_layer, projection = get_in_out_layers(task_type, in_shape, out_shape,
@@ -176,27 +178,49 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
                                                 targets_name=targets_name,
                                                 mask_name=mask_name, use_conv=use_conv)
     current = input_layer - data_name
-    located = []
-    for letter, kwargs, position in parsed:
+    names = _spec_layer_names(parsed, projection)
+    positions = {}
+    for (letter, kwargs, position), name in zip(parsed, names):
+        bidirectional = kwargs.pop('bidirectional', False)
         type_name = LAYER_LETTERS[letter]
         factory = getattr(layers, type_name, None)
         if factory is None:
             raise NetworkValidationError(f"spec {spec!r}: position {position}: layer type "
                                          f"{type_name} ({letter!r}) is not available")
-        layer = factory(**kwargs)
-        located.append((layer, position))
+        positions[name] = (position, _token_at(spec, position))
+        layer = factory(name=name, **kwargs)
+        if bidirectional:
+            layer = layers.Bidirectional(layer, name=name)
+            for half in ('_forward', '_reverse'):
+                positions[name + half] = positions[name]
+        if mask_name is not None and (bidirectional or kwargs.get('reverse')):
+            # a reversed layer must know where each sequence ends
+            input_layer - mask_name >> 'mask' - layer
         current = current >> layer
     current >> projection
-    # the layers get 0.5's automatic names (FullyConnected_1, FullyConnected_2, ...)
-    names = unique_layer_names(collect_connected_layers(projection))
-    positions = {names[id(layer)]: (position, _token_at(spec, position))
-                 for layer, position in located}
     try:
         net = Network.from_layer(projection)
     except (LayerValidationError, NetworkValidationError, StructureValidationError) as error:
         raise _located_build_error(spec, positions, error) from error
     net.initialize(_spec_initializers(net))
     return net
+
+
+def _spec_layer_names(parsed, projection):
+    """The names brainstorm 0.5 gives the spec's layers (``FullyConnected_1``, ...).
+
+    Computed before the layers exist (a Bidirectional layer needs its name), as
+    :func:`~brainstorm.structure.architecture.unique_layer_names` would name them
+    unnamed, after the input and output layers already wired to ``projection``.
+    """
+    from types import SimpleNamespace
+
+    from brainstorm.structure.architecture import unique_layer_names
+    from brainstorm.structure.construction import collect_connected_layers
+    placeholders = [SimpleNamespace(name=None, layer_type=LAYER_LETTERS[letter])
+                    for letter, _, _ in parsed]
+    names = unique_layer_names(collect_connected_layers(projection) + placeholders)
+    return [names[id(placeholder)] for placeholder in placeholders]
 
 
 def _token_at(spec, position):

@@ -16,7 +16,7 @@ EXPERIMENTS = pathlib.Path(__file__).resolve().parent / 'experiments'
 TINY = EXPERIMENTS / 'valid' / 'tiny.yaml'
 GRAPH = EXPERIMENTS / 'valid' / 'graph.yaml'
 COMMANDS = ['train', 'validate', 'evaluate', 'extract', 'info', 'draw-net', 'plot', 'schema',
-            'data', 'data prepare', 'data list']
+            'data', 'data prepare', 'data list', 'generate']
 
 
 def bstorm(*arguments, cwd=ROOT, env=None):
