@@ -41,6 +41,7 @@ class SaveNetwork(Hook):
     """
 
     provided_log_entries = ()
+    writes_files = True
 
     def __init__(self, filename, name=None, timescale='epoch', interval=1):
         super().__init__(name, timescale, interval)
@@ -88,6 +89,7 @@ class SaveBestNetwork(Hook):
     """
 
     provided_log_entries = ()
+    writes_files = True
     __undescribed__ = {'best_value': None, 'best_parameters': None, '_entries_seen': 0,
                        '_net': None}
     __default_values__ = {'filename': None, 'criterion': 'max'}
@@ -210,6 +212,7 @@ class SaveLogs(Hook):
     """
 
     provided_log_entries = ()
+    writes_files = True
 
     def __init__(self, filename, name=None, timescale='epoch', interval=1):
         super().__init__(name, timescale, interval)

@@ -56,26 +56,37 @@ def _absolute_paths(experiment):
     return resolved
 
 
-def start_run(experiment_path, overrides, out, verbose):
-    """Validate, create the run directory, build and train; return (status, run)."""
+def start_run(experiment_path, overrides, out, verbose, world=None):
+    """Validate, create the run directory, build and train; return (status, run).
+
+    ``world`` (``experiment.parallel_run``) runs the steps on every MPI process
+    together; by default there is one process.
+    """
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
+    from bstorm_cli.experiment.parallel_run import SingleProcess
     from bstorm_cli.experiment.setup import build_run
-    from bstorm_cli.experiment.training_run import TrainingRun, current_command_line
-    experiment = load_experiment(experiment_path, overrides, problem_limit(verbose))
-    folder = run_dir.create_run_directory(_output_folder(experiment, out), experiment.name)
+    from bstorm_cli.experiment.training_run import current_command_line
+    world = world or SingleProcess()
+    experiment = world.together(
+        lambda: load_experiment(experiment_path, overrides, problem_limit(verbose)))
+    folder = world.from_root(lambda: run_dir.create_run_directory(
+        _output_folder(experiment, out), experiment.name))
     try:
-        setup = build_run(experiment, folder, limit=problem_limit(verbose))
+        setup = world.together(
+            lambda: build_run(experiment, folder, limit=problem_limit(verbose)))
     except BaseException:
-        _remove_if_empty(folder)
+        if world.is_root:
+            _remove_if_empty(folder)
         raise
     try:
         experiment.resolved = _absolute_paths(experiment)
-        run_dir.write_experiment(folder / run_dir.EXPERIMENT_FILE, experiment.resolved,
-                                 str(experiment_path), list(overrides))
-        run_dir.write_text(folder / run_dir.COMMAND_FILE, current_command_line() + '\n')
+        if world.is_root:
+            run_dir.write_experiment(folder / run_dir.EXPERIMENT_FILE, experiment.resolved,
+                                     str(experiment_path), list(overrides))
+            run_dir.write_text(folder / run_dir.COMMAND_FILE, current_command_line() + '\n')
         console.err().print(f"run directory: {folder}", markup=False, highlight=False)
-        run = TrainingRun(setup, folder, current_command_line())
+        run = world.training_run(setup, folder, current_command_line())
         return run.execute(), run
     finally:
         setup.close()
@@ -88,13 +99,28 @@ def _remove_if_empty(folder):
         pass
 
 
-def resume_run(folder, verbose):
-    """Continue the run in ``folder`` from its checkpoint; return (status, run)."""
+def resume_run(folder, verbose, world=None):
+    """Continue the run in ``folder`` from its checkpoint; return (status, run).
+
+    Under MPI (``world``) the run continues on any number of processes.
+    """
+    from bstorm_cli.experiment.parallel_run import SingleProcess
+    from bstorm_cli.experiment.training_run import current_command_line
+    world = world or SingleProcess()
+    folder = pathlib.Path(folder)
+    checkpoint, experiment, setup = world.together(lambda: _load_run(folder, verbose))
+    try:
+        run = world.training_run(setup, folder, current_command_line(), resume=True)
+        return run.execute(checkpoint), run
+    finally:
+        setup.close()
+
+
+def _load_run(folder, verbose):
+    """Checkpoint, experiment and built setup of the run directory ``folder``."""
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
     from bstorm_cli.experiment.setup import build_run
-    from bstorm_cli.experiment.training_run import TrainingRun, current_command_line
-    folder = pathlib.Path(folder)
     if not folder.is_dir():
         raise BadInputError("no such run directory", Location(str(folder)))
     experiment_file = folder / run_dir.EXPERIMENT_FILE
@@ -113,12 +139,7 @@ def resume_run(folder, verbose):
                                 hint="start a new run with bstorm train EXPERIMENT.yaml")
     checkpoint = run_dir.load_checkpoint(folder / run_dir.CHECKPOINT_FILE)
     experiment = load_experiment(experiment_file, (), problem_limit(verbose))
-    setup = build_run(experiment, folder, limit=problem_limit(verbose))
-    try:
-        run = TrainingRun(setup, folder, current_command_line(), resume=True)
-        return run.execute(checkpoint), run
-    finally:
-        setup.close()
+    return checkpoint, experiment, build_run(experiment, folder, limit=problem_limit(verbose))
 
 
 @click.command('train', epilog="""\b
@@ -146,17 +167,21 @@ def train_command(experiment, overrides, out, resume, handler, seed, verbose):
     stop after the current update with a checkpoint (exit 130); --resume
     continues exactly where the run stopped.
     """
+    from bstorm_cli.experiment.parallel_run import current_world
+    world = current_world()
     if resume is not None:
         if experiment is not None or overrides or out or handler or seed is not None:
             raise click.UsageError("--resume continues a run as it was started; give only "
                                    "--resume RUN_DIR (no EXPERIMENT, --set, --out, "
                                    "--handler or --seed)")
-        status, run = resume_run(resume, verbose)
+        status, run = resume_run(resume, verbose, world)
     else:
         if experiment is None:
             raise click.UsageError("give an EXPERIMENT.yaml to train, or --resume RUN_DIR")
         status, run = start_run(experiment, tuple(overrides) + tuple(
-            _option_overrides(seed, handler)), out, verbose)
+            _option_overrides(seed, handler)), out, verbose, world)
+    if not world.is_root:
+        return status
     for line in run.result_lines():
         console.out().print(line, markup=False, highlight=False)
     return status
