@@ -165,12 +165,15 @@ class Network(Seedable):
                                           f"{error}") from error
         return net
 
-    def save_as_hdf5(self, filename, comment=''):
+    def save_as_hdf5(self, filename, comment='', attributes=None):
         """Save description and parameters to ``filename`` (written atomically).
 
         Args:
             filename (str): target file; its folder must exist.
             comment (str): stored in the file's 'comment' attribute.
+            attributes (Optional[dict[str, str]]): more file attributes, e.g. the
+                experiment the network comes from (``bstorm`` stores it as JSON text
+                under 'bstorm_experiment'); loading ignores them.
         """
         import h5py
         filename = os.fspath(filename)
@@ -185,6 +188,7 @@ class Network(Seedable):
                 f.attrs['format_version'] = HDF5_FORMAT_VERSION
                 f.attrs['description'] = json.dumps(description)
                 f.attrs['comment'] = comment
+                f.attrs.update(attributes or {})
                 f.create_dataset('parameters', data=self.get('parameters'))
             os.replace(temporary, filename)
         except BaseException:

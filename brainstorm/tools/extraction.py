@@ -151,7 +151,7 @@ def extract(network, iter, buffer_names):  # noqa: A002
     return results
 
 
-def extract_and_save(network, iter, buffer_names, file_name):  # noqa: A002
+def extract_and_save(network, iter, buffer_names, file_name, attributes=None):  # noqa: A002
     """Save the values of some buffers of a network, run on a data set, to an HDF5 file.
 
     One dataset per buffer, named by its dotted name, holding what
@@ -171,6 +171,8 @@ def extract_and_save(network, iter, buffer_names, file_name):  # noqa: A002
         iter (brainstorm.DataIterator): produces the data.
         buffer_names (list[str]): dotted names of the buffers to save.
         file_name (str): the HDF5 file to write (its folder must exist).
+        attributes (Optional[dict[str, str]]): extra file attributes, e.g. where the
+            network and the data came from.
 
     Raises:
         NetworkValidationError: before anything is written, for bad buffer names.
@@ -185,6 +187,7 @@ def extract_and_save(network, iter, buffer_names, file_name):  # noqa: A002
     try:
         with h5py.File(temporary, 'w') as f:
             f.attrs['format'] = 'brainstorm-buffers'
+            f.attrs.update(attributes or {})
             datasets = {}
             for _ in run_network(network, iter):
                 for name, structure in structures.items():

@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from bstorm_cli import console
-from bstorm_cli.commands._common import load_any_network, set_option
+from bstorm_cli.commands._common import is_network_file, load_any_network, set_option
 from bstorm_cli.exit_codes import ExitStatus
 
 
@@ -27,11 +27,17 @@ def info_command(source, batch_size, time_steps, as_json, overrides):
     parameter counts and the memory its buffers take for a batch.
 
     An experiment file's network is built (reading the data file for the
-    shapes a 'spec' network infers); a network file is loaded.
+    shapes a 'spec' network infers); a network file is loaded, and the
+    experiment it was trained in (name, seed, epoch, best value) is shown when
+    bstorm train saved it.
     """
     from bstorm_cli.experiment.network_info import human_bytes, network_summary
+    from bstorm_cli.network_summary import read_summary, summary_line
     network, _ = load_any_network(source, overrides)
     summary = network_summary(network, time_steps, batch_size)
+    origin = read_summary(source) if is_network_file(source) else None
+    if origin is not None:
+        summary['experiment'] = origin
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return ExitStatus.OK
@@ -62,4 +68,6 @@ def info_command(source, batch_size, time_steps, as_json, overrides):
               f"backward {human_bytes(memory['backward'])})", markup=False, highlight=False)
     if summary['output_name']:
         out.print(f"default output: {summary['output_name']}", markup=False, highlight=False)
+    if origin is not None:
+        out.print(f"from: {summary_line(origin)}", markup=False, highlight=False)
     return ExitStatus.OK

@@ -14,7 +14,7 @@ import pathlib
 import numpy as np
 
 from bstorm_cli.errors import BadInputError, Location
-from bstorm_cli.experiment import components, schemas
+from bstorm_cli.experiment import components, schemas, user_components
 
 BUILTIN_PREFIX = 'builtin:'
 #: data files that ship with brainstorm, usable as ``data.file: builtin:NAME``
@@ -74,6 +74,8 @@ def build_component(kind, spec, path, locate, injected=None):
     """
     type_name = spec['type']
     target = components.component_classes(kind).get(type_name)
+    if target is None and user_components.is_import_path(type_name):
+        return user_components.build(kind, spec, path, locate, injected)
     if target is None:
         raise BadInputError(f"unknown {kind} type {type_name!r}", locate(path + ('type',)),
                             schemas._did_you_mean(type_name, components.component_classes(kind)))
@@ -387,7 +389,8 @@ def architecture_from_layers(layers):
 
 def _network_from_layers(network_spec, locate):
     from brainstorm.structure.network import Network
-    architecture = architecture_from_layers(network_spec['layers'])
+    architecture = architecture_from_layers(
+        user_components.registered_layers(network_spec['layers'], locate))
     try:
         network = Network.from_architecture(architecture)
     except engine_errors() as error:

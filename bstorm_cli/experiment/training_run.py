@@ -22,6 +22,8 @@ import numpy as np
 from brainstorm.hooks.base import Hook
 
 from bstorm_cli.errors import BadInputError, RunFailedError
+from bstorm_cli.log_files import log_file_hooks
+from bstorm_cli.network_summary import summary_attributes
 from bstorm_cli.exit_codes import ExitStatus
 from bstorm_cli.experiment import checks, run_dir
 from bstorm_cli.progress import TrainingDisplay, UpdateProgressHook
@@ -106,6 +108,15 @@ class TrainingRun:
         run_dir.save_checkpoint(self.path(run_dir.CHECKPOINT_FILE), network.get('parameters'),
                                 state, info)
 
+    def save_network(self, file_name, comment):
+        """Save the network with the experiment's summary (``bstorm info`` shows it)."""
+        experiment = self.setup.experiment
+        self.setup.network.save_as_hdf5(
+            str(self.path(file_name)), comment=comment,
+            attributes=summary_attributes(experiment.name, experiment.resolved['seed'],
+                                          self.epochs_done, self.updates_done, self.best_log,
+                                          self.best_value, self.best_epoch))
+
     def _is_better(self, value):
         if value is None:
             return False
@@ -120,14 +131,16 @@ class TrainingRun:
         network = self.setup.network
         run_dir.save_logs(self.path(run_dir.LOGS_FILE), logs)
         if epoch_nr > 0:
-            network.save_as_hdf5(str(self.path(run_dir.LAST_NETWORK)),
-                                 comment=f"{self.setup.experiment.name}: epoch {epoch_nr}")
             value = _latest(logs, self.best_log)
-            if self._is_better(value) or (self.best_log is None):
+            better = self._is_better(value) or (self.best_log is None)
+            if better:
                 self.best_value, self.best_epoch = value, epoch_nr
-                network.save_as_hdf5(str(self.path(run_dir.BEST_NETWORK)),
-                                     comment=f"best {self.best_log} = {value} at epoch "
-                                             f"{epoch_nr}" if self.best_log else 'last epoch')
+            self.save_network(run_dir.LAST_NETWORK, f"{self.setup.experiment.name}: epoch "
+                                                    f"{epoch_nr}")
+            if better:
+                self.save_network(run_dir.BEST_NETWORK,
+                                  f"best {self.best_log} = {value} at epoch {epoch_nr}"
+                                  if self.best_log else 'last epoch')
             self.display.epoch_row(epoch_nr, logs)
         self.write_checkpoint('epoch')
         self.write_status('running')
@@ -163,7 +176,7 @@ class TrainingRun:
         carry_state = setup.experiment.resolved['trainer'].get('carry_state', False)
         trainer = Trainer(setup.stepper, verbose=True, carry_state=carry_state)
         trainer.train_scorers = list(setup.train_scorers)
-        for hook in setup.hooks:
+        for hook in setup.hooks + log_file_hooks(setup.experiment, self.folder):
             trainer.add_hook(hook)
         trainer.add_hook(UpdateProgressHook(self.display))
         trainer.add_hook(RunRecorder(self))
@@ -246,11 +259,9 @@ class TrainingRun:
                                   f"{self.epochs_done + 1}; checkpoint written",
                                   f"resume: bstorm train --resume {self.folder}"])
             return ExitStatus.INTERRUPTED
-        setup.network.save_as_hdf5(str(self.path(run_dir.LAST_NETWORK)),
-                                   comment=f"{setup.experiment.name}: end of training")
+        self.save_network(run_dir.LAST_NETWORK, f"{setup.experiment.name}: end of training")
         if not self.path(run_dir.BEST_NETWORK).exists():
-            setup.network.save_as_hdf5(str(self.path(run_dir.BEST_NETWORK)),
-                                       comment='last epoch')
+            self.save_network(run_dir.BEST_NETWORK, 'last epoch')
         self.write_checkpoint('finished')
         self.write_status('finished')
         self.display.summary(self.summary_lines())

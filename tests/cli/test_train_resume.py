@@ -1,6 +1,7 @@
 """Interrupting training (SIGTERM, SIGINT, SIGKILL at random moments) and resuming gives
 parameters bit-identical to an uninterrupted run on the CPU."""
 
+import csv
 import json
 import pathlib
 import random
@@ -93,6 +94,10 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, uninterrupte
     np.testing.assert_array_equal(_parameters(run), parameters)
     with h5py.File(run / 'logs.h5', 'r') as h5file:
         np.testing.assert_array_equal(h5file['validation/Accuracy'][()], accuracy)
+    # logs.csv was cut back to the checkpoint and continued: every value exactly once
+    with open(run / 'logs.csv', newline='') as stream:
+        logged = [row['validation.Accuracy'] for row in csv.DictReader(stream)]
+    np.testing.assert_allclose([float(value) for value in logged if value], accuracy, rtol=1e-6)
     assert json.loads((run / 'status.json').read_text())['status'] == 'finished'
 
 
