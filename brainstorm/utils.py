@@ -1,9 +1,20 @@
 """Small helpers shared by layers and tools: reshaping time away, dotted paths, the
-temporary files that atomic writes rename into place."""
+temporary files that atomic writes rename into place.
+
+The exception classes are importable from here too, where brainstorm 0.5
+scripts import them (``from brainstorm.utils import NetworkValidationError``);
+they are defined in :mod:`brainstorm.errors`.
+"""
 
 import math
 import os
 import tempfile
+
+from brainstorm.errors import (BrainstormError, DataError, DescriptionError,  # noqa: F401
+                               FileFormatError, InitializationError,
+                               IteratorValidationError, LayerValidationError,
+                               NetworkValidationError, StructureValidationError,
+                               TrainingError, ValidationError)
 
 
 def flatten_time(array):

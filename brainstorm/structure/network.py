@@ -6,9 +6,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from brainstorm.describable import create_from_description, get_description
-from brainstorm.errors import (DataError, FileFormatError, NetworkValidationError,
-                               BrainstormError)
+from brainstorm.describable import create_from_description, get_description, type_name_of
+from brainstorm.errors import (BrainstormError, DataError, DescriptionError, FileFormatError,
+                               NetworkValidationError)
 from brainstorm.randomness import Seedable
 from brainstorm.structure.architecture import (generate_architecture,
                                                instantiate_layers_from_architecture)
@@ -163,12 +163,7 @@ class Network(Seedable):
         """
         import h5py
         filename = os.fspath(filename)
-        description = {'architecture': self.architecture, 'output_name': self.output_name,
-                       'initializers': get_description(self.initializers),
-                       'weight_modifiers': get_description(self.weight_modifiers),
-                       'gradient_modifiers': get_description(self.gradient_modifiers)}
-        if self.data_description:
-            description['data_description'] = self.data_description
+        description = self._structure_description()
         handle, temporary = temporary_file_beside(filename)
         os.close(handle)
         try:
@@ -184,6 +179,42 @@ class Network(Seedable):
             if os.path.exists(temporary):
                 os.remove(temporary)
             raise
+
+    # ---- description (brainstorm.describable) ----------------------------------------------
+    def _structure_description(self):
+        description = {'architecture': self.architecture, 'output_name': self.output_name,
+                       'initializers': get_description(self.initializers),
+                       'weight_modifiers': get_description(self.weight_modifiers),
+                       'gradient_modifiers': get_description(self.gradient_modifiers)}
+        if self.data_description:
+            description['data_description'] = self.data_description
+        return description
+
+    def __describe__(self):
+        """``get_description(net)``: architecture, handler, initializers, modifiers, output name.
+
+        The parameters are not part of a description (``save_as_hdf5`` stores them).
+        """
+        description = self._structure_description()
+        description['handler'] = get_description(self.handler)
+        description['@type'] = type_name_of(type(self))
+        return description
+
+    @classmethod
+    def __new_from_description__(cls, description):
+        """``create_from_description``: a new network with that structure (not initialized)."""
+        import brainstorm.initializers  # noqa: F401  (register the described classes)
+        import brainstorm.value_modifiers  # noqa: F401
+        if not isinstance(description.get('architecture'), dict):
+            raise DescriptionError("a Network description needs its 'architecture' (a dict)")
+        net = cls.from_architecture(description['architecture'])
+        if description.get('handler') is not None:
+            net.set_handler(create_from_description(description['handler']))
+        net.output_name = description.get('output_name', net.output_name)
+        net.data_description = dict(description.get('data_description') or {})
+        for kind in ('initializers', 'weight_modifiers', 'gradient_modifiers'):
+            getattr(net, kind).update(create_from_description(description.get(kind) or {}))
+        return net
 
     # ---- handler --------------------------------------------------------------------------
     def set_handler(self, new_handler):
@@ -497,7 +528,12 @@ class Network(Seedable):
                 weights = self.buffer[layer_name].parameters[parameter_name]
                 for modifier in modifiers:
                     modifier.layer_name, modifier.view_name = layer_name, parameter_name
-                    modifier(self.handler, view, parameters=weights)
+                    if modifier.needs_parameters:
+                        modifier(self.handler, view, parameters=weights)
+                    elif getattr(modifier, 'takes_parameters_and_gradients', False):
+                        modifier(self.handler, weights, view)   # a 0.5 GradientModifier
+                    else:   # brainstorm 0.5's call of a value modifier on gradients
+                        modifier(self.handler, view)
 
     def __repr__(self):
         return (f"<Network: {len(self.layers)} layers, "

@@ -35,6 +35,7 @@ import numpy as np
 
 from brainstorm.describable import Describable
 from brainstorm.errors import TrainingError, ValidationError
+from brainstorm.training.schedules import call_schedule
 
 
 class HyperparameterRange:
@@ -136,7 +137,10 @@ class TrainingStepper(Describable):
         """The value of hyper-parameter ``name`` for the next update (schedules evaluated)."""
         value = getattr(self, name)
         if callable(value):
-            return value(self.epoch_nr, self.update_nr)
+            # a Schedule uses its own timescale; a user's seven-argument function is
+            # told 'update' (the stepper asks before every update)
+            return call_schedule(value, self.epoch_nr, self.update_nr, None, 1, self.net,
+                                 self, {})
         return value
 
     def run(self):

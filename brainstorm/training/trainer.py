@@ -340,40 +340,46 @@ class Trainer(Describable):
 
     def _check_log_name(self, net, label, hook, log_name, available, rolling_entries,
                         later_hooks):
-        source_name = next((name for name in sorted(available, key=len, reverse=True)
+        """Return a problem (str) if no hook can log ``log_name``, else None.
+
+        As in brainstorm 0.5, a watcher reads the latest value whenever it is
+        called, so a log written on another timescale or interval, or by a hook
+        added later, is fine; the trainer only says so (verbose) at the start.
+        """
+        later = {other.name: other for other in later_hooks}
+        candidates = dict(available, **{name: other for name, other in later.items()
+                                        if name not in available})
+        source_name = next((name for name in sorted(candidates, key=len, reverse=True)
                             if log_name.startswith(name + '.')), None)
         if source_name is None:
-            later = [other.name for other in later_hooks
-                     if log_name.startswith(other.name + '.')]
-            if later:
-                return (f"{label} reads the log {log_name!r}, but hook {later[0]!r} is added "
-                        f"after it; hooks run in the order added, so add {later[0]!r} first")
-            return (f"{label} reads the log {log_name!r}, but no earlier hook logs it; log "
+            return (f"{label} reads the log {log_name!r}, but no hook logs it; log "
                     f"names are '<hook name>.<entry>' with the hook names "
-                    f"{', '.join(available)}")
+                    f"{', '.join(candidates)}")
         entry = log_name[len(source_name) + 1:]
-        source = available[source_name]
+        source = candidates[source_name]
         entries = rolling_entries if source is None else source.provided_logs(net)
         if entries is not None and not any(entry == known or entry.startswith(known + '.')
                                            for known in entries):
             return (f"{label} reads the log {log_name!r}, but {source_name!r} logs only "
                     f"{', '.join(entries) or 'nothing'}")
-        if getattr(hook, 'watches_log_on_its_schedule', False):
-            if source is None and hook.timescale != 'epoch':
-                return (f"{label} watches {log_name!r}, which is logged once per epoch, but "
-                        f"is called every {hook.interval} {hook.timescale}(s); use "
-                        f"timescale='epoch'")
-            if source is not None and (source.timescale, source.interval) != \
-                    (hook.timescale, hook.interval):
-                return (f"{label} is called every {hook.interval} {hook.timescale}(s) but "
-                        f"{source_name!r} logs every {source.interval} "
-                        f"{source.timescale}(s); give both the same timescale and interval")
+        schedule = ('epoch', 1) if source is None else (source.timescale, source.interval)
+        if source_name in later and source_name not in available:
+            self._note(f"{label} is called before {source_name!r} (hooks run in the order "
+                       f"added): it reads the entry {source_name!r} logged the previous time")
+        elif schedule != (hook.timescale, hook.interval):
+            self._note(f"{label} is called every {hook.interval} {hook.timescale}(s) and "
+                       f"reads {log_name!r}, logged every {schedule[1]} {schedule[0]}(s); it "
+                       f"acts on the latest value at each of its calls")
         return None
 
     @property
     def completed_epochs(self):
         """int: epochs run to their end (one less than the epoch number mid-epoch)."""
         return self.current_epoch_nr - (1 if self._epoch_in_progress else 0)
+
+    def _note(self, text):
+        self._report(Report('message', 'Trainer', self.current_epoch_nr,
+                            self.current_update_nr, message=text), self.verbose)
 
     # ---- resuming ---------------------------------------------------------------------------
     def get_state(self):
@@ -388,7 +394,7 @@ class Trainer(Describable):
             ``get_state``);
             ``iterator_states`` (name -> ``get_state()`` now, for the other
             iterators); ``rolling_scores`` (name -> float64 array ``(n, 2)`` of
-            ``(weight, value_sum)`` pairs of this epoch); ``logs``; ``stepper``
+            ``(weight, value)`` pairs of this epoch); ``logs``; ``stepper``
             (``stepper.get_state()``); ``handler_random_state`` (dict of the
             handler's ``rnd``, or None); ``hooks`` (name -> ``hook.get_state()``);
             ``log_steps`` (see :attr:`log_steps`);

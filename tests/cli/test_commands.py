@@ -148,6 +148,26 @@ def test_evaluate_table_and_json(trained_run):
     assert set(report['results']) == {'total_loss', 'acc'}
 
 
+def test_evaluate_runs_a_brainstorm_0_5_user_scorer(trained_run, monkeypatch):
+    # bstorm evaluate's own evaluation path, given a scorer that defines only __call__
+    from brainstorm.scorers import Scorer
+    from bstorm_cli.commands import evaluate as evaluate_module
+
+    class CountCorrect(Scorer):
+        def __call__(self, true_labels, predicted, mask=None):
+            return float((predicted.argmax(axis=1)[:, None] == true_labels).sum())
+
+    run, _ = trained_run
+    expected, _ = evaluate_module.evaluate_network(str(run / 'best.h5'), 'builtin:digits',
+                                                   'test', None, ['Accuracy'], 64)
+    monkeypatch.setattr(evaluate_module, 'scorers_from_arguments',
+                        lambda texts, network: [CountCorrect(name='correct')])
+    results, where = evaluate_module.evaluate_network(str(run / 'best.h5'), 'builtin:digits',
+                                                      'test', None, [], 64)
+    assert where == 'normalized_split/test'
+    assert results['correct'] == pytest.approx(expected['Accuracy'])
+
+
 def test_extract_streams_buffers_to_hdf5(trained_run, tmp_path):
     run, _ = trained_run
     output = tmp_path / 'features.h5'

@@ -138,8 +138,31 @@ def test_unnamed_layers_get_type_names():
     inputs - 'targets' >> 'targets' - out
     out - 'loss' >> Loss()
     net = Network.from_layer(out)
-    assert list(net.layers) == ['Input', 'FullyConnected', 'FullyConnected_1', 'SoftmaxCE',
+    # brainstorm 0.5: a repeated base name is suffixed on *all* its layers
+    assert list(net.layers) == ['Input', 'FullyConnected_1', 'FullyConnected_2', 'SoftmaxCE',
                                 'Loss']
+
+
+def test_chain_of_the_issue_names_repeated_types_and_keeps_explicit_names():
+    out = (Input(out_shapes={'default': ('T', 'B', 4)}) >> FullyConnected(2) >>
+           FullyConnected(3) >> FullyConnected(1, name='OutputLayer'))
+    assert list(Network.from_layer(out).layers) == [
+        'Input', 'FullyConnected_1', 'FullyConnected_2', 'OutputLayer']
+
+
+def test_duplicate_explicit_names_are_suffixed_not_refused():
+    out = (Input(out_shapes={'default': ('T', 'B', 4)}) >> FullyConnected(2, name='Hid') >>
+           FullyConnected(3, name='Hid') >> FullyConnected(1, name='Out'))
+    assert list(Network.from_layer(out).layers) == ['Input', 'Hid_1', 'Hid_2', 'Out']
+
+
+def test_suffixes_skip_names_other_layers_hold():
+    out = (Input(out_shapes={'default': ('T', 'B', 4)}) >> FullyConnected(2) >>
+           FullyConnected(3, name='FullyConnected_1') >> FullyConnected(1) >>
+           FullyConnected(5))
+    assert list(Network.from_layer(out).layers) == [
+        'Input', 'FullyConnected_2', 'FullyConnected_1', 'FullyConnected_3',
+        'FullyConnected_4']
 
 
 # ---- validation errors ------------------------------------------------------------------

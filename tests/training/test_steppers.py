@@ -220,7 +220,7 @@ def test_every_stepper_learns_xor_with_the_trainer(stepper):
     trainer.add_hook(bs.hooks.MonitorScores(
         'xor', [bs.scorers.Accuracy(out_name='Output.outputs.probabilities')],
         name='check'))
-    trainer.add_hook(bs.hooks.StopAfterThresholdReached('check.Accuracy', 1.0))
+    trainer.add_hook(bs.hooks.StopAfterThresholdReached('check.Accuracy', 1.0, criterion='max'))
     trainer.add_hook(bs.hooks.StopAfterEpoch(1500))
     trainer.train(net, data, xor=data)
     assert trainer.logs['check']['Accuracy'][-1] == 1.0, trainer.stop_reason
