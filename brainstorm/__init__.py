@@ -22,7 +22,7 @@ __version__ = '0.5.1'
 
 _SUBMODULES = ('data_iterators', 'describable', 'handlers', 'hooks', 'initializers', 'layers',
                'randomness', 'scorers', 'structure', 'tools', 'training', 'utils',
-               'value_modifiers', 'errors', 'testing', 'datasets')
+               'value_modifiers', 'errors', 'testing', 'datasets', 'optional')
 _LAZY_NAMES = {'Trainer': ('brainstorm.training.trainer', 'Trainer')}
 
 __all__ = (['Network', 'Trainer', 'global_rnd', 'generate_architecture', 'get_description',

@@ -58,5 +58,10 @@ class TrainingError(BrainstormError, RuntimeError):
     """Training cannot start or continue (bad hook setup, missing iterator)."""
 
 
+class ExportError(BrainstormError, ValueError):
+    """A network (or a layer of it) cannot be expressed in an interchange format such as
+    ONNX, or an optional package the export needs is missing."""
+
+
 class ParallelSetupError(BrainstormError, RuntimeError):
     """Processes started by an MPI launcher cannot train together (no mpi4py, no one world)."""

@@ -34,6 +34,10 @@ class RandomState(np.random.RandomState):
         """Reseed with ``seed`` (an int in [0, 2**31 - 1))."""
         self.seed(seed)
 
+    def reset(self):
+        """Reseed with the seed it was last seeded with: the same numbers come again."""
+        self.seed(self._seed)
+
     def get_seed(self):
         """Return the seed this state was last seeded with."""
         return self._seed

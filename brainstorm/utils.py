@@ -1,6 +1,20 @@
-"""Small helpers shared by layers and tools: reshaping time away, dotted paths."""
+"""Small helpers shared by layers and tools: reshaping time away, dotted paths, the
+temporary files that atomic writes rename into place.
+
+The exception classes are importable from here too, where brainstorm 0.5
+scripts import them (``from brainstorm.utils import NetworkValidationError``);
+they are defined in :mod:`brainstorm.errors`.
+"""
 
 import math
+import os
+import tempfile
+
+from brainstorm.errors import (BrainstormError, DataError, DescriptionError,  # noqa: F401
+                               FileFormatError, InitializationError,
+                               IteratorValidationError, LayerValidationError,
+                               NetworkValidationError, StructureValidationError,
+                               TrainingError, ValidationError)
 
 
 def flatten_time(array):
@@ -42,3 +56,26 @@ def get_by_path(tree, path):
         except (KeyError, TypeError, IndexError):
             raise KeyError(f"{'.'.join(walked)!r} not found (looking up {path!r})") from None
     return node
+
+
+def temporary_file_beside(filename, suffix='.tmp'):
+    """Create a temporary file in ``filename``'s folder for an atomic write.
+
+    ``tempfile.mkstemp`` makes files private (0600); the temporary gets the mode a
+    plain ``open()`` would give (0666 less the umask), which the renamed file keeps.
+
+    Args:
+        filename (str or os.PathLike): the final path; its folder must exist.
+        suffix (str): ends the temporary's name (``.NAME.<random><suffix>``).
+
+    Returns:
+        (int, str): the open OS-level handle and the temporary's path.
+    """
+    filename = os.fspath(filename)
+    handle, temporary = tempfile.mkstemp(
+        prefix='.' + os.path.basename(filename) + '.', suffix=suffix,
+        dir=os.path.dirname(os.path.abspath(filename)))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(handle, 0o666 & ~umask)
+    return handle, temporary

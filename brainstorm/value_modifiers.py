@@ -6,13 +6,20 @@ gradients after every backward pass (``set_gradient_modifiers``). A modifier
 changes the view in place with handler operations only, so it runs unchanged
 on every handler and allocates nothing after its first call.
 
-Call convention::
+Call convention (brainstorm 0.5's)::
 
-    modifier(handler, view)                          # weight modifiers
-    modifier(handler, view, parameters=param_view)   # gradient modifiers
+    modifier(handler, view)                          # weight and gradient modifiers
+    modifier(handler, view, parameters=param_view)   # gradient modifiers that need
+                                                     # the parameters (needs_parameters)
 
 ``parameters`` is the parameter view belonging to the gradient ``view``; the
-decay modifiers (:class:`L1Decay`, :class:`L2Decay`) need it. Before use the
+decay modifiers (:class:`L1Decay`, :class:`L2Decay`) need it and say so with
+``needs_parameters = True``. :class:`GradientModifier` is the base class of a
+user's gradient modifier, called ``modifier(handler, parameters, gradients)`` as
+in 0.5 (or ``modifier(handler, gradients)`` if its ``__call__`` takes only those
+two). Every
+modifier is seedable: it has its own random state ``rnd`` (drawn from
+``global_rnd``), as in 0.5. Before use the
 network sets ``modifier.layer_name`` and ``modifier.view_name`` (not part of
 the description) so that error messages can say which parameter is affected.
 
@@ -25,11 +32,11 @@ import math
 
 import numpy as np
 
-from brainstorm.describable import Describable
 from brainstorm.errors import NetworkValidationError, ValidationError
+from brainstorm.randomness import Seedable
 
-__all__ = ['ValueModifier', 'ClipValues', 'ConstrainL2Norm', 'FreezeValues', 'L1Decay',
-           'L2Decay', 'MaskValues']
+__all__ = ['ValueModifier', 'GradientModifier', 'ClipValues', 'ConstrainL2Norm', 'FreezeValues',
+           'L1Decay', 'L2Decay', 'MaskValues']
 
 # clip_t takes finite bounds only; this stands in for "no upper bound" and is
 # representable in float32.
@@ -44,21 +51,26 @@ def _check_number(modifier, name, value, positive=False):
             f"{type(modifier).__name__}: {name} must be {expected}, got {value!r}")
 
 
-class ValueModifier(Describable):
+class ValueModifier(Seedable):
     """Base class of the modifiers of parameters or gradients.
 
-    Subclasses implement ``__call__(handler, view, parameters=None)`` and change
-    ``view`` in place using only operations of ``handler``.
+    Subclasses implement ``__call__(handler, view)`` (or, with
+    ``needs_parameters = True``, ``__call__(handler, view, parameters=None)``)
+    and change ``view`` in place using only operations of ``handler``.
 
     Attributes:
         layer_name (Optional[str]): name of the layer whose buffer is modified;
             set by the network, used in messages, not described.
         view_name (Optional[str]): name of the parameter (e.g. ``'W'``); the same.
+        rnd (RandomState): this modifier's random state (not described).
     """
 
     __undescribed__ = {'layer_name': None, 'view_name': None}
+    #: whether a gradient modifier is called with ``parameters=`` the parameter view
+    needs_parameters = False
 
     def __init__(self):
+        super().__init__()
         self.layer_name = None
         self.view_name = None
 
@@ -207,6 +219,7 @@ class FreezeValues(ValueModifier):
         self._remembered = {}
 
     def __init_from_description__(self, description):
+        super().__init_from_description__(description)
         self._init_state()
 
     def __call__(self, handler, view, parameters=None):
@@ -231,6 +244,36 @@ class FreezeValues(ValueModifier):
         self._remembered[key] = (handler, frozen)
 
 
+class GradientModifier(ValueModifier):
+    """Base class of a gradient modifier (brainstorm 0.5's).
+
+    Installed with ``net.set_gradient_modifiers``; called after every backward
+    pass as ``modifier(handler, parameters, gradients)`` with the parameter and
+    gradient views of one parameter, and changes ``gradients`` in place with
+    handler operations. A subclass whose ``__call__`` takes only
+    ``(handler, gradients)`` is called that way.
+    """
+
+    #: whether __call__ takes (handler, parameters, gradients); set per subclass
+    takes_parameters_and_gradients = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        import inspect
+        try:
+            parameters = list(inspect.signature(cls.__call__).parameters.values())
+        except (TypeError, ValueError):
+            return
+        positional = [p for p in parameters[1:]
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        cls.takes_parameters_and_gradients = len(positional) >= 3 or any(
+            p.kind == p.VAR_POSITIONAL for p in parameters)
+
+    def __call__(self, handler, parameters, gradients):
+        """Modify the gradient view ``gradients`` in place (``parameters``: their weights)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement __call__")
+
+
 class L1Decay(ValueModifier):
     """L1 weight decay, a gradient modifier: ``gradients += factor * sign(parameters)``.
 
@@ -240,6 +283,8 @@ class L1Decay(ValueModifier):
     Args:
         factor (float): strength of the decay.
     """
+
+    needs_parameters = True
 
     def __init__(self, factor):
         super().__init__()
@@ -262,6 +307,8 @@ class L2Decay(ValueModifier):
     Args:
         factor (float): strength of the decay.
     """
+
+    needs_parameters = True
 
     def __init__(self, factor):
         super().__init__()
@@ -303,6 +350,7 @@ class MaskValues(ValueModifier):
         self._copies = _HandlerCopy()
 
     def __init_from_description__(self, description):
+        super().__init_from_description__(description)
         self._copies = _HandlerCopy()
 
     def __call__(self, handler, view, parameters=None):

@@ -42,9 +42,22 @@ def silence():
         _consoles[name] = Console(file=null, force_terminal=False, no_color=True)
 
 
+#: longest error line printed; longer ones (a value echoed whole) lose their middle
+MAX_ERROR_LINE = 500
+
+
+def shorten(text, limit=MAX_ERROR_LINE):
+    """``text`` cut to about ``limit`` characters, keeping its start and end."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    keep = max(limit // 2 - 20, 10)
+    return f"{text[:keep]} ...({len(text) - 2 * keep:,} characters left out)... {text[-keep:]}"
+
+
 def print_error_lines(lines):
-    """Print error lines verbatim (no markup interpretation) to stderr."""
+    """Print error lines (no markup interpretation, each shortened) to stderr."""
     console = err()
     for line in lines:
-        console.print(line, markup=False, highlight=False, style='red' if line.startswith(
-            'error') else None)
+        console.print(shorten(line), markup=False, highlight=False,
+                      style='red' if line.startswith('error') else None)

@@ -11,5 +11,8 @@ class ExitStatus(enum.IntEnum):
     RUN_FAILED = 1
     #: bad usage, bad experiment file, bad or missing data or network file
     BAD_INPUT = 2
+    #: training diverged: NaN or infinite parameters or loss, or StopOnNan stopped it
+    #: (the run keeps its last finite checkpoint; see docs/failure_model.md)
+    DIVERGED = 3
     #: interrupted by Ctrl-C / SIGTERM (after writing a checkpoint); shell convention 128 + 2
     INTERRUPTED = 130

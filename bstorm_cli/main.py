@@ -41,6 +41,21 @@ def _error_lines_for(error):
     return None
 
 
+def resource_error_line(error):
+    """One line for a resource failure (disk full, permission, out of memory), or None."""
+    if isinstance(error, MemoryError):
+        return "error: out of memory" + (f" ({error})" if str(error) else '')
+    if isinstance(error, OSError) and error.strerror:
+        where = error.filename or ''
+        return f"error: {where}{': ' if where else ''}{error.strerror}"
+    if isinstance(error, OSError):  # h5py's: no errno, the cause inside a long message
+        text = ' '.join(str(error).split())
+        if 'errno = 28' in text or 'No space left' in text:
+            return f"error: no space left on the device ({text})"
+        return f"error: {text or type(error).__name__}"
+    return None
+
+
 def main(argv=None):
     """Run bstorm and exit with its status (see ``exit_codes.ExitStatus``)."""
     _register_commands()
@@ -74,7 +89,11 @@ def main(argv=None):
         if debug:
             traceback.print_exc()
         lines = _error_lines_for(error)
-        if lines is not None:
+        resource_line = resource_error_line(error)
+        if resource_line is not None:
+            console.print_error_lines([resource_line])
+            status = ExitStatus.RUN_FAILED
+        elif lines is not None:
             console.print_error_lines(lines)
             status = ExitStatus.BAD_INPUT
         else:

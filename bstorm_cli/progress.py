@@ -18,12 +18,12 @@ from brainstorm.hooks.base import Hook
 from bstorm_cli import console
 
 
-def _leaves(logs, prefix=''):
+def latest_numbers(logs, prefix=''):
     """(dotted name, last value) of every list in nested logs with a numeric last value."""
     for key, value in logs.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            yield from _leaves(value, name + '.')
+            yield from latest_numbers(value, name + '.')
         elif isinstance(value, list) and value:
             last = value[-1]
             try:
@@ -35,8 +35,11 @@ def _leaves(logs, prefix=''):
 
 
 def format_value(value):
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """A table cell: '-' for nothing logged, 'nan'/'inf'/'-inf' for non-finite values."""
+    if value is None:
         return '-'
+    if not math.isfinite(value):
+        return str(float(value))
     if abs(value) >= 1e5 or (value != 0 and abs(value) < 1e-3):
         return f"{value:.3e}"
     return f"{value:.4f}"
@@ -94,7 +97,7 @@ class TrainingDisplay:
     def epoch_row(self, epoch_nr, logs):
         """Print the row of ``epoch_nr``: the latest value of every logged quantity."""
         self.close_bar()
-        values = dict(_leaves(logs))
+        values = dict(latest_numbers(logs))
         if self.columns is None:
             self.columns = list(values)
             self._print_header()

@@ -255,6 +255,26 @@ def test_minibatches_cut_according_to_another_name_or_not_at_all():
     assert collect(Minibatches(2, cut_according_to='mask', **data))[0]['default'].shape[0] == 4
 
 
+@pytest.mark.parametrize('as_type', [list, np.array], ids=['list', 'array'])
+def test_minibatches_cut_according_to_sequence_lengths_as_in_0_5(as_type):
+    data = make_data(nr_sequences=6, time_steps=5)
+    lengths = [2, 1, 4, 3, 0, 1]
+    batches = collect(Minibatches(2, shuffle=False, cut_according_to=as_type(lengths), **data))
+    assert [batch['default'].shape[0] for batch in batches] == [2, 4, 1]
+    for index, batch in enumerate(batches):
+        time_steps = batch['default'].shape[0]
+        sequences = slice(2 * index, 2 * index + 2)
+        np.testing.assert_array_equal(batch['default'], data['default'][:time_steps, sequences])
+        np.testing.assert_array_equal(batch['targets'], data['targets'][:, sequences])
+
+
+@pytest.mark.parametrize('lengths', [[1, 2], [1, 2, 3, 9, 1, 1], [1.5] * 6, [[1]] * 6],
+                         ids=['too-few', 'longer-than-T', 'floats', 'nested'])
+def test_minibatches_bad_sequence_lengths_are_clear_errors(lengths):
+    with pytest.raises(IteratorValidationError, match="cut_according_to must be"):
+        Minibatches(2, cut_according_to=lengths, **make_data(nr_sequences=6, time_steps=5))
+
+
 # ---- augmentation statistics and correctness ---------------------------------------------
 
 def test_gaussian_noise_has_the_requested_mean_and_std():

@@ -8,7 +8,8 @@ import pytest
 from brainstorm.describable import create_from_description, get_description
 from brainstorm.errors import DataError, NetworkValidationError, ValidationError
 from brainstorm.scorers import (Accuracy, Hamming, MeanSquaredError, Scorer,
-                                aggregate_losses_and_scores, gather_losses_and_scores)
+                                aggregate_losses_and_scores, gather_losses_and_scores,
+                                score_batch)
 
 rng = np.random.RandomState(0)
 
@@ -29,43 +30,47 @@ def reference_accuracy(indices, probabilities, mask):
 
 @pytest.mark.parametrize('masked', [False, True], ids=['unmasked', 'masked'])
 @pytest.mark.parametrize('one_hot', [False, True], ids=['indices', 'one-hot'])
-def test_accuracy_matches_reference(masked, one_hot):
+def test_accuracy_returns_the_sum_of_correct_samples(masked, one_hot):
     indices, probabilities, mask = random_batch(3, 7, 4, masked)
     targets = np.eye(4)[indices[:, :, 0]] if one_hot else indices
-    weight, value_sum = Accuracy()(targets, probabilities, mask)
     expected_sum, expected_weight = reference_accuracy(indices, probabilities, mask)
-    assert weight == expected_weight and value_sum == pytest.approx(expected_sum)
+    assert Accuracy()(targets, probabilities, mask) == pytest.approx(expected_sum)
+    assert score_batch(Accuracy(), targets, probabilities, mask) == \
+        (expected_weight, pytest.approx(expected_sum))
 
 
-def test_accuracy_of_a_single_sigmoid_output_thresholds_at_one_half():
-    predicted = np.array([[[0.9], [0.2], [0.6], [0.4]]])
-    targets = np.array([[[1], [0], [0], [1]]])
-    assert Accuracy()(targets, predicted) == (4.0, 2.0)
+def test_accuracy_of_a_single_column_is_exact_equality_as_in_0_5():
+    predicted = np.array([[1.0], [0.0], [0.6], [2.0]])
+    targets = np.array([[1], [0], [1], [2]])
+    assert Accuracy()(targets, predicted) == 3.0
 
 
+@pytest.mark.parametrize('threshold', [0.5, 0.3])
 @pytest.mark.parametrize('masked', [False, True], ids=['unmasked', 'masked'])
-def test_hamming_is_the_fraction_of_correct_bits(masked):
+def test_hamming_sums_the_fraction_of_correct_bits(masked, threshold):
     _, probabilities, mask = random_batch(2, 5, 6, masked)
+    probabilities[0, 0, 0] = threshold    # at the threshold a bit is on
     targets = (rng.rand(2, 5, 6) < 0.5).astype(np.float64)
+    targets[0, 0, 0] = 1.0
     weights = np.ones((2, 5)) if mask is None else mask[:, :, 0]
-    per_sample = ((probabilities > 0.5) == (targets > 0.5)).mean(axis=2)
-    weight, value_sum = Hamming()(targets, probabilities, mask)
-    assert weight == weights.sum()
-    assert value_sum == pytest.approx((per_sample * weights).sum())
-    assert Hamming().name == 'Hamming'
+    per_sample = ((probabilities >= threshold) == (targets > 0.5)).mean(axis=2)
+    scorer = Hamming(threshold=threshold)
+    assert scorer(targets, probabilities, mask) == pytest.approx((per_sample * weights).sum())
+    assert score_batch(scorer, targets, probabilities, mask)[0] == weights.sum()
+    assert scorer.name == scorer.__name__ == 'Hamming'
 
 
 @pytest.mark.parametrize('masked', [False, True], ids=['unmasked', 'masked'])
-def test_mean_squared_error_sums_over_features_and_averages_over_samples(masked):
+def test_mean_squared_error_is_half_the_sum_of_squares(masked):
     _, predicted, mask = random_batch(2, 5, 3, masked)
     targets = rng.randn(2, 5, 3)
     weights = np.ones((2, 5)) if mask is None else mask[:, :, 0]
-    per_sample = ((predicted - targets) ** 2).sum(axis=2)
+    per_sample = 0.5 * ((predicted - targets) ** 2).sum(axis=2)
     scorer = MeanSquaredError()
-    weight, value_sum = scorer(targets, predicted, mask)
+    weight, value = score_batch(scorer, targets, predicted, mask)
     assert weight == weights.sum()
-    assert value_sum == pytest.approx((per_sample * weights).sum())
-    assert scorer.aggregate([(weight, value_sum)]) == pytest.approx(
+    assert value == pytest.approx((per_sample * weights).sum())
+    assert Scorer.aggregate([(weight, value)]) == pytest.approx(
         (per_sample * weights).sum() / weights.sum())
 
 
@@ -78,13 +83,18 @@ def test_aggregating_unequal_batches_equals_scoring_all_data_at_once(scorer):
         targets = rng.randint(classes, size=(4, 11, 1))
     else:
         targets = (rng.rand(4, 11, classes) < 0.5).astype(np.float64)
-    whole = scorer.aggregate([scorer(targets, predicted, mask)])
-    pieces = [scorer(targets[:, batch], predicted[:, batch], mask[:, batch])
+    whole = scorer.aggregate([score_batch(scorer, targets, predicted, mask)])
+    pieces = [score_batch(scorer, targets[:, batch], predicted[:, batch], mask[:, batch])
               for batch in (slice(0, 2), slice(2, 9), slice(9, 11))]
-    assert scorer.aggregate(pieces) == pytest.approx(whole)
+    assert type(scorer).aggregate(pieces) == pytest.approx(whole)
     # a plain mean of per-batch scores would differ: the weighting is what makes it equal
     plain_mean = np.mean([value / weight for weight, value in pieces if weight])
     assert not math.isclose(plain_mean, whole)
+
+
+def test_aggregate_is_a_staticmethod_over_weight_value_pairs():
+    assert Scorer.aggregate([(2, 1.0), (3, 2.0)]) == pytest.approx(3.0 / 5)
+    assert Accuracy.aggregate([(4, 4.0)]) == 1.0
 
 
 def test_aggregate_without_weight_is_nan():
@@ -107,7 +117,7 @@ def test_scorers_reject_data_that_does_not_fit(scorer, targets, predicted, mask,
 
 def test_scorer_names_and_descriptions():
     scorer = Accuracy(out_name='Output.outputs.probabilities', name='acc')
-    assert (scorer.name, Accuracy().name) == ('acc', 'Accuracy')
+    assert (scorer.name, scorer.__name__, Accuracy().name) == ('acc', 'acc', 'Accuracy')
     description = get_description(scorer)
     assert description['@type'] == 'Accuracy' and 'targets_name' not in description
     copy = create_from_description(description)
@@ -196,3 +206,28 @@ def test_gather_rejects_unusable_scorers(scorer, message):
     net = fake_batches()[0][0]
     with pytest.raises(ValidationError, match=message):
         gather_losses_and_scores(net, [scorer], {})
+
+
+class ErrorRate(Scorer):
+    """A user's scorer written for brainstorm 0.5: only __call__, returns a sum."""
+
+    def __call__(self, true_labels, predicted, mask=None):
+        assert true_labels.ndim == predicted.ndim == 2     # 0.5 passes (N, F) rows
+        wrong = (predicted.argmax(axis=1)[:, None] != true_labels).astype(float)
+        if mask is not None:
+            wrong *= mask
+        return wrong.sum()
+
+
+def test_a_0_5_user_scorer_defining_only_call_is_gathered_and_aggregated():
+    scores = {}
+    batches = fake_batches()
+    for net, *_ in batches:
+        gather_losses_and_scores(net, [ErrorRate(name='err'), ErrorRate()], scores,
+                                 out_name='Output.outputs.probabilities', mask_name='mask')
+    masked = [reference_accuracy(i, p, m) for _, i, p, m in batches]
+    results = aggregate_losses_and_scores(scores, batches[0][0],
+                                          [ErrorRate(name='err'), ErrorRate()])
+    expected = 1 - sum(s for s, _ in masked) / sum(w for _, w in masked)
+    assert results['err'] == pytest.approx(expected)
+    assert results['ErrorRate'] == pytest.approx(expected)

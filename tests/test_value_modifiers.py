@@ -292,3 +292,65 @@ def test_only_the_first_call_allocates(make):
     counts = handler.allocation_count, handler.handler.scratch_allocation_count
     modifier(handler, view, parameters=parameters)
     assert (handler.allocation_count, handler.handler.scratch_allocation_count) == counts
+
+
+@pytest.mark.parametrize('make', [lambda: ClipValues(-1, 1), lambda: ConstrainL2Norm(1.0),
+                                  lambda: FreezeValues(), lambda: L2Decay(0.1),
+                                  lambda: MaskValues(np.ones(3))],
+                         ids=['clip', 'l2norm', 'freeze', 'l2decay', 'mask'])
+def test_every_modifier_is_seedable_with_its_own_rnd(make):
+    from brainstorm.randomness import RandomState, global_rnd
+    global_rnd.set_seed(5)
+    first = make()
+    global_rnd.set_seed(5)
+    second = make()
+    assert isinstance(first.rnd, RandomState)
+    assert first.rnd.generate_seed() == second.rnd.generate_seed()
+    copy = create_from_description(get_description(first))
+    assert isinstance(copy.rnd, RandomState) and 'rnd' not in get_description(first)
+
+
+def test_0_5_gradient_modifiers_get_the_parameters_and_gradients():
+    import brainstorm as bs
+    from brainstorm.value_modifiers import GradientModifier
+
+    class HalveGradients(GradientModifier):
+        """Takes only the gradient view."""
+
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def __call__(self, handler, view):
+            self.calls.append(view.shape)
+            handler.mult_st(0.5, view, view)
+
+    class AddParameters(GradientModifier):
+        """0.5's signature: the parameter and the gradient views."""
+
+        def __call__(self, handler, parameters, gradients):
+            handler.add_tt(gradients, parameters, gradients)
+
+    inputs = bs.layers.Input(out_shapes={'default': ('T', 'B', 3), 'targets': ('T', 'B', 2)})
+    out = inputs >> bs.layers.FullyConnected(2, activation='linear', name='Out') >> \
+        'inputs_1' - bs.layers.SquaredDifference(name='diff')
+    inputs - 'targets' >> 'inputs_2' - out
+    net = bs.Network.from_layer(out >> bs.layers.Loss())
+    net.set_handler(bs.handlers.NumpyHandler(np.float64))
+    net.initialize(0.5)
+    rnd = np.random.RandomState(0)
+    net.provide_external_data({'default': rnd.randn(1, 4, 3), 'targets': rnd.randn(1, 4, 2)})
+
+    def gradients_after_backward():
+        net.forward_pass(training_pass=True)
+        net.backward_pass()
+        return net.get('Out.gradients.W')
+
+    plain = gradients_after_backward()
+    halve = HalveGradients()
+    assert not HalveGradients.takes_parameters_and_gradients
+    assert AddParameters.takes_parameters_and_gradients
+    net.set_gradient_modifiers(Out={'W': [halve, L2Decay(0.0), AddParameters()]})
+    modified = gradients_after_backward()
+    assert halve.calls == [(3, 2)]
+    np.testing.assert_allclose(modified, 0.5 * plain + net.get('Out.parameters.W'), rtol=1e-12)

@@ -96,12 +96,15 @@ class Minibatches(DataIterator):
     If the data has an item named ``cut_according_to`` (a ``(T, B, 1)`` mask,
     nonzero at valid time steps), every batch is cut along ``T`` to the last time
     step at which any of its sequences is valid (at least one step); items with
-    ``T = 1`` are left as they are.
+    ``T = 1`` are left as they are. ``cut_according_to`` may instead be the
+    sequence lengths, one per sequence (a list or array of ``B`` integers, as
+    brainstorm 0.5 allows): every batch is cut to its longest sequence.
 
     Args:
-        batch_size (int): sequences per batch (> 0).
+        batch_size (int): sequences per batch (> 0); 1 by default, as in brainstorm 0.5.
         shuffle (bool): visit the batches in a new random order every epoch.
-        cut_according_to (str): name of the mask item used for cutting.
+        cut_according_to (str or list[int] or numpy.ndarray): name of the mask
+            item used for cutting, or the length of every sequence.
         verbose (Optional[bool]): accepted for compatibility; the engine never
             prints, progress is shown by the trainer's hooks.
         **named_data: name -> numpy array or h5py dataset of shape ``(T, B, ...)``.
@@ -110,17 +113,19 @@ class Minibatches(DataIterator):
         >>> getter_tr = Minibatches(100, default=images, targets=labels)
     """
 
-    def __init__(self, batch_size=10, shuffle=True, cut_according_to='mask', verbose=None,
+    def __init__(self, batch_size=1, shuffle=True, cut_according_to='mask', verbose=None,
                  **named_data):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
             raise IteratorValidationError(
                 f"Minibatches: batch_size must be a positive integer, got {batch_size!r}")
-        data_shapes, _, nr_sequences = check_named_data('Minibatches', named_data)
+        data_shapes, time_steps, nr_sequences = check_named_data('Minibatches', named_data)
         super().__init__(data_shapes, length=int(math.ceil(nr_sequences / batch_size)))
         self.data = named_data
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
+        if not isinstance(cut_according_to, str) and cut_according_to is not None:
+            cut_according_to = _check_lengths(cut_according_to, nr_sequences, time_steps)
         self.cut_according_to = cut_according_to
         self.verbose = verbose
         self.nr_sequences = nr_sequences
@@ -144,12 +149,41 @@ class Minibatches(DataIterator):
                 part = self.shard.begin_batch(sequences.stop - sequences.start)
                 sequences = slice(start + part.start, start + part.stop)
             batch = {name: read_batch(data, sequences) for name, data in self.data.items()}
-            if self.cut_according_to in batch:
+            if isinstance(self.cut_according_to, np.ndarray):
+                # the whole batch's longest sequence: where one process would cut
+                longest = int(self.cut_according_to[mask_sequences].max())
+                batch = _cut_to_length(batch, max(1, longest))
+            elif self.cut_according_to in batch:
                 # cut where one process would (the whole batch's mask: it is small)
                 mask = batch[self.cut_according_to] if mask_sequences == sequences else \
                     read_batch(self.data[self.cut_according_to], mask_sequences)
                 batch = _cut_to_mask(batch, mask)
             yield batch
+
+
+def _check_lengths(lengths, nr_sequences, time_steps):
+    """``cut_according_to`` given as sequence lengths: an int64 array of ``B`` values."""
+    try:
+        array = np.asarray(lengths)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.ndim != 1 or array.shape[0] != nr_sequences or \
+            not np.issubdtype(array.dtype, np.integer) or \
+            (array.size and (array.min() < 0 or array.max() > time_steps)):
+        raise IteratorValidationError(
+            f"Minibatches: cut_according_to must be the name of a mask item or the length "
+            f"of each of the {nr_sequences} sequences (integers from 0 to T = "
+            f"{time_steps}), got {lengths!r}")
+    return array.astype(np.int64)
+
+
+def _cut_to_length(batch, length):
+    """Cut every item of ``batch`` with the full ``T`` to its first ``length`` steps."""
+    time_steps = max(data.shape[0] for data in batch.values())
+    if length >= time_steps:
+        return batch
+    return {name: (data[:length] if data.shape[0] == time_steps else data)
+            for name, data in batch.items()}
 
 
 def _cut_to_mask(batch, mask):

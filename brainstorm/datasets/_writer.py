@@ -16,12 +16,12 @@ import hashlib
 import json
 import os
 import pathlib
-import tempfile
 
 import h5py
 import numpy as np
 
 from brainstorm.errors import DataError, FileFormatError
+from brainstorm.utils import temporary_file_beside
 
 SPLIT_NAMES = ('training', 'validation', 'test')
 READ_BLOCK_BYTES = 1 << 20
@@ -91,14 +91,9 @@ def dataset_file(output, attributes, overwrite=False):
     for required in ('source', 'license', 'description'):
         if required not in attributes:
             raise ValueError(f"dataset attributes must include {required!r}")
-    handle, temporary = tempfile.mkstemp(prefix=f'.{output.name}.', suffix='.partial',
-                                         dir=output.parent)
+    handle, temporary = temporary_file_beside(output, suffix='.partial')
     os.close(handle)
     try:
-        # mkstemp makes the file private (0600); give it what a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
         with h5py.File(temporary, 'w') as h5file:
             yield h5file
             for key, value in attributes.items():
@@ -207,6 +202,25 @@ def verify_checksum(path, published_md5, verify):
     return {'file': path.name, 'md5': md5, 'status': status}
 
 
+#: most bytes a converter decompresses from one file (a few-KB "zip bomb" can expand to
+#: terabytes); the largest published source (enwik9) is 1 GB
+MAX_DECOMPRESSED_BYTES = 2 ** 31
+
+
+def read_limited(stream, path, limit=None):
+    """All bytes of the (decompressing) binary ``stream``, at most ``limit`` of them.
+
+    Raises:
+        FileFormatError: the data expands to more than ``limit`` bytes.
+    """
+    limit = MAX_DECOMPRESSED_BYTES if limit is None else limit
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise FileFormatError(f"{path}: decompresses to more than {limit:,} bytes; "
+                              f"refused (a corrupt file or a compression bomb)")
+    return data
+
+
 def read_maybe_compressed(path):
     """Return the bytes of ``path``, gunzipping it first when it is gzip data.
 
@@ -225,7 +239,11 @@ def read_maybe_compressed(path):
     if raw[:2] != b'\x1f\x8b':
         return raw
     try:
-        return gzip.decompress(raw)
+        import io
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            return read_limited(stream, path)
+    except FileFormatError:
+        raise
     except (OSError, EOFError, ValueError) as error:
         raise FileFormatError(f"{path}: corrupt or truncated gzip data ({error})") from None
 

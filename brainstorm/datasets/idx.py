@@ -13,6 +13,7 @@ Training is the first 60,000 - ``validation_size`` training images, validation t
 last ``validation_size`` (10,000 by default), test the 10,000 t10k images.
 """
 
+import math
 import pathlib
 
 import numpy as np
@@ -93,7 +94,8 @@ def parse_idx(data, path):
         raise FileFormatError(f"{path}: truncated idx header ({len(data)} bytes, "
                               f"expected {header_bytes})")
     shape = tuple(int(size) for size in np.frombuffer(data, '>u4', count=ndim, offset=4))
-    expected = header_bytes + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python integers: a hostile header's sizes overflow int64
+    expected = header_bytes + math.prod(shape) * dtype.itemsize
     if len(data) != expected:
         state = 'truncated' if len(data) < expected else 'longer than its header says'
         raise FileFormatError(f"{path}: {state}: {len(data)} bytes, expected {expected} "

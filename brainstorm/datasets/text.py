@@ -54,20 +54,25 @@ def read_text_bytes(path):
             head = stream.read(6)
         if head[:2] == b'\x1f\x8b':
             with gzip.open(path, 'rb') as stream:
-                return stream.read()
+                return _writer.read_limited(stream, path)
         if head[:3] == b'BZh':
             with bz2.open(path, 'rb') as stream:
-                return stream.read()
+                return _writer.read_limited(stream, path)
         if head[:6] == b'\xfd7zXZ\x00':
             with lzma.open(path, 'rb') as stream:
-                return stream.read()
+                return _writer.read_limited(stream, path)
         if head[:4] == b'PK\x03\x04':
             with zipfile.ZipFile(path) as archive:
                 members = [info for info in archive.infolist() if not info.is_dir()]
                 if len(members) != 1:
                     raise FileFormatError(f"{path}: a zip archive must hold exactly one "
                                           f"file, found {len(members)}")
-                return archive.read(members[0])
+                if members[0].file_size > _writer.MAX_DECOMPRESSED_BYTES:
+                    raise FileFormatError(f"{path}: its file declares "
+                                          f"{members[0].file_size:,} bytes; refused (more "
+                                          f"than {_writer.MAX_DECOMPRESSED_BYTES:,})")
+                with archive.open(members[0]) as stream:
+                    return _writer.read_limited(stream, path)
         with open(path, 'rb') as stream:
             return stream.read()
     except (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, gzip.BadGzipFile) as error:

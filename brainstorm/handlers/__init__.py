@@ -12,17 +12,17 @@ from brainstorm.handlers.numpy_handler import NumpyHandler
 __all__ = ['Handler', 'NumpyHandler', 'DebugHandler', 'PyCudaHandler', 'default_handler']
 
 
-def default_handler():
-    """Return a new default handler: ``NumpyHandler(numpy.float32)``.
-
-    A function, not a module-level instance: creating a handler draws a seed
-    from ``global_rnd``, which must not happen at import.
-    """
-    import numpy as np
-    return NumpyHandler(np.float32)
+_DEFAULT_HANDLER = []
 
 
 def __getattr__(name):
+    if name == 'default_handler':
+        # brainstorm 0.5's module-level NumpyHandler(np.float32) instance, made on first
+        # access: creating a handler draws a seed from global_rnd, not wanted at import
+        if not _DEFAULT_HANDLER:
+            import numpy as np
+            _DEFAULT_HANDLER.append(NumpyHandler(np.float32))
+        return _DEFAULT_HANDLER[0]
     if name == 'PyCudaHandler':
         # imported on first access only: pycuda and a GPU are optional
         from brainstorm.handlers.pycuda_handler import PyCudaHandler

@@ -430,7 +430,8 @@ extern "C" __global__ void col2im_add({_IMAGE_PARAMETERS}, const real* column_de
 }}
 
 // One thread per output; padded cells never win; ties keep the first offset in
-// row-major window order; argmax holds i * kernel_width + j.
+// row-major window order; argmax holds i * kernel_width + j. A window entirely in
+// the padding outputs 0 (brainstorm 0.5) with argmax 0, a padded cell: no delta.
 extern "C" __global__ void maxpool_forward({_IMAGE_PARAMETERS}, const real* inputs,
     real* outputs, real* argmax)
 {{
@@ -444,17 +445,19 @@ extern "C" __global__ void maxpool_forward({_IMAGE_PARAMETERS}, const real* inpu
         const int n = rest / out_height;
         real best = -INFINITY;
         int best_offset = 0;
+        int inside = 0;
         for (int i = 0; i < kernel_height; ++i) {{
             const int h = oh * stride_rows - padding + i;
             if (h < 0 || h >= height) continue;
             for (int j = 0; j < kernel_width; ++j) {{
                 const int w = ow * stride_cols - padding + j;
                 if (w < 0 || w >= width) continue;
+                inside = 1;
                 const real value = inputs[(((long long)n * height + h) * width + w) * channels + c];
                 if (value > best) {{ best = value; best_offset = i * kernel_width + j; }}
             }}
         }}
-        outputs[index] = best;
+        outputs[index] = inside ? best : (real)0;
         argmax[index] = (real)best_offset;
     }}
 }}
@@ -489,12 +492,20 @@ extern "C" __global__ void maxpool_backward({_IMAGE_PARAMETERS}, const real* arg
     }}
 }}
 
-// Window sums divided by kernel_height * kernel_width (padded zeros count).
+// The number of window rows (or columns) starting at ``start`` that lie in [0, size).
+__device__ int inside_count(int start, int kernel, int size)
+{{
+    const int first = start < 0 ? 0 : start;
+    const int last = start + kernel < size ? start + kernel : size;
+    return last > first ? last - first : 0;
+}}
+
+// Window sums divided by the number of window positions inside the image (padding
+// does not count, as in brainstorm 0.5); a window entirely in the padding gives 0.
 extern "C" __global__ void avgpool_forward({_IMAGE_PARAMETERS}, const real* inputs,
     real* outputs)
 {{
     const long long total = (long long)batch * out_height * out_width * channels;
-    const real scale = (real)1 / (real)(kernel_height * kernel_width);
     for (long long index = blockIdx.x * (long long)blockDim.x + threadIdx.x; index < total;
          index += (long long)blockDim.x * gridDim.x) {{
         long long rest = index;
@@ -512,16 +523,18 @@ extern "C" __global__ void avgpool_forward({_IMAGE_PARAMETERS}, const real* inpu
                 sum += inputs[(((long long)n * height + h) * width + w) * channels + c];
             }}
         }}
-        outputs[index] = sum * scale;
+        const int count = inside_count(oh * stride_rows - padding, kernel_height, height) *
+                          inside_count(ow * stride_cols - padding, kernel_width, width);
+        outputs[index] = count > 0 ? sum / (real)count : (real)0;
     }}
 }}
 
-// in_deltas[n, h, w, c] += (sum of the out_deltas of every window over (h, w)) / window size.
+// in_deltas[n, h, w, c] += sum over the windows over (h, w) of their out_delta divided
+// by their number of positions inside the image.
 extern "C" __global__ void avgpool_backward({_IMAGE_PARAMETERS}, const real* out_deltas,
     real* in_deltas)
 {{
     const long long total = (long long)batch * height * width * channels;
-    const real scale = (real)1 / (real)(kernel_height * kernel_width);
     for (long long index = blockIdx.x * (long long)blockDim.x + threadIdx.x; index < total;
          index += (long long)blockDim.x * gridDim.x) {{
         long long rest = index;
@@ -538,11 +551,14 @@ extern "C" __global__ void avgpool_backward({_IMAGE_PARAMETERS}, const real* out
                 const int wp = w + padding - j;
                 if (wp < 0 || wp % stride_cols != 0 || wp / stride_cols >= out_width) continue;
                 const int ow = wp / stride_cols;
+                const int count =
+                    inside_count(oh * stride_rows - padding, kernel_height, height) *
+                    inside_count(ow * stride_cols - padding, kernel_width, width);
                 sum += out_deltas[(((long long)n * out_height + oh) * out_width + ow)
-                                  * channels + c];
+                                  * channels + c] / (real)count;
             }}
         }}
-        in_deltas[index] += sum * scale;
+        in_deltas[index] += sum;
     }}
 }}
 """

@@ -12,12 +12,16 @@ Conventions chosen here:
 * ``argmax`` of max-pooling holds, per output element, the flat offset of the chosen
   element *within its window*, ``i * window_width + j`` (stored as a float of the
   handler's dtype). Ties pick the first offset in that row-major order.
-* Average pooling *includes* padding in the divisor: every output is the window sum
-  divided by ``window_height * window_width``, padded zeros included (cuDNN's
-  "include padding" mode).
+* Average pooling does *not* count padding (brainstorm 0.5's rule): every output is
+  its window's sum divided by the number of window positions inside the image; a
+  window entirely in the padding gives 0.
+* A max-pooling window entirely in the padding outputs 0 (brainstorm 0.5), with
+  argmax 0, a padded position, so no delta flows back from it.
 * Forward ops overwrite ``outputs`` (and ``argmax``); backward ops add into
   ``in_deltas``.
 """
+
+import functools
 
 import numpy as np
 
@@ -154,6 +158,9 @@ def maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax, *,
                         out=_rows(code, size))
             np.maximum(chunk_best, _rows(code, size), out=chunk_best)
         np.subtract(count, chunk_best, out=argmax[start:stop], casting='unsafe')
+        if padding >= min(window):     # only then can a window lie entirely in padding
+            np.equal(chunk_outputs, -np.inf, out=_rows(is_maximum, size))
+            np.copyto(chunk_outputs, 0.0, where=_rows(is_maximum, size))
 
 
 def maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
@@ -195,11 +202,37 @@ def maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
         targets.finish(start, stop, target)
 
 
-def avgpool2d_forward_batch(inputs, window, outputs, padding, stride, *, scratch):
-    """Average pooling of NHWC images, zero padding counted; overwrites outputs.
+@functools.lru_cache(maxsize=64)
+def _inverse_inside_counts(window, padding, stride, height, width, dtype_name):
+    """``(out_h, out_w, 1)``: 1 / the number of window positions inside the image (0 if none).
 
-    Every output is its window's sum divided by ``window[0] * window[1]``, padded
-    zeros included.
+    Depends only on the geometry, so it is computed once per geometry and dtype and
+    kept (read-only): the pooling passes then allocate nothing for it.
+    """
+    def inside(kernel, stride_size, size):
+        starts = np.arange((size + 2 * padding - kernel) // stride_size + 1) * stride_size \
+            - padding
+        return np.clip(np.minimum(starts + kernel, size) - np.maximum(starts, 0), 0, None)
+
+    counts = np.multiply.outer(inside(window[0], stride[0], height),
+                               inside(window[1], stride[1], width)).astype(np.float64)
+    scales = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
+    scales = scales[:, :, None].astype(dtype_name)
+    scales.setflags(write=False)
+    return scales
+
+
+def _pool_scales(window, padding, stride, inputs, outputs):
+    return _inverse_inside_counts(tuple(int(k) for k in window), int(padding),
+                                  tuple(int(k) for k in stride), int(inputs.shape[1]),
+                                  int(inputs.shape[2]), outputs.dtype.name)
+
+
+def avgpool2d_forward_batch(inputs, window, outputs, padding, stride, *, scratch):
+    """Average pooling of NHWC images, padding not counted; overwrites outputs.
+
+    Every output is its window's sum divided by the number of window positions
+    inside the image (brainstorm 0.5); a window entirely in the padding gives 0.
 
     Args:
         inputs: (N, H, W, C) images.
@@ -213,6 +246,7 @@ def avgpool2d_forward_batch(inputs, window, outputs, padding, stride, *, scratch
     chunk, out_height, out_width = _check_pool(op_name, inputs, window, outputs, padding,
                                                stride)
     sources = _Sources(inputs, padding, 0.0, chunk, scratch, 'avgpool2d.padded_inputs')
+    scales = _pool_scales(window, padding, stride, inputs, outputs)
     for start, stop in _chunks(inputs.shape[0], chunk):
         source, chunk_outputs = sources(start, stop), outputs[start:stop]
         np.copyto(chunk_outputs, _offset_view(source, 0, 0, out_height, out_width, stride))
@@ -222,7 +256,7 @@ def avgpool2d_forward_batch(inputs, window, outputs, padding, stride, *, scratch
                     continue
                 view = _offset_view(source, i, j, out_height, out_width, stride)
                 np.add(chunk_outputs, view, out=chunk_outputs)
-        np.multiply(chunk_outputs, 1.0 / (window[0] * window[1]), out=chunk_outputs)
+        np.multiply(chunk_outputs, scales, out=chunk_outputs)
 
 
 def avgpool2d_backward_batch(inputs, window, outputs, padding, stride, in_deltas,
@@ -246,9 +280,10 @@ def avgpool2d_backward_batch(inputs, window, outputs, padding, stride, in_deltas
     _check_shape(op_name, 'out_deltas', out_deltas, outputs.shape)
     targets = _DeltaTargets(in_deltas, padding, chunk, scratch, 'avgpool2d.padded_deltas')
     scaled_deltas = scratch('avgpool2d.scaled_deltas', (chunk,) + outputs.shape[1:])
+    scales = _pool_scales(window, padding, stride, inputs, out_deltas)
     for start, stop in _chunks(inputs.shape[0], chunk):
         target, chunk_scaled = targets(start, stop), _rows(scaled_deltas, stop - start)
-        np.multiply(out_deltas[start:stop], 1.0 / (window[0] * window[1]), out=chunk_scaled)
+        np.multiply(out_deltas[start:stop], scales, out=chunk_scaled)
         for i in range(window[0]):
             for j in range(window[1]):
                 view = _offset_view(target, i, j, out_height, out_width, stride)

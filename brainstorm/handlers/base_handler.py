@@ -26,7 +26,9 @@ import math
 
 import numpy as np
 
+from brainstorm.describable import type_name_of
 from brainstorm.errors import ValidationError
+from brainstorm.handlers._activation_tables import ActivationTable
 from brainstorm.randomness import Seedable
 
 # numpy >= 1.25 keeps its exception types in numpy.exceptions
@@ -78,7 +80,7 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
 
     def __describe__(self):
         """Describe as ``{'@type': <class name>, 'dtype': <dtype name>}``."""
-        return {'@type': type(self).__name__, 'dtype': self.dtype.name}
+        return {'@type': type_name_of(type(self)), 'dtype': self.dtype.name}
 
     @classmethod
     def __new_from_description__(cls, description):
@@ -143,43 +145,34 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
 
     # -- activation dispatch ----------------------------------------------------
 
-    def act_func(self, name):
-        """Return the activation op called ``name``, as a bound method ``f(x, y)``.
+    @property
+    def act_func(self):
+        """Activation ops by name: ``act_func['rel'](x, y)`` or ``act_func('rel')(x, y)``.
 
-        Args:
-            name (str): one of :data:`ACTIVATION_FUNCTIONS`; ``'linear'`` copies
-                ``x`` into ``y``.
-
-        Returns:
-            callable: ``f(x, y)`` writing the activation of ``x`` into ``y``.
-
-        Raises:
-            ValidationError: for an unknown name.
+        ``'linear'`` copies ``x`` into ``y``. Indexing with an unknown name raises
+        KeyError, calling raises ValidationError (see
+        :mod:`brainstorm.handlers._activation_tables`).
         """
-        self._check_activation_name(name)
-        if name == 'linear':
-            return self._linear
-        return getattr(self, name)
+        return ActivationTable(self, 'act_func')
 
-    def act_func_deriv(self, name):
-        """Return the derivative op of activation ``name``: ``f(x, y, dy, dx)``.
+    @property
+    def act_func_deriv(self):
+        """Derivative ops by name: ``act_func_deriv['rel'](x, y, dy, dx)`` (or called).
 
-        The returned op overwrites ``dx`` with ``dy * f'`` computed from ``y``
-        (``x`` may be None); ``'linear'`` copies ``dy`` into ``dx``.
-
-        Raises:
-            ValidationError: for an unknown name.
+        The op overwrites ``dx`` with ``dy * f'`` computed from ``y`` (``x`` may be
+        None); ``'linear'`` copies ``dy`` into ``dx``.
         """
-        self._check_activation_name(name)
-        if name == 'linear':
-            return self._linear_deriv
-        return getattr(self, name + '_deriv')
+        return ActivationTable(self, 'act_func_deriv')
 
-    @staticmethod
-    def _check_activation_name(name):
-        if name not in ACTIVATION_FUNCTIONS:
-            raise ValidationError(f"unknown activation function {name!r}; expected one of "
-                                  f"{', '.join(ACTIVATION_FUNCTIONS)}")
+    @property
+    def inplace_act_func(self):
+        """In-place activation ops by name: ``inplace_act_func['rel'](x)`` sets ``x = f(x)``."""
+        return ActivationTable(self, 'inplace_act_func')
+
+    @property
+    def inplace_act_func_deriv(self):
+        """In-place derivative ops: ``inplace_act_func_deriv['rel'](y, dy)``: ``dy *= f'``."""
+        return ActivationTable(self, 'inplace_act_func_deriv')
 
     def _linear(self, x, y):
         self.copy_to(x, y)
@@ -660,7 +653,8 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
             window (tuple[int]): (height, width) of the pooling window.
             outputs (array_type): (B, Ho, Wo, C), overwritten, with
                 ``Ho = (H + 2 * padding - window[0]) // stride[0] + 1``.
-            padding (int): padding on every side (padded cells never win).
+            padding (int): padding on every side (padded cells never win; a window
+                entirely in the padding outputs 0).
             stride (tuple[int]): (vertical, horizontal) step.
             argmax (array_type): outputs' shape and dtype, overwritten with the
                 flat index ``row * window[1] + column`` of each maximum within
@@ -682,8 +676,9 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
     def avgpool2d_forward_batch(self, inputs, window, outputs, padding, stride):
         """2D average-pooling of a batch of images (shapes as in max-pooling).
 
-        Every output is its window's sum divided by ``window[0] * window[1]``,
-        padded zeros included.
+        Every output is its window's sum divided by the number of window positions
+        inside the image (padding does not count; brainstorm 0.5's rule); a window
+        entirely in the padding outputs 0.
 
         Args:
             inputs (array_type): (B, H, W, C) images.

@@ -27,7 +27,7 @@ import numbers
 
 import numpy as np
 
-from brainstorm.describable import create_from_description, get_description
+from brainstorm.describable import create_from_description, get_description, type_name_of
 from brainstorm.errors import HandlerContractError
 from brainstorm.handlers.base_handler import Handler
 from brainstorm.handlers.op_table import ARG_KINDS, OPS
@@ -64,7 +64,7 @@ class DebugHandler(Handler):
         self.allocation_count = 0
 
     def __describe__(self):
-        return {'@type': type(self).__name__, 'handler': get_description(self.handler)}
+        return {'@type': type_name_of(type(self)), 'handler': get_description(self.handler)}
 
     @classmethod
     def __new_from_description__(cls, description):

@@ -340,11 +340,13 @@ _OPS = [
        (_a('inputs', 'image'), _a('window', 'pair'), _a('outputs', 'image', 'overwrite')) +
        _IMAGE_GEOMETRY,
        "outputs = mean over each window", shape_rule='pool2d',
-       notes="padded zeros count in the divisor (window height * window width)"),
+       notes="divided by the window's positions inside the image (padding does not count; "
+             "an all-padding window gives 0), as in brainstorm 0.5"),
     Op('avgpool2d_backward_batch', 'conv',
        (_a('inputs', 'image'), _a('window', 'pair'), _a('outputs', 'image')) + _IMAGE_GEOMETRY +
        (_a('in_deltas', 'image', 'accumulate'), _a('out_deltas', 'image')),
-       "in_deltas += out_deltas spread evenly over each window", shape_rule='pool2d'),
+       "in_deltas += out_deltas spread evenly over each window's positions inside the image",
+       shape_rule='pool2d'),
     # randomness ------------------------------------------------------------
     Op('fill_gaussian', 'random',
        (_a('mean', 's'), _a('std', 's'), _a('out', 't', 'overwrite')),
@@ -365,7 +367,8 @@ OPS = {op.name: op for op in _OPS}
 HANDLER_ATTRIBUTES = ('dtype', 'context', 'EMPTY', 'rnd', 'array_type')
 
 #: Concrete handler methods that are not ops (they take no arrays or return ops).
-HANDLER_HELPERS = ('act_func', 'act_func_deriv', 'set_seed')
+HANDLER_HELPERS = ('act_func', 'act_func_deriv', 'inplace_act_func', 'inplace_act_func_deriv',
+                   'set_seed')
 
 #: Underscored handler methods that engine code outside a handler may still call:
 #: ``_scratch(key, shape)`` for reusable temporaries (value modifiers, steppers:

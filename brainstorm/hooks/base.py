@@ -41,8 +41,9 @@ class Hook(Describable):
 
     __undescribed__ = {'run_verbosity': None, 'report_to': None, '_progress': None}
     __default_values__ = {'timescale': 'epoch', 'interval': 1, 'verbose': None}
-    #: whether EarlyStopper-like hooks must share timescale and interval with their log
-    watches_log_on_its_schedule = False
+    #: the entries this hook logs when they do not depend on the network; None: unknown
+    #: (a user's hook that does not say), () for a hook that logs nothing
+    provided_log_entries = None
 
     #: True for hooks that write files (the savers): under data-parallel training
     #: only the process of rank 0 calls them
@@ -89,8 +90,12 @@ class Hook(Describable):
         return ()
 
     def provided_logs(self, net):
-        """Dotted entries this hook logs (relative to its name), or None if unknown."""
-        return ()
+        """Dotted entries this hook logs (relative to its name), or None if unknown.
+
+        The default is ``provided_log_entries``: None (unknown) for a hook that does
+        not declare it, so a user's hook may log any entry a watcher reads.
+        """
+        return self.provided_log_entries
 
     # ---- the calls ------------------------------------------------------------------------
     def start(self, net, stepper, verbose, named_data_iters):

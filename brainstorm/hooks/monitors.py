@@ -19,16 +19,22 @@ from brainstorm.hooks.base import Hook
 from brainstorm.scorers import aggregate_losses_and_scores, gather_losses_and_scores
 from brainstorm.training.utils import copy_logs, loss_names
 
-STATISTICS = ('min', 'max', 'mean', 'std')
+STATISTICS = ('min', 'avg', 'max', 'mean', 'std')
 
 
 def buffer_statistics(array):
-    """``{'min', 'max', 'mean', 'std'}`` of a numpy array, as floats (NaN when empty)."""
+    """``{'min', 'avg', 'max', 'mean', 'std'}`` of an array, as floats (NaN when empty).
+
+    ``min``, ``avg`` and ``max`` are brainstorm 0.5's keys; ``mean`` (= ``avg``) and
+    ``std`` are kept for this project's earlier logs.
+    """
     if array.size == 0:
         return OrderedDict((name, float('nan')) for name in STATISTICS)
     values = array.astype(np.float64, copy=False)
-    return OrderedDict([('min', float(values.min())), ('max', float(values.max())),
-                        ('mean', float(values.mean())), ('std', float(values.std()))])
+    mean = float(values.mean())
+    return OrderedDict([('min', float(values.min())), ('avg', mean),
+                        ('max', float(values.max())), ('mean', mean),
+                        ('std', float(values.std()))])
 
 
 class MonitorScores(Hook):
@@ -112,13 +118,22 @@ class MonitorLoss(MonitorScores):
 
 
 class _LayerMonitor(Hook):
-    """Shared part of the MonitorLayer* hooks: a layer name and buffer statistics."""
+    """Shared part of the MonitorLayer* hooks: a layer name and buffer statistics.
+
+    The default name is brainstorm 0.5's ``<default_name_prefix>_<layer_name>``,
+    e.g. ``'MonitorParameters_Hidden'``.
+    """
+
+    #: the default name is this followed by '_' and the layer name
+    default_name_prefix = ''
 
     def __init__(self, layer_name, name=None, timescale='epoch', interval=1, verbose=None):
-        super().__init__(name, timescale, interval, verbose)
         if not isinstance(layer_name, str):
-            raise TrainingError(f"{self.name}: layer_name must be a string, got "
-                                f"{layer_name!r}")
+            raise TrainingError(f"{name or type(self).__name__}: layer_name must be a "
+                                f"string, got {layer_name!r}")
+        if name is None:
+            name = f"{self.default_name_prefix}_{layer_name}"
+        super().__init__(name, timescale, interval, verbose)
         self.layer_name = layer_name
 
     def required_layers(self):
@@ -142,12 +157,15 @@ class _LayerMonitor(Hook):
 class MonitorLayerParameters(_LayerMonitor):
     """Monitor some statistics about all the parameters of a layer.
 
-    Logs ``{parameter name: {'min', 'max', 'mean', 'std'}}``.
+    Logs ``{parameter name: {'min', 'avg', 'max', 'mean', 'std'}}``.
 
     Args:
         layer_name (str): the layer to monitor.
-        name, timescale, interval, verbose: as for every hook.
+        name (Optional[str]): default ``'<Monitor...>_<layer_name>'`` (see the class).
+        timescale, interval, verbose: as for every hook.
     """
+
+    default_name_prefix = 'MonitorParameters'
 
     def __call__(self, epoch_nr, update_nr, net, stepper, logs):
         return self._statistics_of(net, 'parameters')['parameters']
@@ -156,13 +174,16 @@ class MonitorLayerParameters(_LayerMonitor):
 class MonitorLayerGradients(_LayerMonitor):
     """Monitor some statistics about all the gradients of a layer.
 
-    Logs ``{parameter name: {'min', 'max', 'mean', 'std'}}`` of the gradients of the
+    Logs ``{parameter name: {'min', 'avg', 'max', 'mean', 'std'}}`` of the gradients of the
     last backward pass (zeros before the first update).
 
     Args:
         layer_name (str): the layer to monitor.
-        name, timescale, interval, verbose: as for every hook.
+        name (Optional[str]): default ``'<Monitor...>_<layer_name>'`` (see the class).
+        timescale, interval, verbose: as for every hook.
     """
+
+    default_name_prefix = 'MonitorGradients'
 
     def __call__(self, epoch_nr, update_nr, net, stepper, logs):
         return self._statistics_of(net, 'gradients')['gradients']
@@ -176,8 +197,11 @@ class MonitorLayerInOuts(_LayerMonitor):
 
     Args:
         layer_name (str): the layer to monitor.
-        name, timescale, interval, verbose: as for every hook.
+        name (Optional[str]): default ``'<Monitor...>_<layer_name>'`` (see the class).
+        timescale, interval, verbose: as for every hook.
     """
+
+    default_name_prefix = 'MonitorInOuts'
 
     def __call__(self, epoch_nr, update_nr, net, stepper, logs):
         return self._statistics_of(net, 'inputs', 'outputs')
@@ -191,8 +215,11 @@ class MonitorLayerDeltas(_LayerMonitor):
 
     Args:
         layer_name (str): the layer to monitor.
-        name, timescale, interval, verbose: as for every hook.
+        name (Optional[str]): default ``'<Monitor...>_<layer_name>'`` (see the class).
+        timescale, interval, verbose: as for every hook.
     """
+
+    default_name_prefix = 'MonitorDeltas'
 
     def __call__(self, epoch_nr, update_nr, net, stepper, logs):
         return self._statistics_of(net, 'input_deltas', 'output_deltas')
@@ -212,6 +239,7 @@ class InfoUpdater(Hook):
         interval (int): called every ``interval`` epochs/updates.
     """
 
+    provided_log_entries = ()
     __undescribed__ = {'run': None}
 
     def __init__(self, run, name=None, timescale='epoch', interval=1):

@@ -24,6 +24,8 @@ class ProgressBar(Hook):
     __undescribed__ = {'console': None, '_progress_display': None, '_task': None,
                        '_epoch': None, '_total': None}
 
+    provided_log_entries = ()
+
     def __init__(self):
         super().__init__(name=None, timescale='update', interval=1)
         self.console = None

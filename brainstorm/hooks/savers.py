@@ -7,9 +7,11 @@
   list of values (``f['validation/Accuracy'][()]``).
 """
 
+import os
+
 import numpy as np
 
-from brainstorm.errors import ValidationError
+from brainstorm.errors import TrainingError, ValidationError
 from brainstorm.hooks._log_criteria import (as_number, best_index, check_criterion,
                                             check_log_name)
 from brainstorm.hooks.base import Hook
@@ -38,6 +40,7 @@ class SaveNetwork(Hook):
         interval (int): called every ``interval`` epochs/updates.
     """
 
+    provided_log_entries = ()
     writes_files = True
 
     def __init__(self, filename, name=None, timescale='epoch', interval=1):
@@ -48,14 +51,22 @@ class SaveNetwork(Hook):
         net.save_as_hdf5(self.filename,
                          comment=f"saved by {self.name} at epoch {epoch_nr}, update {update_nr}")
 
+    def load_network(self):
+        """Return the network last saved by this hook (read from ``filename``)."""
+        from brainstorm.structure.network import Network
+        return Network.from_hdf5(self.filename)
+
 
 class SaveBestNetwork(Hook):
     """Save the network whenever the specified log entry reaches a new best value.
 
     The value is best when it is strictly better than every earlier entry (NaN
-    never is). The timescale and interval must be those of the hook that logs the
-    entry; the trainer checks this. Without a filename the best parameters are kept
-    in memory, in ``best_parameters`` (a numpy copy of ``net.get('parameters')``).
+    never is). The log is read whenever this hook is called: when the latest
+    entry is new and the best, the network is saved (as in brainstorm 0.5, the
+    hook need not share the monitor's timescale; called less often than the
+    monitor logs, it only sees the latest entry). Without a filename the best
+    parameters are kept in memory, in ``best_parameters`` (a numpy copy of
+    ``net.get('parameters')``). :meth:`load_best_network` returns the best network.
 
     Note that the spec's signature gives ``criterion='max'`` (its prose says
     'min'); the signature is followed here.
@@ -77,10 +88,10 @@ class SaveBestNetwork(Hook):
         >>> SaveBestNetwork('validation.Accuracy', filename='best.h5', criterion='max')
     """
 
+    provided_log_entries = ()
     writes_files = True
-
-    watches_log_on_its_schedule = True
-    __undescribed__ = {'best_value': None, 'best_parameters': None, '_entries_seen': 0}
+    __undescribed__ = {'best_value': None, 'best_parameters': None, '_entries_seen': 0,
+                       '_net': None}
     __default_values__ = {'filename': None, 'criterion': 'max'}
 
     def __init__(self, log_name, filename=None, criterion='max', name=None, timescale='epoch',
@@ -92,9 +103,38 @@ class SaveBestNetwork(Hook):
         self.best_value = None
         self.best_parameters = None
         self._entries_seen = 0
+        self._net = None
 
     def required_logs(self):
         return (self.log_name,)
+
+    def start(self, net, stepper, verbose, named_data_iters):
+        super().start(net, stepper, verbose, named_data_iters)
+        self._net = net
+
+    def load_best_network(self):
+        """Return the best network saved so far (a new Network).
+
+        Returns:
+            brainstorm.structure.Network: read from ``filename``, or, in memory
+            mode, the trained network's architecture with ``best_parameters``.
+
+        Raises:
+            TrainingError: if nothing has been saved yet.
+        """
+        from brainstorm.structure.network import Network
+        if self.filename is not None:
+            if not os.path.exists(self.filename):
+                raise TrainingError(f"{self.name}: no best network saved yet (no file "
+                                    f"{self.filename})")
+            return Network.from_hdf5(self.filename)
+        if self.best_parameters is None or self._net is None:
+            raise TrainingError(f"{self.name}: no best network saved yet")
+        net = Network.from_architecture(self._net.architecture)
+        net.output_name = self._net.output_name
+        net.handler.set_from_numpy(net.buffer.parameters,
+                                   self.best_parameters.astype(net.handler.dtype))
+        return net
 
     def __call__(self, epoch_nr, update_nr, net, stepper, logs):
         entries = get_log(logs, self.log_name)
@@ -171,6 +211,7 @@ class SaveLogs(Hook):
         interval (int): called every ``interval`` epochs/updates.
     """
 
+    provided_log_entries = ()
     writes_files = True
 
     def __init__(self, filename, name=None, timescale='epoch', interval=1):

@@ -2,19 +2,23 @@
 
 from brainstorm.errors import TrainingError, ValidationError
 from brainstorm.hooks.base import Hook
+from brainstorm.training.schedules import call_schedule
 
 
 class ModifyStepperAttribute(Hook):
     """Modify an attribute of the training stepper.
 
-    At every call, ``setattr(stepper, attr_name, schedule(epochs_done, updates_done))``,
-    and the value is logged under ``logs[name][attr_name]``. Called after epoch
-    ``E``, the schedule gets ``E``: the value it returns is the one used in epoch
-    ``E + 1`` (and ``schedule(0, 0)`` is set before training).
+    At every call, ``setattr(stepper, attr_name, schedule(epoch_nr, update_nr,
+    timescale, interval, net, stepper, logs))`` with this hook's ``timescale`` and
+    ``interval`` (brainstorm 0.5's call), and the value is logged under
+    ``logs[name][attr_name]``. Called after epoch ``E``, the schedule gets
+    ``epoch_nr = E``: the value it returns is the one used in epoch ``E + 1`` (and
+    the value for ``(0, 0)`` is set before training).
 
     Args:
         schedule (callable): a ``brainstorm.training.schedules`` schedule, or any
-            callable ``(epoch_nr, update_nr) -> value``.
+            function of those seven arguments (a function of just
+            ``(epoch_nr, update_nr)`` works too).
         attr_name (str): the stepper attribute to set, e.g. ``'learning_rate'``.
         timescale (str): ``'epoch'`` or ``'update'``.
         interval (int): called every ``interval`` epochs/updates.
@@ -32,7 +36,8 @@ class ModifyStepperAttribute(Hook):
         super().__init__(name, timescale, interval, verbose)
         if not callable(schedule):
             raise ValidationError(f"{self.name}: schedule must be a schedule (callable as "
-                                  f"schedule(epoch_nr, update_nr)), got {schedule!r}")
+                                  f"schedule(epoch_nr, update_nr, timescale, interval, net, "
+                                  f"stepper, logs)), got {schedule!r}")
         if not isinstance(attr_name, str) or not attr_name:
             raise ValidationError(f"{self.name}: attr_name must be a stepper attribute name, "
                                   f"got {attr_name!r}")
@@ -50,11 +55,8 @@ class ModifyStepperAttribute(Hook):
                                 f"attribute {self.attr_name!r} (its hyper-parameters: {known})")
 
     def __call__(self, epoch_nr, update_nr, net, stepper, logs):
-        # after an update (update_nr > 0 on the 'update' timescale) the current epoch
-        # is still running: epochs_done is one less
-        epochs_done = epoch_nr - 1 if self.timescale == 'update' and update_nr > 0 \
-            else epoch_nr
-        value = self.schedule(max(epochs_done, 0), update_nr)
+        value = call_schedule(self.schedule, epoch_nr, update_nr, self.timescale,
+                              self.interval, net, stepper, logs)
         setattr(stepper, self.attr_name, value)
         return {self.attr_name: value}
 

@@ -4,7 +4,7 @@
 * ``EarlyStopper(log_name, patience, criterion)``: when the watched log has not
   improved on its best value for ``patience`` entries.
 * ``StopAfterThresholdReached(log_name, threshold, criterion)``: when the latest
-  value is at least (``'at_least'``) or at most (``'at_most'``) ``threshold``.
+  value is at most (``'min'``) or at least (``'max'``) ``threshold``.
 * ``StopOnNan(logs_to_check, check_parameters, check_training_loss)``: when a
   parameter, the rolling training loss or a listed log is NaN or infinite.
 * ``StopOnSigQuit()``: after a SIGQUIT (Ctrl+\\) was received.
@@ -34,6 +34,8 @@ class StopAfterEpoch(Hook):
         verbose (Optional[bool]): None uses the trainer's.
     """
 
+    provided_log_entries = ()
+
     def __init__(self, max_epochs, name=None, timescale='epoch', interval=1, verbose=None):
         super().__init__(name, timescale, interval, verbose)
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, numbers.Integral) \
@@ -53,8 +55,8 @@ class EarlyStopper(Hook):
     """Stop the training if a log entry does not improve for some time.
 
     Training stops when ``patience`` entries have been logged after the best one
-    (ties are no improvement, NaN never is). The timescale and interval must be
-    those of the hook that logs the entry; the trainer checks this.
+    (ties are no improvement, NaN never is). The log is read whenever this hook
+    is called, whatever the timescale of the hook that logs the entry.
 
     Args:
         log_name (str): ``'<monitor name>.<entry>'``, e.g. ``'validation.total_loss'``;
@@ -71,7 +73,7 @@ class EarlyStopper(Hook):
         ...                               criterion='max'))
     """
 
-    watches_log_on_its_schedule = True
+    provided_log_entries = ()
 
     def __init__(self, log_name, patience=1, criterion='min', name=None, timescale='epoch',
                  interval=1, verbose=None):
@@ -104,24 +106,27 @@ class EarlyStopper(Hook):
 class StopAfterThresholdReached(Hook):
     """Stop the training if a log entry reaches the given threshold.
 
+    The latest value of the entry is read at every call, whatever the timescale
+    of the hook that logs it.
+
     Args:
         log_name (str): ``'<monitor name>.<entry>'``, e.g. ``'validation.Accuracy'``.
         threshold (float): the threshold value to reach.
-        criterion (str): ``'at_least'``: stop once the value is >= threshold (e.g. an
-            accuracy); ``'at_most'``: once it is <= threshold (e.g. a loss).
-            ``'max'`` and ``'min'`` are accepted as synonyms of these.
+        criterion (str): ``'min'``: stop once the value is <= threshold (e.g. a
+            loss); ``'max'``: once it is >= threshold (e.g. an accuracy).
         name (Optional[str]): default 'StopAfterThresholdReached'.
         timescale (str): ``'epoch'`` or ``'update'``.
         interval (int): called every ``interval`` epochs/updates.
         verbose (Optional[bool]): None uses the trainer's.
 
     Example:
-        >>> StopAfterThresholdReached('validation.Accuracy', threshold=0.97)
+        >>> StopAfterThresholdReached('validation.Accuracy', threshold=0.97,
+        ...                           criterion='max')
     """
 
-    _SYNONYMS = {'max': 'at_least', 'min': 'at_most'}
+    provided_log_entries = ()
 
-    def __init__(self, log_name, threshold, criterion='at_least', name=None,
+    def __init__(self, log_name, threshold, criterion='min', name=None,
                  timescale='epoch', interval=1, verbose=None):
         super().__init__(name, timescale, interval, verbose)
         self.log_name = check_log_name(self.name, log_name)
@@ -129,8 +134,7 @@ class StopAfterThresholdReached(Hook):
             raise ValidationError(f"{self.name}: threshold must be a number, got "
                                   f"{threshold!r}")
         self.threshold = threshold
-        self.criterion = check_criterion(self.name, criterion,
-                                         ('at_least', 'at_most', 'max', 'min'))
+        self.criterion = check_criterion(self.name, criterion)
 
     def required_logs(self):
         return (self.log_name,)
@@ -140,11 +144,10 @@ class StopAfterThresholdReached(Hook):
         if value is None:
             return
         value = as_number(self.name, self.log_name, value)
-        criterion = self._SYNONYMS.get(self.criterion, self.criterion)
-        reached = value >= self.threshold if criterion == 'at_least' \
+        reached = value >= self.threshold if self.criterion == 'max' \
             else value <= self.threshold
         if reached:
-            relation = '>=' if criterion == 'at_least' else '<='
+            relation = '>=' if self.criterion == 'max' else '<='
             raise StopIteration(f"{self.name}: {self.log_name} = {value!r} {relation} "
                                 f"{self.threshold!r}")
 
@@ -184,6 +187,8 @@ class StopOnNan(Hook):
         interval (int): called every ``interval`` epochs/updates.
         verbose (Optional[bool]): None uses the trainer's.
     """
+
+    provided_log_entries = ()
 
     def __init__(self, logs_to_check=(), check_parameters=True, check_training_loss=True,
                  name=None, timescale='epoch', interval=1, verbose=None):
@@ -227,6 +232,8 @@ class StopOnSigQuit(Hook):
     """
 
     __undescribed__ = {'quit': False, '_previous_handler': None}
+
+    provided_log_entries = ()
 
     def __init__(self, name=None, timescale='epoch', interval=1, verbose=None):
         super().__init__(name, timescale, interval, verbose)

@@ -25,6 +25,7 @@ The package's modules: ``base`` (the base class, :func:`get_fans`,
 from other initializers).
 """
 
+from brainstorm.errors import InitializationError  # noqa: F401  (0.5 scripts import it here)
 from brainstorm.initializers.base import Initializer, evaluate_initializer, get_fans
 from brainstorm.initializers.composite import LstmOptInit, SparseInputs, SparseOutputs
 from brainstorm.initializers.distributions import (ArrayInitializer, DenseSqrtFanIn,

@@ -20,11 +20,12 @@ __all__ = ['FullyConnected']
 ACTIVATIONS = ('linear', 'rel', 'sigmoid', 'tanh', 'el')
 
 
-def FullyConnected(size, activation='rel', name=None):
+def FullyConnected(size=None, activation='rel', name=None):
     """Create a fully connected layer.
 
     Args:
-        size (int | tuple[int]): number of units (or their shape).
+        size (Optional[int | tuple[int]]): number of units (or their shape); None:
+            the shape of the input's features (brainstorm 0.5's default).
         activation (str): one of 'linear', 'rel', 'sigmoid', 'tanh', 'el'.
         name (Optional[str]): the layer name.
 
@@ -40,7 +41,8 @@ class FullyConnectedLayerImpl(Layer):
     overwrites_gradients = True
 
     def setup(self, kwargs, in_shapes):
-        self.size = shape_kwarg(self, kwargs, 'size')
+        self.size = in_shapes['default'].feature_shape if kwargs.get('size') is None \
+            else shape_kwarg(self, kwargs, 'size')
         self.activation = self.get_kwarg(kwargs, 'activation', 'rel', str, ACTIVATIONS)
         in_size = in_shapes['default'].feature_size
         units = product(self.size)

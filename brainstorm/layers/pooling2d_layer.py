@@ -1,12 +1,15 @@
 """Pooling2D: the maximum or the mean of each window of NHWC images, channel by channel.
 
-    max:  y[n, r, c, ch] = max_{i, j} x_pad[n, r*sr + i, c*sc + j, ch]   (padding never wins)
-    avg:  y[n, r, c, ch] = sum_{i, j} x_pad[n, r*sr + i, c*sc + j, ch] / (kh * kw)
-          (padded zeros count in the divisor)
+    max:  y[n, r, c, ch] = max_{i, j} x_pad[n, r*sr + i, c*sc + j, ch]   (padding never wins;
+          a window entirely in the padding gives 0)
+    avg:  y[n, r, c, ch] = sum_{i, j} x_pad[n, r*sr + i, c*sc + j, ch] / count[r, c]
+          (count: the window's positions inside the image; padding does not count)
+
+(both as in brainstorm 0.5)
 
 with ``padding`` cells on every side and stride (sr, sc); time is flattened into
 the batch. The backward pass routes each output delta to its window's maximum
-(max) or spreads it evenly over the window (avg).
+(max) or spreads it evenly over the window's positions inside the image (avg).
 
 Buffers:
     inputs.default      ('T', 'B', H, W, C)            images
@@ -17,7 +20,6 @@ Buffers:
 
 from collections import OrderedDict
 
-from brainstorm.errors import LayerValidationError
 from brainstorm.layers._image_geometry import image_shape, output_size, padding_kwarg, \
     pair_kwarg
 from brainstorm.layers.base_layer import Layer
@@ -38,7 +40,7 @@ def Pooling2D(kernel_size, type='max', stride=(1, 1), padding=0, name=None):
             window; an int k means (k, k).
         type (str): 'max' or 'avg'.
         stride (int | tuple[int, int]): (rows, columns) step between windows.
-        padding (int): cells added on every side; smaller than the window.
+        padding (int): cells added on every side (a window entirely in them gives 0).
         name (Optional[str]): the layer name.
 
     Example:
@@ -57,11 +59,6 @@ class Pooling2DLayerImpl(Layer):
         self.type = self.get_kwarg(kwargs, 'type', 'max', str, POOLING_TYPES)
         self.stride = pair_kwarg(self, kwargs, 'stride', (1, 1))
         self.padding = padding_kwarg(self, kwargs)
-        if self.padding >= min(self.kernel_size):
-            # a window of padding only would have no maximum (max) or be a made-up zero (avg)
-            raise LayerValidationError(
-                f"{self._label()}: padding {self.padding} must be smaller than the window "
-                f"kernel_size={self.kernel_size} in both directions")
         out_height, out_width = output_size(self, (height, width), self.kernel_size,
                                             self.padding, self.stride)
         out_shape = ('T', 'B', out_height, out_width, channels)

@@ -24,31 +24,53 @@ def _jsonable(value):
     return value
 
 
+def unique_layer_names(layers):
+    """Name every layer the way brainstorm 0.5 does.
+
+    A layer's base name is its ``name=`` or else its type. A base name used by
+    one layer stays bare; when several layers share one, *all* of them get
+    ``_1``, ``_2``, ... in creation order, skipping a name that another layer
+    already holds. So ``Input >> FullyConnected(2) >> FullyConnected(3)`` has
+    ``Input``, ``FullyConnected_1``, ``FullyConnected_2``.
+
+    Args:
+        layers (list[ConstructionWrapper]): the layers, in creation order.
+
+    Returns:
+        dict: ``id(layer) -> name``.
+    """
+    def base_of(layer):
+        return layer.name or layer.layer_type
+
+    counts = {}
+    for layer in layers:
+        counts[base_of(layer)] = counts.get(base_of(layer), 0) + 1
+    names = {id(layer): base_of(layer) for layer in layers if counts[base_of(layer)] == 1}
+    taken = set(names.values())
+    next_suffix = {}
+    for layer in layers:
+        base = base_of(layer)
+        if counts[base] == 1:
+            continue
+        suffix = next_suffix.get(base, 1)
+        while f"{base}_{suffix}" in taken:
+            suffix += 1
+        names[id(layer)] = f"{base}_{suffix}"
+        taken.add(names[id(layer)])
+        next_suffix[base] = suffix + 1
+    return names
+
+
 def generate_architecture(some_layer):
     """Build the architecture dict of the graph ``some_layer`` belongs to.
 
-    Unnamed layers are named after their type in creation order ('Pooling2D',
-    'Pooling2D_1', ...); the Input layer is always called 'Input'.
+    Layer names follow :func:`unique_layer_names` (brainstorm 0.5's rule).
     """
     layers = collect_connected_layers(some_layer)
-    names = {}
-    taken = {layer.name for layer in layers if layer.name}
-    for layer in layers:
-        if layer.name is not None:
-            continue
-        base = 'Input' if layer.layer_type == 'Input' else layer.layer_type
-        candidate, counter = base, 1
-        while candidate in taken:
-            candidate, counter = f"{base}_{counter}", counter + 1
-        taken.add(candidate)
-        names[id(layer)] = candidate
-    explicit = [layer.name for layer in layers if layer.name]
-    duplicates = sorted({name for name in explicit if explicit.count(name) > 1})
-    if duplicates:
-        raise NetworkValidationError(f"layer name {duplicates[0]!r} is used by more than one layer")
+    names = unique_layer_names(layers)
 
     def name_of(layer):
-        return layer.name or names[id(layer)]
+        return names[id(layer)]
 
     architecture = OrderedDict()
     for layer in layers:

@@ -8,7 +8,10 @@ class BufferView:
 
     ``view.outputs.default``, ``view['outputs']['default']`` and
     ``view['outputs.default']`` are the same array. Integer keys index the
-    children in order. ``_full_buffer`` is the one array all children are
+    children in order, and, as brainstorm 0.5's BufferView was a list, iterating
+    yields the children (arrays or views) in order, so ``W, bias =
+    buffers.parameters`` unpacks; ``keys()``, ``values()`` and ``items()`` give
+    the names too. ``_full_buffer`` is the one array all children are
     views of, where they are contiguous (e.g. all parameters of a layer).
     """
 
@@ -56,7 +59,7 @@ class BufferView:
         return True
 
     def __iter__(self):
-        return iter(self._children)
+        return iter(self._children.values())
 
     def __len__(self):
         return len(self._children)

@@ -42,6 +42,34 @@ class _Slot:
         self.feature_start = feature_start
 
 
+def physical_memory_bytes():
+    """This machine's physical memory in bytes (None where the OS does not say)."""
+    import os
+    try:
+        return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_fits_in_memory(parameter_size, handler):
+    """Refuse, before allocating, a network whose parameters and gradients alone need
+    more than the machine's physical memory (a typo like ``F1000000 F1000000`` would
+    otherwise end in a MemoryError or in swapping).
+
+    Raises:
+        NetworkValidationError: naming the parameter count and both sizes.
+    """
+    import numpy as np
+    from brainstorm.errors import NetworkValidationError
+    available = physical_memory_bytes()
+    needed = 2 * int(parameter_size) * np.dtype(getattr(handler, 'dtype', np.float32)).itemsize
+    if available is not None and needed > available:
+        raise NetworkValidationError(
+            f"the network has {int(parameter_size):,} parameters: they and their gradients "
+            f"need {needed / 2 ** 30:,.1f} GiB, more than this machine's memory "
+            f"({available / 2 ** 30:,.1f} GiB)")
+
+
 def _buffer_key(slot):
     return slot.direction, slot.structure.buffer_type
 
@@ -64,6 +92,7 @@ class BufferManager:
         self._capacity = {}
         self._memory = {}
         self._plan_layout()
+        check_fits_in_memory(self.parameter_size, handler)
         self._plan_clearing()
         self.views = None
         self.resize(1, 1)

@@ -5,12 +5,14 @@ record of the layer type, its name and kwargs, and its connections. Connecting
 
 * ``a >> b``           wires a's output 'default' to b's input 'default';
 * ``a - 'out' >> b``   picks a's output named 'out';
-* ``a >> 'in' - b``    picks b's input named 'in'.
+* ``a >> 'in' - b``    picks b's input named 'in';
+* ``'in' - b - 'out'`` picks both, so ``a >> 'in' - b - 'out' >> c`` wires
+  a.default -> b.in and b.out -> c.default (brainstorm 0.5's data-format forms).
 
 (``-`` binds tighter than ``>>``, so no parentheses are needed.) A chain
-evaluates to its right-most layer, so ``inp >> FullyConnected(10) >> out``
-wires the whole path. ``Network.from_layer(any_layer_of_the_graph)`` collects
-everything connected to it.
+evaluates to its right-most layer (with its output selection, if any), so
+``inp >> FullyConnected(10) >> out`` wires the whole path.
+``Network.from_layer(any_layer_of_the_graph)`` collects everything connected to it.
 """
 
 import itertools
@@ -45,7 +47,17 @@ class ConstructionWrapper:
 
     @classmethod
     def create(cls, layer_type, name=None, **layer_kwargs):
-        """Create a wrapper, dropping kwargs that are None (meaning 'use the default')."""
+        """Create a wrapper, dropping kwargs that are None (meaning 'use the default').
+
+        Args:
+            layer_type (str | type): a registered layer type name ('FullyConnected'),
+                or a layer implementation class (``MyLayerImpl``, as in brainstorm
+                0.5), whose type name is its class name without 'LayerImpl'.
+            name (Optional[str]): the layer name.
+            **layer_kwargs: the layer's arguments.
+        """
+        if isinstance(layer_type, type):
+            layer_type = _registered_type_name(layer_type)
         kwargs = {key: value for key, value in layer_kwargs.items() if value is not None}
         return cls(layer_type, name=name, **kwargs)
 
@@ -78,6 +90,25 @@ class ConstructionWrapper:
         return f"<{self.layer_type} {self.name or '(unnamed)'}>"
 
 
+def _registered_type_name(layer_class):
+    """The type name of a layer implementation class, registering it if needed."""
+    from brainstorm.layers.base_layer import Layer, _LAYER_TYPES
+    if not issubclass(layer_class, Layer):
+        raise NetworkValidationError(
+            f"ConstructionWrapper.create: {layer_class.__name__} is not a layer "
+            f"implementation (a subclass of brainstorm.layers.base_layer.Layer)")
+    name = layer_class.__name__
+    type_name = name[:-len('LayerImpl')] if name.endswith('LayerImpl') and \
+        name != 'LayerImpl' else name
+    registered = _LAYER_TYPES.setdefault(type_name, layer_class)
+    if registered is not layer_class:
+        raise NetworkValidationError(
+            f"ConstructionWrapper.create: layer type {type_name!r} is already "
+            f"{registered.__module__}.{registered.__qualname__}; name the class "
+            f"{layer_class.__qualname__} differently")
+    return type_name
+
+
 class _OutputSelection:
     """``layer - 'out_name'``: a layer with one of its outputs picked."""
 
@@ -88,6 +119,9 @@ class _OutputSelection:
     def __rshift__(self, other):
         if isinstance(other, ConstructionWrapper):
             target, in_name = other, 'default'
+        elif isinstance(other, _InOutSelection):
+            self.layer._connect(self.out_name, other.layer, other.in_name)
+            return _OutputSelection(other.layer, other.out_name)
         elif isinstance(other, _InputSelection):
             target, in_name = other.layer, other.in_name
         else:
@@ -97,17 +131,36 @@ class _OutputSelection:
 
 
 class _InputSelection:
-    """``'in_name' - layer``: a layer with one of its inputs picked."""
+    """``'in_name' - layer``: a layer with one of its inputs picked.
+
+    As the start of a chain (``'in' - b >> c``) it stands for the layer itself.
+    """
 
     def __init__(self, layer, in_name):
         self.layer = layer
         self.in_name = in_name
 
+    def __sub__(self, out_name):
+        if not isinstance(out_name, str):
+            return NotImplemented
+        return _InOutSelection(self.layer, self.in_name, out_name)
+
     def __rshift__(self, other):
-        raise NetworkValidationError(
-            f"cannot continue a chain after selecting input {self.in_name!r} of "
-            f"{self.layer._label()}; write the connection as `source >> '{self.in_name}' - "
-            f"layer` and start a new chain from the layer")
+        return _OutputSelection(self.layer, 'default') >> other
+
+
+class _InOutSelection(_InputSelection):
+    """``'in_name' - layer - 'out_name'``: a layer with an input and an output picked."""
+
+    def __init__(self, layer, in_name, out_name):
+        super().__init__(layer, in_name)
+        self.out_name = out_name
+
+    def __sub__(self, out_name):
+        return NotImplemented
+
+    def __rshift__(self, other):
+        return _OutputSelection(self.layer, self.out_name) >> other
 
 
 def collect_connected_layers(some_layer):

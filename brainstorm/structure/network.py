@@ -2,19 +2,19 @@
 
 import json
 import os
-import tempfile
 from collections import OrderedDict
 
 import numpy as np
 
-from brainstorm.describable import create_from_description, get_description
-from brainstorm.errors import (DataError, FileFormatError, NetworkValidationError,
-                               BrainstormError)
+from brainstorm.describable import create_from_description, get_description, type_name_of
+from brainstorm.errors import (BrainstormError, DataError, DescriptionError, FileFormatError,
+                               NetworkValidationError)
 from brainstorm.randomness import Seedable
 from brainstorm.structure.architecture import (generate_architecture,
                                                instantiate_layers_from_architecture)
 from brainstorm.structure.buffers import BufferManager
 from brainstorm.structure.view_references import (resolve_references, order_and_check)
+from brainstorm.utils import temporary_file_beside
 
 HDF5_FORMAT = 'brainstorm-network'
 HDF5_FORMAT_VERSION = 1
@@ -107,24 +107,7 @@ class Network(Seedable):
             raise FileFormatError(f"{filename}: no such file")
         try:
             with h5py.File(filename, 'r') as f:
-                format_name = f.attrs.get('format')
-                if isinstance(format_name, bytes):
-                    format_name = format_name.decode('utf-8', 'replace')
-                # compare only text: '!=' on an opaque (np.void) attribute raises TypeError
-                if not isinstance(format_name, str) or format_name != HDF5_FORMAT:
-                    raise FileFormatError(
-                        f"{filename}: not a brainstorm network file (attribute 'format' is "
-                        f"{_attr_text(f.attrs.get('format'))}, expected {HDF5_FORMAT!r})")
-                version = f.attrs.get('format_version', -1)
-                if isinstance(version, (bool, np.bool_)) or \
-                        not isinstance(version, (int, np.integer)):
-                    raise FileFormatError(f"{filename}: attribute 'format_version' must be an "
-                                          f"integer, got {_attr_text(version)}")
-                version = int(version)
-                if version > HDF5_FORMAT_VERSION:
-                    raise FileFormatError(f"{filename}: network file format version {version} "
-                                          f"is newer than this brainstorm supports "
-                                          f"({HDF5_FORMAT_VERSION})")
+                _check_network_file_format(f, filename)
                 description = _read_json_attr(f, 'description', filename)
                 if 'parameters' not in f:
                     raise FileFormatError(f"{filename}: dataset 'parameters' is missing")
@@ -133,56 +116,55 @@ class Network(Seedable):
                         dataset.ndim != 1:
                     raise FileFormatError(f"{filename}: 'parameters' must be a 1-D float "
                                           f"dataset")
+                net = cls._from_stored_description(description, filename)
+                # the declared size is checked before anything is read: a small file
+                # may declare a dataset of billions of values
+                if dataset.shape != (net.buffer_manager.parameter_size,):
+                    raise FileFormatError(
+                        f"{filename}: {dataset.shape[0]:,} parameters stored, but the "
+                        f"architecture needs {net.buffer_manager.parameter_size:,} (truncated "
+                        f"or foreign file)")
                 parameters = dataset[()]
         except OSError as error:
             raise FileFormatError(f"{filename}: cannot be read as HDF5 ({error})") from error
-        if not isinstance(description, dict) or 'architecture' not in description:
-            raise FileFormatError(f"{filename}: the network description has no architecture")
-        try:
-            net = cls.from_architecture(description['architecture'])
-        except BrainstormError as error:
-            raise FileFormatError(f"{filename}: the stored architecture is invalid: "
-                                  f"{error}") from error
-        if parameters.shape != (net.buffer_manager.parameter_size,):
-            raise FileFormatError(
-                f"{filename}: {parameters.size} parameters stored, but the architecture "
-                f"needs {net.buffer_manager.parameter_size} (truncated or foreign file)")
         net.handler.set_from_numpy(net.buffer.parameters, parameters.astype(net.handler.dtype))
         net.output_name = description.get('output_name', net.output_name)
         data_description = description.get('data_description', {})
         if not isinstance(data_description, dict):
             raise FileFormatError(f"{filename}: the stored data_description is not a mapping")
         net.data_description = data_description
-        # the stored descriptions name these classes: make sure they are registered
-        import brainstorm.initializers  # noqa: F401
-        import brainstorm.value_modifiers  # noqa: F401
-        for kind in ('initializers', 'weight_modifiers', 'gradient_modifiers'):
-            if kind in description:
-                try:
-                    getattr(net, kind).update(create_from_description(description[kind]))
-                except BrainstormError as error:
-                    raise FileFormatError(f"{filename}: stored {kind} are invalid: "
-                                          f"{error}") from error
+        for kind, components in stored_components(description, filename).items():
+            getattr(net, kind).update(components)
         return net
 
-    def save_as_hdf5(self, filename, comment=''):
+    @classmethod
+    def _from_stored_description(cls, description, filename):
+        if not isinstance(description, dict) or not isinstance(
+                description.get('architecture'), dict):
+            raise FileFormatError(f"{filename}: the network description has no architecture")
+        try:
+            return cls.from_architecture(description['architecture'])
+        except (BrainstormError, TypeError, ValueError, KeyError, AttributeError) as error:
+            raise FileFormatError(f"{filename}: the stored architecture is invalid: "
+                                  f"{error}") from error
+        except RecursionError:
+            raise FileFormatError(f"{filename}: the stored architecture is nested too "
+                                  f"deeply") from None
+
+    def save_as_hdf5(self, filename, comment='', attributes=None):
         """Save description and parameters to ``filename`` (written atomically).
 
         Args:
             filename (str): target file; its folder must exist.
             comment (str): stored in the file's 'comment' attribute.
+            attributes (Optional[dict[str, str]]): more file attributes, e.g. the
+                experiment the network comes from (``bstorm`` stores it as JSON text
+                under 'bstorm_experiment'); loading ignores them.
         """
         import h5py
         filename = os.fspath(filename)
-        description = {'architecture': self.architecture, 'output_name': self.output_name,
-                       'initializers': get_description(self.initializers),
-                       'weight_modifiers': get_description(self.weight_modifiers),
-                       'gradient_modifiers': get_description(self.gradient_modifiers)}
-        if self.data_description:
-            description['data_description'] = self.data_description
-        folder = os.path.dirname(os.path.abspath(filename))
-        handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(filename),
-                                             suffix='.tmp', dir=folder)
+        description = self._structure_description()
+        handle, temporary = temporary_file_beside(filename)
         os.close(handle)
         try:
             with h5py.File(temporary, 'w') as f:
@@ -190,12 +172,49 @@ class Network(Seedable):
                 f.attrs['format_version'] = HDF5_FORMAT_VERSION
                 f.attrs['description'] = json.dumps(description)
                 f.attrs['comment'] = comment
+                f.attrs.update(attributes or {})
                 f.create_dataset('parameters', data=self.get('parameters'))
             os.replace(temporary, filename)
         except BaseException:
             if os.path.exists(temporary):
                 os.remove(temporary)
             raise
+
+    # ---- description (brainstorm.describable) ----------------------------------------------
+    def _structure_description(self):
+        description = {'architecture': self.architecture, 'output_name': self.output_name,
+                       'initializers': get_description(self.initializers),
+                       'weight_modifiers': get_description(self.weight_modifiers),
+                       'gradient_modifiers': get_description(self.gradient_modifiers)}
+        if self.data_description:
+            description['data_description'] = self.data_description
+        return description
+
+    def __describe__(self):
+        """``get_description(net)``: architecture, handler, initializers, modifiers, output name.
+
+        The parameters are not part of a description (``save_as_hdf5`` stores them).
+        """
+        description = self._structure_description()
+        description['handler'] = get_description(self.handler)
+        description['@type'] = type_name_of(type(self))
+        return description
+
+    @classmethod
+    def __new_from_description__(cls, description):
+        """``create_from_description``: a new network with that structure (not initialized)."""
+        import brainstorm.initializers  # noqa: F401  (register the described classes)
+        import brainstorm.value_modifiers  # noqa: F401
+        if not isinstance(description.get('architecture'), dict):
+            raise DescriptionError("a Network description needs its 'architecture' (a dict)")
+        net = cls.from_architecture(description['architecture'])
+        if description.get('handler') is not None:
+            net.set_handler(create_from_description(description['handler']))
+        net.output_name = description.get('output_name', net.output_name)
+        net.data_description = dict(description.get('data_description') or {})
+        for kind in ('initializers', 'weight_modifiers', 'gradient_modifiers'):
+            getattr(net, kind).update(create_from_description(description.get(kind) or {}))
+        return net
 
     # ---- handler --------------------------------------------------------------------------
     def set_handler(self, new_handler):
@@ -509,7 +528,12 @@ class Network(Seedable):
                 weights = self.buffer[layer_name].parameters[parameter_name]
                 for modifier in modifiers:
                     modifier.layer_name, modifier.view_name = layer_name, parameter_name
-                    modifier(self.handler, view, parameters=weights)
+                    if modifier.needs_parameters:
+                        modifier(self.handler, view, parameters=weights)
+                    elif getattr(modifier, 'takes_parameters_and_gradients', False):
+                        modifier(self.handler, weights, view)   # a 0.5 GradientModifier
+                    else:   # brainstorm 0.5's call of a value modifier on gradients
+                        modifier(self.handler, view)
 
     def __repr__(self):
         return (f"<Network: {len(self.layers)} layers, "
@@ -569,6 +593,71 @@ def _attr_text(value):
     return repr(value)
 
 
+def _check_network_file_format(f, filename):
+    """Raise FileFormatError unless the open HDF5 file ``f`` is a network file we read."""
+    format_name = f.attrs.get('format')
+    if isinstance(format_name, bytes):
+        format_name = format_name.decode('utf-8', 'replace')
+    # compare only text: '!=' on an opaque (np.void) attribute raises TypeError
+    if not isinstance(format_name, str) or format_name != HDF5_FORMAT:
+        raise FileFormatError(
+            f"{filename}: not a brainstorm network file (attribute 'format' is "
+            f"{_attr_text(f.attrs.get('format'))}, expected {HDF5_FORMAT!r})")
+    version = f.attrs.get('format_version', -1)
+    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)):
+        raise FileFormatError(f"{filename}: attribute 'format_version' must be an "
+                              f"integer, got {_attr_text(version)}")
+    version = int(version)
+    if version > HDF5_FORMAT_VERSION:
+        raise FileFormatError(f"{filename}: network file format version {version} "
+                              f"is newer than this brainstorm supports "
+                              f"({HDF5_FORMAT_VERSION})")
+
+
+def read_network_description(filename):
+    """The description stored in a network file (architecture, output name, ...),
+    read without its parameters and without building the network.
+
+    Raises:
+        FileFormatError: as :meth:`Network.from_hdf5`.
+    """
+    import h5py
+    filename = os.fspath(filename)
+    if not os.path.exists(filename):
+        raise FileFormatError(f"{filename}: no such file")
+    try:
+        with h5py.File(filename, 'r') as f:
+            _check_network_file_format(f, filename)
+            description = _read_json_attr(f, 'description', filename)
+    except OSError as error:
+        raise FileFormatError(f"{filename}: cannot be read as HDF5 ({error})") from error
+    if not isinstance(description, dict) or not isinstance(
+            description.get('architecture'), dict):
+        raise FileFormatError(f"{filename}: the network description has no architecture")
+    return description
+
+
+def stored_components(description, filename):
+    """{kind: {name: object}} of the initializers and modifiers a network file stores.
+
+    Raises:
+        FileFormatError: a stored description is not one of registered components.
+    """
+    # the stored descriptions name these classes: make sure they are registered
+    import brainstorm.initializers  # noqa: F401
+    import brainstorm.value_modifiers  # noqa: F401
+    components = {}
+    for kind in ('initializers', 'weight_modifiers', 'gradient_modifiers'):
+        if kind in description:
+            try:
+                components[kind] = dict(create_from_description(description[kind]))
+            except (BrainstormError, TypeError, ValueError, KeyError, AttributeError,
+                    RecursionError) as error:
+                raise FileFormatError(f"{filename}: stored {kind} are invalid: "
+                                      f"{error}") from error
+    return components
+
+
 def _read_json_attr(f, name, filename):
     if name not in f.attrs:
         raise FileFormatError(f"{filename}: attribute {name!r} is missing")
@@ -579,6 +668,8 @@ def _read_json_attr(f, name, filename):
         raise FileFormatError(f"{filename}: attribute {name!r} is not text")
     try:
         return json.loads(text)
+    except RecursionError:
+        raise FileFormatError(f"{filename}: attribute {name!r} is nested too deeply") from None
     except ValueError as error:
         raise FileFormatError(f"{filename}: attribute {name!r} is not valid JSON "
                               f"({error})") from error

@@ -27,18 +27,19 @@ def _check_arrays(function_name, data):
     return arrays
 
 
-def shuffle_data(*data):
+def shuffle_data(*data, seed=None):
     """Shuffle the sequences of one or more data arrays, all in the same order.
 
     One random permutation of axis 1 (B) is drawn from a random state seeded
-    by ``brainstorm.global_rnd`` (so ``global_rnd.set_seed(n)`` makes it
-    reproducible) and applied to every array.
+    with ``seed``, or, without one, by ``brainstorm.global_rnd`` (so
+    ``global_rnd.set_seed(n)`` makes it reproducible), and applied to every array.
 
     Example:
-        >>> x, y = shuffle_data(x, y)
+        >>> x, y = shuffle_data(x, y, seed=42)
 
     Args:
         *data (numpy.ndarray): arrays of shape (T, B, ...) with the same B.
+        seed (Optional[int]): seed of the permutation (brainstorm 0.5's keyword).
 
     Returns:
         tuple[numpy.ndarray]: shuffled copies, one per argument, in order.
@@ -47,7 +48,7 @@ def shuffle_data(*data):
         DataError: for no arrays, arrays of fewer than 2 dimensions, or differing B.
     """
     arrays = _check_arrays('shuffle_data', data)
-    permutation = global_rnd.create_random_state().permutation(arrays[0].shape[1])
+    permutation = global_rnd.create_random_state(seed).permutation(arrays[0].shape[1])
     return tuple(array[:, permutation] for array in arrays)
 
 
@@ -75,21 +76,40 @@ def _part_sizes(parts, batch_size):
     return [rest if part is None else int(part) for part in parts]
 
 
-def split(*data, parts=(0.9, 0.1)):
+def _fractions_of(ratios):
+    """``ratios`` (relative part sizes) as fractions summing to 1."""
+    try:
+        values = [float(ratio) for ratio in ratios]
+    except (TypeError, ValueError):
+        values = None
+    if not values or any(isinstance(ratio, bool) for ratio in ratios) or \
+            any(not math.isfinite(value) or value < 0 for value in values) or sum(values) <= 0:
+        raise DataError(f"split: ratios must be relative sizes (numbers >= 0, not all 0), "
+                        f"e.g. (9, 1), got {ratios!r}")
+    total = sum(values)
+    fractions = [value / total for value in values]
+    fractions[-1] = 1.0 - sum(fractions[:-1])    # exactly 1 in all
+    return tuple(fractions)
+
+
+def split(*data, ratios=(9, 1), parts=None):
     """Split one or more data arrays along B (axis 1) into consecutive parts.
 
     Combine with :func:`shuffle_data` for a random split.
 
     Example:
-        >>> (x_train, y_train), (x_valid, y_valid) = split(x, y, parts=(50000, None))
-        >>> train, valid, test = split(x, parts=(0.8, 0.1, 0.1))
+        >>> (x_train, y_train), (x_valid, y_valid) = split(x, y, ratios=(9, 1))
+        >>> (x_train,), (x_valid,) = split(x, parts=(50000, None))
 
     Args:
         *data (numpy.ndarray): arrays of shape (T, B, ...) with the same B.
-        parts (tuple): either fractions of B (floats >= 0 summing to 1; part
-            boundaries are rounded to the nearest sequence) or numbers of
-            sequences (ints >= 0 summing to B; one entry may be None for all
-            the remaining sequences). Defaults to (0.9, 0.1).
+        ratios (tuple): relative sizes of the parts (numbers >= 0, not all 0),
+            brainstorm 0.5's keyword: ``(9, 1)`` gives 90% and 10%; part
+            boundaries are rounded to the nearest sequence.
+        parts (Optional[tuple]): this project's earlier keyword, used instead of
+            ``ratios`` when given: either fractions of B (floats >= 0 summing to
+            1) or numbers of sequences (ints >= 0 summing to B; one entry may be
+            None for all the remaining sequences).
 
     Returns:
         tuple[tuple[numpy.ndarray]]: one tuple per part, holding that part of
@@ -99,6 +119,8 @@ def split(*data, parts=(0.9, 0.1)):
         DataError: for bad arrays (see :func:`shuffle_data`) or bad ``parts``.
     """
     arrays = _check_arrays('split', data)
+    if parts is None:
+        parts = _fractions_of(ratios)
     sizes = _part_sizes(parts, arrays[0].shape[1])
     result = []
     start = 0

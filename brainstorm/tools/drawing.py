@@ -3,10 +3,10 @@
 import os
 import shutil
 import subprocess
-import tempfile
 
 from brainstorm.errors import BrainstormError, ValidationError
 from brainstorm.structure.architecture import parse_connection
+from brainstorm.utils import temporary_file_beside
 
 #: file extension -> output format of ``dot -T``; None: write the DOT text itself
 FORMATS = {'.dot': None, '.gv': None, '.png': 'png', '.svg': 'svg', '.pdf': 'pdf'}
@@ -84,9 +84,7 @@ def draw_network(network, file_name='network.png'):
     if output_format and dot_program is None:
         raise ValidationError("Graphviz 'dot' is not installed; write a .dot file instead or "
                               "install graphviz")
-    folder = os.path.dirname(os.path.abspath(file_name))
-    handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(file_name),
-                                         suffix='.tmp', dir=folder)
+    handle, temporary = temporary_file_beside(file_name)
     os.close(handle)
     try:
         if output_format is None:

@@ -7,12 +7,12 @@ must be provided.
 """
 
 import os
-import tempfile
 
 import numpy as np
 
 from brainstorm.errors import NetworkValidationError
 from brainstorm.scorers import aggregate_losses_and_scores, gather_losses_and_scores
+from brainstorm.utils import temporary_file_beside
 
 _FIELD_TABLES = {'inputs': 'in_shapes', 'input_deltas': 'in_shapes',
                  'outputs': 'out_shapes', 'output_deltas': 'out_shapes',
@@ -151,7 +151,7 @@ def extract(network, iter, buffer_names):  # noqa: A002
     return results
 
 
-def extract_and_save(network, iter, buffer_names, file_name):  # noqa: A002
+def extract_and_save(network, iter, buffer_names, file_name, attributes=None):  # noqa: A002
     """Save the values of some buffers of a network, run on a data set, to an HDF5 file.
 
     One dataset per buffer, named by its dotted name, holding what
@@ -171,6 +171,8 @@ def extract_and_save(network, iter, buffer_names, file_name):  # noqa: A002
         iter (brainstorm.DataIterator): produces the data.
         buffer_names (list[str]): dotted names of the buffers to save.
         file_name (str): the HDF5 file to write (its folder must exist).
+        attributes (Optional[dict[str, str]]): extra file attributes, e.g. where the
+            network and the data came from.
 
     Raises:
         NetworkValidationError: before anything is written, for bad buffer names.
@@ -178,13 +180,12 @@ def extract_and_save(network, iter, buffer_names, file_name):  # noqa: A002
     import h5py
     structures = _check_buffer_names(network, buffer_names)
     file_name = os.fspath(file_name)
-    folder = os.path.dirname(os.path.abspath(file_name))
-    handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(file_name),
-                                         suffix='.tmp', dir=folder)
+    handle, temporary = temporary_file_beside(file_name)
     os.close(handle)
     try:
         with h5py.File(temporary, 'w') as f:
             f.attrs['format'] = 'brainstorm-buffers'
+            f.attrs.update(attributes or {})
             datasets = {}
             for _ in run_network(network, iter):
                 for name, structure in structures.items():

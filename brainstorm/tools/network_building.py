@@ -178,18 +178,15 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
                                                 targets_name=targets_name,
                                                 mask_name=mask_name, use_conv=use_conv)
     current = input_layer - data_name
+    names = _spec_layer_names(parsed, projection)
     positions = {}
-    counts = {}
-    for letter, kwargs, position in parsed:
+    for (letter, kwargs, position), name in zip(parsed, names):
         bidirectional = kwargs.pop('bidirectional', False)
         type_name = LAYER_LETTERS[letter]
         factory = getattr(layers, type_name, None)
         if factory is None:
             raise NetworkValidationError(f"spec {spec!r}: position {position}: layer type "
                                          f"{type_name} ({letter!r}) is not available")
-        count = counts.get(type_name, 0)
-        counts[type_name] = count + 1
-        name = type_name if count == 0 else f"{type_name}_{count}"
         positions[name] = (position, _token_at(spec, position))
         layer = factory(name=name, **kwargs)
         if bidirectional:
@@ -207,6 +204,23 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
         raise _located_build_error(spec, positions, error) from error
     net.initialize(_spec_initializers(net))
     return net
+
+
+def _spec_layer_names(parsed, projection):
+    """The names brainstorm 0.5 gives the spec's layers (``FullyConnected_1``, ...).
+
+    Computed before the layers exist (a Bidirectional layer needs its name), as
+    :func:`~brainstorm.structure.architecture.unique_layer_names` would name them
+    unnamed, after the input and output layers already wired to ``projection``.
+    """
+    from types import SimpleNamespace
+
+    from brainstorm.structure.architecture import unique_layer_names
+    from brainstorm.structure.construction import collect_connected_layers
+    placeholders = [SimpleNamespace(name=None, layer_type=LAYER_LETTERS[letter])
+                    for letter, _, _ in parsed]
+    names = unique_layer_names(collect_connected_layers(projection) + placeholders)
+    return [names[id(placeholder)] for placeholder in placeholders]
 
 
 def _token_at(spec, position):

@@ -4,7 +4,8 @@
 ``brainstorm.training.trainer.Trainer`` all work; ``bs.Trainer`` is the same class.
 """
 
-from brainstorm.training.schedules import Exponential, Linear, MultiStep, Schedule, StepDecay
+from brainstorm.training.schedules import (DecreaseAfterEpoch, Exponential, Linear, MultiStep,
+                                          Schedule, StepDecay)
 from brainstorm.training.steppers import (AdaDeltaStepper, AdamStepper, MomentumStepper,
                                           NesterovStepper, RMSPropStepper, SgdStepper,
                                           TrainingStepper)
@@ -12,4 +13,4 @@ from brainstorm.training.trainer import Trainer
 
 __all__ = ['Trainer', 'TrainingStepper', 'SgdStepper', 'MomentumStepper', 'NesterovStepper',
            'RMSPropStepper', 'AdamStepper', 'AdaDeltaStepper', 'Schedule', 'Linear',
-           'Exponential', 'MultiStep', 'StepDecay']
+           'Exponential', 'MultiStep', 'DecreaseAfterEpoch', 'StepDecay']

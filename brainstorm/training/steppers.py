@@ -28,12 +28,53 @@ update with the numbers of completed epochs and updates, which the trainer sets 
 ``stepper.epoch_nr`` and ``stepper.update_nr`` before each ``run()``.
 """
 
+import math
 import numbers
 
 import numpy as np
 
 from brainstorm.describable import Describable
 from brainstorm.errors import TrainingError, ValidationError
+from brainstorm.training.schedules import call_schedule
+
+
+class HyperparameterRange:
+    """The values a hyper-parameter may take: finite, ``low`` to ``high``.
+
+    Args:
+        low (float): the smallest value (excluded if ``low_open``).
+        high (Optional[float]): the largest value (excluded if ``high_open``); None: no
+            upper limit.
+    """
+
+    def __init__(self, low, high=None, low_open=False, high_open=False):
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def __contains__(self, value):
+        if not math.isfinite(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = self.high is None or (value < self.high if self.high_open
+                                      else value <= self.high)
+        return above and below
+
+    def __str__(self):
+        low = f"{'(' if self.low_open else '['}{self.low:g}"
+        high = 'inf)' if self.high is None else f"{self.high:g}{')' if self.high_open else ']'}"
+        return f"a finite number in {low}, {high}"
+
+    def schema_keywords(self):
+        """The JSON Schema keywords of this range (the stepper schema carries them)."""
+        keywords = {'exclusiveMinimum' if self.low_open else 'minimum': self.low}
+        if self.high is not None:
+            keywords['exclusiveMaximum' if self.high_open else 'maximum'] = self.high
+        return keywords
+
+
+#: the ranges the steppers share: a step size, a fraction kept per update, a constant
+STEP_SIZE = HyperparameterRange(0.0)
+DECAY = HyperparameterRange(0.0, 1.0, high_open=True)
+CONDITIONING = HyperparameterRange(0.0, low_open=True)
 
 
 class TrainingStepper(Describable):
@@ -54,6 +95,8 @@ class TrainingStepper(Describable):
     __undescribed__ = {'net': None, 'epoch_nr': 0, 'update_nr': 0, 'steps_taken': 0}
     #: names of the hyper-parameter attributes (numbers or schedules)
     hyperparameters = ()
+    #: name -> HyperparameterRange of the constant values each may take
+    hyperparameter_ranges = {}
     #: names of the state arrays allocated in start() (each the shape of the parameters)
     state_arrays = ()
     #: names of scratch arrays (same shape, contents not kept between updates)
@@ -73,6 +116,10 @@ class TrainingStepper(Describable):
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise ValidationError(f"{type(self).__name__}: {name} must be a number or a "
                                       f"schedule, got {value!r}")
+            allowed = self.hyperparameter_ranges.get(name)
+            if allowed is not None and value not in allowed:
+                raise ValidationError(f"{type(self).__name__}: {name} must be {allowed}, "
+                                      f"got {value!r}")
 
     def start(self, net):
         """Prepare to train ``net``: allocate the state arrays (zeros) and reset counters.
@@ -90,7 +137,10 @@ class TrainingStepper(Describable):
         """The value of hyper-parameter ``name`` for the next update (schedules evaluated)."""
         value = getattr(self, name)
         if callable(value):
-            return value(self.epoch_nr, self.update_nr)
+            # a Schedule uses its own timescale; a user's seven-argument function is
+            # told 'update' (the stepper asks before every update)
+            return call_schedule(value, self.epoch_nr, self.update_nr, None, 1, self.net,
+                                 self, {})
         return value
 
     def run(self):
@@ -180,6 +230,7 @@ class SgdStepper(TrainingStepper):
     """
 
     hyperparameters = ('learning_rate',)
+    hyperparameter_ranges = {'learning_rate': STEP_SIZE}
 
     def __init__(self, learning_rate=0.1):
         super().__init__()
@@ -204,6 +255,7 @@ class MomentumStepper(TrainingStepper):
     """
 
     hyperparameters = ('learning_rate', 'momentum')
+    hyperparameter_ranges = {'learning_rate': STEP_SIZE, 'momentum': DECAY}
     state_arrays = ('velocity',)
     __undescribed__ = {'velocity': None}
     __default_values__ = {'scale_learning_rate': True}
@@ -262,6 +314,8 @@ class RMSPropStepper(TrainingStepper):
     """
 
     hyperparameters = ('learning_rate', 'decay', 'epsilon')
+    hyperparameter_ranges = {'learning_rate': STEP_SIZE, 'decay': DECAY,
+                             'epsilon': CONDITIONING}
     state_arrays = ('mean_square',)
     scratch_arrays = ('_scratch',)
     __undescribed__ = {'mean_square': None, '_scratch': None}
@@ -300,6 +354,8 @@ class AdamStepper(TrainingStepper):
     """
 
     hyperparameters = ('learning_rate', 'beta1', 'beta2', 'epsilon')
+    hyperparameter_ranges = {'learning_rate': STEP_SIZE, 'beta1': DECAY, 'beta2': DECAY,
+                             'epsilon': CONDITIONING}
     state_arrays = ('first_moment', 'second_moment')
     scratch_arrays = ('_scratch',)
     __undescribed__ = {'first_moment': None, 'second_moment': None, '_scratch': None}
@@ -345,6 +401,8 @@ class AdaDeltaStepper(TrainingStepper):
     """
 
     hyperparameters = ('learning_rate', 'rho', 'epsilon')
+    hyperparameter_ranges = {'learning_rate': STEP_SIZE, 'rho': DECAY,
+                             'epsilon': CONDITIONING}
     state_arrays = ('mean_square_gradients', 'mean_square_steps')
     scratch_arrays = ('_scratch', '_step')
     __undescribed__ = {'mean_square_gradients': None, 'mean_square_steps': None,

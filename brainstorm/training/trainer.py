@@ -74,6 +74,10 @@ class Trainer(Describable):
             under ``logs['rolling_training']``.
         logs (dict): nested dict of lists; ``logs[hook name][entry]`` and
             ``logs['rolling_training']['total_loss']`` (one value per epoch).
+        log_steps (dict): for each top-level name of :attr:`logs`, the epoch and
+            update numbers at which its entries were logged:
+            ``{'epoch_nr': [...], 'update_nr': [...]}``, one pair per entry (monitors
+            log epoch 0 before training; the training loss starts at epoch 1).
         current_epoch_nr (int): the epoch in progress, or the last one completed.
         current_update_nr (int): number of updates made.
         reporter (Optional[callable]): receives a
@@ -85,7 +89,8 @@ class Trainer(Describable):
     """
 
     __undescribed__ = {
-        'current_epoch_nr': 0, 'current_update_nr': 0, 'logs': None, 'reporter': None,
+        'current_epoch_nr': 0, 'current_update_nr': 0, 'logs': None, 'log_steps': None,
+        'reporter': None,
         'stop_reason': None, 'interrupted': False, '_stop_requested': None,
         '_epoch_in_progress': False, '_batches_done': 0, '_epoch_iterator_state': None,
         '_rolling_scores': None, '_pending_state': None, '_net': None,
@@ -105,6 +110,7 @@ class Trainer(Describable):
         self.current_epoch_nr = 0
         self.current_update_nr = 0
         self.logs = OrderedDict()
+        self.log_steps = OrderedDict()
         self.reporter = print_report
         self.stop_reason = None
         self.interrupted = False
@@ -119,6 +125,7 @@ class Trainer(Describable):
 
     def __init_from_description__(self, description):
         self.logs = OrderedDict()
+        self.log_steps = OrderedDict()
         self.reporter = print_report
         self._rolling_scores = OrderedDict()
         self.hooks = OrderedDict(self.hooks or {})
@@ -267,6 +274,9 @@ class Trainer(Describable):
                               self.stepper, self.logs)
             except StopIteration as stop:  # the spec's stop signal; caught only here
                 stop_messages.append(str(stop) or f"{hook.name} stopped the training")
+                # visible at once, so a state saved by a later hook of this round
+                # records that training is over (resuming it trains nothing more)
+                self.stop_reason = '; '.join(stop_messages)
                 continue
             if result is not None:
                 self._add_log(hook.name, result, hook.run_verbosity)
@@ -285,6 +295,9 @@ class Trainer(Describable):
 
     def _add_log(self, name, values, verbose):
         add_log(self.logs, name, values)
+        steps = self.log_steps.setdefault(name, {'epoch_nr': [], 'update_nr': []})
+        steps['epoch_nr'].append(int(self.current_epoch_nr))
+        steps['update_nr'].append(int(self.current_update_nr))
         self._report(Report('log', name, self.current_epoch_nr, self.current_update_nr,
                             values=values if isinstance(values, dict) else {name: values}),
                      verbose)
@@ -327,35 +340,46 @@ class Trainer(Describable):
 
     def _check_log_name(self, net, label, hook, log_name, available, rolling_entries,
                         later_hooks):
-        source_name = next((name for name in sorted(available, key=len, reverse=True)
+        """Return a problem (str) if no hook can log ``log_name``, else None.
+
+        As in brainstorm 0.5, a watcher reads the latest value whenever it is
+        called, so a log written on another timescale or interval, or by a hook
+        added later, is fine; the trainer only says so (verbose) at the start.
+        """
+        later = {other.name: other for other in later_hooks}
+        candidates = dict(available, **{name: other for name, other in later.items()
+                                        if name not in available})
+        source_name = next((name for name in sorted(candidates, key=len, reverse=True)
                             if log_name.startswith(name + '.')), None)
         if source_name is None:
-            later = [other.name for other in later_hooks
-                     if log_name.startswith(other.name + '.')]
-            if later:
-                return (f"{label} reads the log {log_name!r}, but hook {later[0]!r} is added "
-                        f"after it; hooks run in the order added, so add {later[0]!r} first")
-            return (f"{label} reads the log {log_name!r}, but no earlier hook logs it; log "
+            return (f"{label} reads the log {log_name!r}, but no hook logs it; log "
                     f"names are '<hook name>.<entry>' with the hook names "
-                    f"{', '.join(available)}")
+                    f"{', '.join(candidates)}")
         entry = log_name[len(source_name) + 1:]
-        source = available[source_name]
+        source = candidates[source_name]
         entries = rolling_entries if source is None else source.provided_logs(net)
         if entries is not None and not any(entry == known or entry.startswith(known + '.')
                                            for known in entries):
             return (f"{label} reads the log {log_name!r}, but {source_name!r} logs only "
                     f"{', '.join(entries) or 'nothing'}")
-        if getattr(hook, 'watches_log_on_its_schedule', False):
-            if source is None and hook.timescale != 'epoch':
-                return (f"{label} watches {log_name!r}, which is logged once per epoch, but "
-                        f"is called every {hook.interval} {hook.timescale}(s); use "
-                        f"timescale='epoch'")
-            if source is not None and (source.timescale, source.interval) != \
-                    (hook.timescale, hook.interval):
-                return (f"{label} is called every {hook.interval} {hook.timescale}(s) but "
-                        f"{source_name!r} logs every {source.interval} "
-                        f"{source.timescale}(s); give both the same timescale and interval")
+        schedule = ('epoch', 1) if source is None else (source.timescale, source.interval)
+        if source_name in later and source_name not in available:
+            self._note(f"{label} is called before {source_name!r} (hooks run in the order "
+                       f"added): it reads the entry {source_name!r} logged the previous time")
+        elif schedule != (hook.timescale, hook.interval):
+            self._note(f"{label} is called every {hook.interval} {hook.timescale}(s) and "
+                       f"reads {log_name!r}, logged every {schedule[1]} {schedule[0]}(s); it "
+                       f"acts on the latest value at each of its calls")
         return None
+
+    @property
+    def completed_epochs(self):
+        """int: epochs run to their end (one less than the epoch number mid-epoch)."""
+        return self.current_epoch_nr - (1 if self._epoch_in_progress else 0)
+
+    def _note(self, text):
+        self._report(Report('message', 'Trainer', self.current_epoch_nr,
+                            self.current_update_nr, message=text), self.verbose)
 
     # ---- resuming ---------------------------------------------------------------------------
     def get_state(self):
@@ -370,10 +394,13 @@ class Trainer(Describable):
             ``get_state``);
             ``iterator_states`` (name -> ``get_state()`` now, for the other
             iterators); ``rolling_scores`` (name -> float64 array ``(n, 2)`` of
-            ``(weight, value_sum)`` pairs of this epoch); ``logs``; ``stepper``
+            ``(weight, value)`` pairs of this epoch); ``logs``; ``stepper``
             (``stepper.get_state()``); ``handler_random_state`` (dict of the
             handler's ``rnd``, or None); ``hooks`` (name -> ``hook.get_state()``);
-            ``stop_reason`` (str or None); ``interrupted`` (bool).
+            ``log_steps`` (see :attr:`log_steps`);
+            ``stop_reason`` (str or None); ``interrupted`` (bool); ``finished``
+            (bool: a hook stopped the training, also when the state is taken by a
+            hook called after the stopping one in the same round).
         """
         from brainstorm.data_iterators.base import random_state_to_dict
         net = self._net
@@ -395,12 +422,15 @@ class Trainer(Describable):
             'rolling_scores': {name: np.array(pairs, dtype=np.float64).reshape(-1, 2)
                                for name, pairs in self._rolling_scores.items()},
             'logs': copy_logs(self.logs),
+            'log_steps': {name: {key: list(numbers) for key, numbers in steps.items()}
+                          for name, steps in self.log_steps.items()},
             'stepper': self.stepper.get_state(),
             'handler_random_state': None if handler_rnd is None
             else random_state_to_dict(handler_rnd),
             'hooks': {name: hook.get_state() for name, hook in self.hooks.items()},
             'stop_reason': self.stop_reason,
             'interrupted': bool(self.interrupted),
+            'finished': self.stop_reason is not None and not self.interrupted,
         }
 
     def set_state(self, state):
@@ -432,6 +462,10 @@ class Trainer(Describable):
         self._batches_done = int(state['batches_done'])
         self._epoch_iterator_state = state.get('training_iterator_state')
         self.logs = _logs_from_state(state['logs'])
+        self.log_steps = OrderedDict(  # absent from states saved before it existed
+            (name, {key: [int(number) for number in numbers]
+                    for key, numbers in steps.items()})
+            for name, steps in (state.get('log_steps') or {}).items())
         self._rolling_scores = OrderedDict(
             (name, [tuple(float(x) for x in pair) for pair in np.asarray(pairs).reshape(-1, 2)])
             for name, pairs in state['rolling_scores'].items())

@@ -9,8 +9,8 @@ dotted path into them: ``'validation.Accuracy'``, ``'rolling_training.total_loss
 import dataclasses
 import os
 import sys
-import tempfile
 from collections import OrderedDict
+from brainstorm.utils import temporary_file_beside
 
 
 def add_log(logs, name, values):
@@ -122,6 +122,31 @@ def print_report(report, stream=None):
     stream.flush()
 
 
+def run_network(net, iterator, all_inputs=True):
+    """Run ``net`` forward over every batch of ``iterator`` (brainstorm 0.5's helper).
+
+    A generator: after each inference forward pass it yields the batch index, so
+    the caller reads what it needs from ``net`` (``net.get(...)``) in between.
+
+    Args:
+        net (brainstorm.structure.Network): the network.
+        iterator (brainstorm.data_iterators.DataIterator): the data.
+        all_inputs (bool): passed to ``net.provide_external_data``: every input
+            of the network must be in the data.
+
+    Yields:
+        int: the index of the batch just run.
+
+    Example:
+        >>> for _ in run_network(net, getter):
+        ...     outputs.append(net.get('Output.outputs.predictions'))
+    """
+    for index, batch in enumerate(iterator(handler=net.handler)):
+        net.provide_external_data(batch, all_inputs=all_inputs)
+        net.forward_pass(training_pass=False)
+        yield index
+
+
 def write_atomically(filename, write):
     """Write a file under a temporary name in its folder, then rename it into place.
 
@@ -132,9 +157,7 @@ def write_atomically(filename, write):
         write (callable): ``write(temporary_path)`` creates the file's content.
     """
     filename = os.fspath(filename)
-    folder = os.path.dirname(os.path.abspath(filename))
-    handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(filename),
-                                         suffix='.tmp', dir=folder)
+    handle, temporary = temporary_file_beside(filename)
     os.close(handle)
     try:
         write(temporary)
@@ -145,5 +168,5 @@ def write_atomically(filename, write):
         raise
 
 
-__all__ = ['add_log', 'get_log', 'latest_value', 'copy_logs', 'loss_names', 'Report',
-           'format_report', 'print_report', 'write_atomically']
+__all__ = ['run_network', 'add_log', 'get_log', 'latest_value', 'copy_logs', 'loss_names',
+           'Report', 'format_report', 'print_report', 'write_atomically']

@@ -26,6 +26,16 @@ def is_network_file(path):
     return pathlib.Path(path).suffix.lower() in ('.h5', '.hdf5', '.hdf')
 
 
+def check_output_file(output, force):
+    """Refuse to replace an existing ``output`` without ``--force``, or to write into a
+    folder that does not exist (BadInputError located at the file)."""
+    if pathlib.Path(output).exists() and not force:
+        raise BadInputError("the file exists already; use --force to replace it",
+                            Location(str(output)))
+    if not pathlib.Path(output).resolve().parent.is_dir():
+        raise BadInputError("the output folder does not exist", Location(str(output)))
+
+
 def engine_file_error(error, path):
     """A BadInputError located at ``path`` for an engine FileFormatError/DataError."""
     text = str(error)

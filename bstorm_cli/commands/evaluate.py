@@ -39,16 +39,40 @@ def scorers_from_arguments(texts, network):
     return scorers
 
 
-def evaluate_network(network_path, data, split, group, scorer_texts, batch_size):
-    """Run ``brainstorm.tools.evaluate``; return (results dict, the split's group path)."""
+def loss_mask_name(network):
+    """The name of the network input that masks its loss (None if the loss is unmasked).
+
+    A network built with ``mask_name`` feeds that input to a ``Mask`` layer's ``mask``;
+    the experiment's scorers are given the same mask, so evaluating uses it too.
+    """
+    connections = network.architecture.get('Input', {}).get('@outgoing_connections', {})
+    masks = sorted(name for name, targets in connections.items()
+                   if any(network.layers[target.split('.')[0]].layer_type == 'Mask' and
+                          target.endswith('.mask') for target in targets
+                          if target.split('.')[0] in network.layers))
+    return masks[0] if len(masks) == 1 else None
+
+
+def evaluate_network(network_path, data, split, group, scorer_texts, batch_size,
+                     mask='auto'):
+    """Run ``brainstorm.tools.evaluate``; return (results dict, the split's group path).
+
+    ``mask``: 'auto' (the input that masks the network's loss, if any), an input name,
+    or None (no mask).
+    """
     from brainstorm import tools
     from bstorm_cli.experiment import build
     network = load_network_file(network_path)
     scorers = scorers_from_arguments(scorer_texts, network)
+    mask_name = loss_mask_name(network) if mask == 'auto' else mask
+    if mask_name is not None and mask_name not in network.layers['Input'].out_shapes:
+        raise BadInputError(f"the network has no input {mask_name!r} to use as the mask "
+                            f"(its inputs: {', '.join(network.layers['Input'].out_shapes)})",
+                            Location('--mask'))
     iterator, h5file, where = build.network_split(data, split, group, network, batch_size)
     try:
         results = tools.evaluate(network, iterator, scorers=scorers,
-                                 targets_name='targets', mask_name=None)
+                                 targets_name='targets', mask_name=mask_name)
     except build.engine_errors() as error:
         raise BadInputError(build.error_text(error), Location(data)) from error
     finally:
@@ -69,13 +93,17 @@ Examples:
               help='A scorer (repeatable); default: Accuracy for softmax outputs, Hamming '
                    'for sigmoid outputs, MeanSquaredError for squared-error outputs.')
 @click.option('--batch-size', '-b', type=click.IntRange(min=1), default=100, show_default=True)
+@click.option('--mask', default='auto', metavar='INPUT|none', show_default=True,
+              help="Mask the scores with this network input; 'auto': the input that masks "
+                   "the network's loss (as the experiment's scorers do), 'none': no mask.")
 @click.option('--json', 'as_json', is_flag=True, help='Print the results as JSON.')
-def evaluate_command(network, data, split, group, scorers, batch_size, as_json):
+def evaluate_command(network, data, split, group, scorers, batch_size, mask, as_json):
     """Compute the losses and scores of a saved network on a split of a data file.
 
     DATA.h5 may be 'builtin:digits' for the dataset that ships with brainstorm.
     """
-    results, where = evaluate_network(network, data, split, group, scorers, batch_size)
+    results, where = evaluate_network(network, data, split, group, scorers, batch_size,
+                                      None if mask == 'none' else mask)
     if as_json:
         click.echo(json.dumps({'network': network, 'data': data, 'split': where,
                                'results': {key: (None if math.isnan(value) else value)

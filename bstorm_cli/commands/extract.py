@@ -1,11 +1,9 @@
 """``bstorm extract NETWORK.h5 DATA.h5 --buffer PATH -o OUT.h5``: buffers to an HDF5 file."""
 
-import pathlib
-
 import click
 
 from bstorm_cli import console
-from bstorm_cli.commands._common import load_network_file
+from bstorm_cli.commands._common import check_output_file, load_network_file
 from bstorm_cli.errors import BadInputError, Location
 from bstorm_cli.exit_codes import ExitStatus
 
@@ -14,11 +12,8 @@ def extract_buffers(network_path, data, buffers, output, split, group, batch_siz
     """Check the buffer paths, then stream the split through the network into ``output``."""
     from brainstorm import tools
     from bstorm_cli.experiment import build, checks, schemas
-    if pathlib.Path(output).exists() and not force:
-        raise BadInputError("the file exists already; use --force to replace it",
-                            Location(output))
-    if not pathlib.Path(output).resolve().parent.is_dir():
-        raise BadInputError("the output folder does not exist", Location(output))
+    from bstorm_cli.provenance import provenance
+    check_output_file(output, force)
     network = load_network_file(network_path)
     for path in buffers:
         if not checks.buffer_exists(network, path) or path.count('.') != 2:
@@ -34,7 +29,8 @@ def extract_buffers(network_path, data, buffers, output, split, group, batch_siz
                 "internals and parameters")
     iterator, h5file, where = build.network_split(data, split, group, network, batch_size)
     try:
-        tools.extract_and_save(network, iterator, list(buffers), output)
+        tools.extract_and_save(network, iterator, list(buffers), output,
+                               provenance(network_path, data, where, ','.join(buffers)))
     except build.engine_errors() as error:
         raise BadInputError(build.error_text(error), Location(data)) from error
     finally:

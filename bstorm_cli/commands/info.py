@@ -6,8 +6,22 @@ import click
 from rich.table import Table
 
 from bstorm_cli import console
-from bstorm_cli.commands._common import load_any_network, set_option
+from bstorm_cli.commands._common import (engine_file_error, is_network_file,
+                                        load_any_network, set_option)
+from bstorm_cli.errors import BadInputError, Location
 from bstorm_cli.exit_codes import ExitStatus
+
+
+def _structure_of_file(path):
+    import pathlib
+    from brainstorm.errors import BrainstormError
+    from bstorm_cli.experiment.network_structure import structure_from_file
+    if not pathlib.Path(path).exists():
+        raise BadInputError("no such file", Location(str(path)))
+    try:
+        return structure_from_file(path)
+    except BrainstormError as error:
+        raise engine_file_error(error, path) from error
 
 
 @click.command('info', epilog="""\b
@@ -27,11 +41,21 @@ def info_command(source, batch_size, time_steps, as_json, overrides):
     parameter counts and the memory its buffers take for a batch.
 
     An experiment file's network is built (reading the data file for the
-    shapes a 'spec' network infers); a network file is loaded.
+    shapes a 'spec' network infers); a network file is loaded, and the
+    experiment it was trained in (name, seed, epoch, best value) is shown when
+    bstorm train saved it.
     """
     from bstorm_cli.experiment.network_info import human_bytes, network_summary
-    network, _ = load_any_network(source, overrides)
+    from bstorm_cli.network_summary import read_summary, summary_line
+    if is_network_file(source) and not overrides:
+        # the stored structure is enough to report: nothing is allocated or read
+        network = _structure_of_file(source)
+    else:
+        network, _ = load_any_network(source, overrides)
     summary = network_summary(network, time_steps, batch_size)
+    origin = read_summary(source) if is_network_file(source) else None
+    if origin is not None:
+        summary['experiment'] = origin
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return ExitStatus.OK
@@ -62,4 +86,6 @@ def info_command(source, batch_size, time_steps, as_json, overrides):
               f"backward {human_bytes(memory['backward'])})", markup=False, highlight=False)
     if summary['output_name']:
         out.print(f"default output: {summary['output_name']}", markup=False, highlight=False)
+    if origin is not None:
+        out.print(f"from: {summary_line(origin)}", markup=False, highlight=False)
     return ExitStatus.OK

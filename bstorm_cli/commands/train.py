@@ -8,6 +8,8 @@ import click
 from bstorm_cli import console
 from bstorm_cli.commands._common import problem_limit, set_option, verbose_option
 from bstorm_cli.errors import BadInputError, Location
+from bstorm_cli.experiment.run_lock import RunLock, remove_stale_temporaries
+from bstorm_cli.interrupts import terminate_as_interrupt
 
 HANDLERS = {'numpy': {'type': 'NumpyHandler'}, 'pycuda': {'type': 'PyCudaHandler'}}
 
@@ -60,25 +62,36 @@ def start_run(experiment_path, overrides, out, verbose, world=None):
     """Validate, create the run directory, build and train; return (status, run).
 
     ``world`` (``experiment.parallel_run``) runs the steps on every MPI process
-    together; by default there is one process.
+    together; by default there is one process. Rank 0 holds the run directory's lock.
     """
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
     from bstorm_cli.experiment.parallel_run import SingleProcess
-    from bstorm_cli.experiment.setup import build_run
     from bstorm_cli.experiment.training_run import current_command_line
     world = world or SingleProcess()
     experiment = world.together(
         lambda: load_experiment(experiment_path, overrides, problem_limit(verbose)))
-    folder = world.from_root(lambda: run_dir.create_run_directory(
-        _output_folder(experiment, out), experiment.name))
-    try:
-        setup = world.together(
-            lambda: build_run(experiment, folder, limit=problem_limit(verbose)))
-    except BaseException:
-        if world.is_root:
-            _remove_if_empty(folder)
-        raise
+    with terminate_as_interrupt():
+        folder = world.from_root(lambda: run_dir.create_run_directory(
+            _output_folder(experiment, out), experiment.name))
+        lock = RunLock(folder, current_command_line())
+        try:
+            if world.is_root:
+                lock.acquire()
+            return _train_in(folder, experiment, experiment_path, overrides, verbose, world)
+        except BaseException:
+            if world.is_root:
+                _discard_if_unstarted(folder)
+            raise
+        finally:
+            lock.release()
+
+
+def _train_in(folder, experiment, experiment_path, overrides, verbose, world):
+    from bstorm_cli.experiment import run_dir
+    from bstorm_cli.experiment.setup import build_run
+    from bstorm_cli.experiment.training_run import current_command_line
+    setup = world.together(lambda: build_run(experiment, folder, limit=problem_limit(verbose)))
     try:
         experiment.resolved = _absolute_paths(experiment)
         if world.is_root:
@@ -92,7 +105,19 @@ def start_run(experiment_path, overrides, out, verbose, world=None):
         setup.close()
 
 
-def _remove_if_empty(folder):
+def _discard_if_unstarted(folder):
+    """Remove a run directory that holds no checkpoint yet (only files this run wrote)."""
+    from bstorm_cli.experiment import run_dir
+    from bstorm_cli.experiment.run_lock import LOCK_FILE
+    if (folder / run_dir.CHECKPOINT_FILE).exists():
+        return
+    remove_stale_temporaries(folder)
+    for name in (run_dir.EXPERIMENT_FILE, run_dir.COMMAND_FILE, run_dir.STATUS_FILE,
+                 run_dir.LOGS_FILE, LOCK_FILE):
+        try:
+            (folder / name).unlink()
+        except OSError:
+            pass
     try:
         folder.rmdir()
     except OSError:
@@ -102,22 +127,41 @@ def _remove_if_empty(folder):
 def resume_run(folder, verbose, world=None):
     """Continue the run in ``folder`` from its checkpoint; return (status, run).
 
-    Under MPI (``world``) the run continues on any number of processes.
+    Under MPI (``world``) the run continues on any number of processes; rank 0 holds
+    the run directory's lock. A run whose checkpoint says it finished returns
+    (status, None).
     """
+    from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.parallel_run import SingleProcess
     from bstorm_cli.experiment.training_run import current_command_line
     world = world or SingleProcess()
     folder = pathlib.Path(folder)
-    checkpoint, experiment, setup = world.together(lambda: _load_run(folder, verbose))
-    try:
-        run = world.training_run(setup, folder, current_command_line(), resume=True)
-        return run.execute(checkpoint), run
-    finally:
-        setup.close()
+    lock = RunLock(folder, current_command_line())
+
+    def take_the_run():
+        if folder.is_dir():
+            lock.acquire()
+            remove_stale_temporaries(folder)  # of writes a kill cut short
+
+    with terminate_as_interrupt():
+        try:
+            world.from_root(take_the_run)
+            checkpoint, experiment, setup = world.together(lambda: _load_run(folder, verbose))
+            if setup is None:  # the checkpoint is of a finished run
+                return world.from_root(
+                    lambda: run_dir.complete_finished_run(folder, checkpoint)), None
+            try:
+                run = world.training_run(setup, folder, current_command_line(), resume=True)
+                return run.execute(checkpoint), run
+            finally:
+                setup.close()
+        finally:
+            lock.release()
 
 
 def _load_run(folder, verbose):
-    """Checkpoint, experiment and built setup of the run directory ``folder``."""
+    """Checkpoint, experiment and built setup of the run directory ``folder`` (experiment
+    and setup None when the checkpoint says the training had finished)."""
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
     from bstorm_cli.experiment.setup import build_run
@@ -127,17 +171,11 @@ def _load_run(folder, verbose):
     if not experiment_file.exists():
         raise BadInputError(f"not a run directory (no {run_dir.EXPERIMENT_FILE})",
                             Location(str(folder)))
-    status_file = folder / run_dir.STATUS_FILE
-    if status_file.exists():
-        try:
-            status = json.loads(status_file.read_text()).get('status')
-        except ValueError:
-            status = None
-        if status == 'finished':
-            raise BadInputError("this run finished; there is nothing to resume",
-                                Location(str(folder)),
-                                hint="start a new run with bstorm train EXPERIMENT.yaml")
+    # the checkpoint, not status.json, says where training stands: a kill between the
+    # last epoch's checkpoint and the final status leaves status.json at 'running'
     checkpoint = run_dir.load_checkpoint(folder / run_dir.CHECKPOINT_FILE)
+    if run_dir.checkpoint_is_finished(checkpoint):
+        return checkpoint, None, None
     experiment = load_experiment(experiment_file, (), problem_limit(verbose))
     return checkpoint, experiment, build_run(experiment, folder, limit=problem_limit(verbose))
 
@@ -156,7 +194,7 @@ Examples:
               help='Continue an interrupted run from its checkpoint, in its directory.')
 @click.option('--handler', type=click.Choice(sorted(HANDLERS)), default=None,
               help='Run on this handler (the same as --set handler={type: ...}).')
-@click.option('--seed', type=click.IntRange(min=0), default=None,
+@click.option('--seed', type=click.IntRange(min=0, max=2 ** 32 - 1), default=None,
               help='Seed for everything random (the same as --set seed=N).')
 @verbose_option
 def train_command(experiment, overrides, out, resume, handler, seed, verbose):
@@ -165,7 +203,9 @@ def train_command(experiment, overrides, out, resume, handler, seed, verbose):
     Creates OUT/NAME-TIMESTAMP/ with the resolved experiment, the logs, the last
     and the best network and a checkpoint after every epoch. Ctrl-C or SIGTERM
     stop after the current update with a checkpoint (exit 130); --resume
-    continues exactly where the run stopped.
+    continues exactly where the run stopped. A run whose parameters or loss
+    become NaN or infinite ends 'diverged' (exit 3) and keeps its last finite
+    checkpoint.
     """
     from bstorm_cli.experiment.parallel_run import current_world
     world = current_world()
@@ -175,6 +215,8 @@ def train_command(experiment, overrides, out, resume, handler, seed, verbose):
                                    "--resume RUN_DIR (no EXPERIMENT, --set, --out, "
                                    "--handler or --seed)")
         status, run = resume_run(resume, verbose, world)
+        if run is None:  # it had already finished
+            return status
     else:
         if experiment is None:
             raise click.UsageError("give an EXPERIMENT.yaml to train, or --resume RUN_DIR")

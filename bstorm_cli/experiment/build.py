@@ -14,7 +14,7 @@ import pathlib
 import numpy as np
 
 from bstorm_cli.errors import BadInputError, Location
-from bstorm_cli.experiment import components, schemas
+from bstorm_cli.experiment import components, schemas, user_components
 
 BUILTIN_PREFIX = 'builtin:'
 #: data files that ship with brainstorm, usable as ``data.file: builtin:NAME``
@@ -74,6 +74,8 @@ def build_component(kind, spec, path, locate, injected=None):
     """
     type_name = spec['type']
     target = components.component_classes(kind).get(type_name)
+    if target is None and user_components.is_import_path(type_name):
+        return user_components.build(kind, spec, path, locate, injected)
     if target is None:
         raise BadInputError(f"unknown {kind} type {type_name!r}", locate(path + ('type',)),
                             schemas._did_you_mean(type_name, components.component_classes(kind)))
@@ -292,6 +294,10 @@ def infer_out_shape(task_type, sources, training_name, targets_name, location):
     if targets is None:
         raise BadInputError("cannot infer the number of classes", location,
                             hint="set network.out_shape")
+    from bstorm_cli.experiment.data_values import storage_problems
+    problem = storage_problems(targets_name, targets)
+    if problem:
+        raise BadInputError(problem, location)
     largest = 0
     step = max(1, 1_000_000 // max(1, int(np.prod(targets.shape[2:])) * targets.shape[0]))
     for start in range(0, targets.shape[1], step):
@@ -387,7 +393,8 @@ def architecture_from_layers(layers):
 
 def _network_from_layers(network_spec, locate):
     from brainstorm.structure.network import Network
-    architecture = architecture_from_layers(network_spec['layers'])
+    architecture = architecture_from_layers(
+        user_components.registered_layers(network_spec['layers'], locate))
     try:
         network = Network.from_architecture(architecture)
     except engine_errors() as error:
@@ -515,6 +522,12 @@ def network_split(data_argument, split, group, network, batch_size):
                         if name in parent[split]}
             where = f"{candidate}/{split}".strip('/')
             missing = [name for name in inputs if name not in datasets]
+            not_arrays = [name for name, member in datasets.items()
+                          if not isinstance(member, h5py.Dataset) or
+                          member.dtype.kind not in 'biuf']
+            if not_arrays:
+                problems.append(f"{where}: {', '.join(not_arrays)} must be numeric datasets")
+                continue
             if missing:
                 problems.append(f"{where} lacks {', '.join(missing)}")
                 continue
@@ -525,6 +538,12 @@ def network_split(data_argument, split, group, network, batch_size):
             if wrong:
                 problems.append(f"{where}: {'; '.join(wrong)}")
                 continue
+            from bstorm_cli.experiment.data_values import class_label_items, value_problems
+            labels = class_label_items(network)
+            for name, dataset in datasets.items():
+                message = value_problems(name, dataset, labels.get(name))
+                if message:
+                    raise BadInputError(f"{where}: {message}", location)
             try:
                 iterator = Minibatches(batch_size, shuffle=False, **datasets)
             except engine_errors() as error:

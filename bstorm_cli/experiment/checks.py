@@ -13,6 +13,7 @@ from it, and report problems the same way (one located line each):
 
 from bstorm_cli.errors import BadInputError
 from bstorm_cli.experiment.schemas import _did_you_mean
+from bstorm_cli.experiment.user_components import class_name, is_import_path
 
 #: hooks that can end a training run
 STOPPING_HOOKS = ('StopAfterEpoch', 'StopAfterThresholdReached', 'EarlyStopper')
@@ -20,12 +21,13 @@ STOPPING_HOOKS = ('StopAfterEpoch', 'StopAfterThresholdReached', 'EarlyStopper')
 MONITOR_HOOKS = ('MonitorScores', 'MonitorLoss')
 MAXIMIZED_SCORES = ('Accuracy', 'Hamming')
 #: names the trainer and the CLI use for their own logs and hooks
-RESERVED_HOOK_NAMES = ('rolling_training', 'bstorm_progress', 'bstorm_run')
+RESERVED_HOOK_NAMES = ('rolling_training', 'bstorm_progress', 'bstorm_run',
+                       'bstorm_log_files_update', 'bstorm_log_files_epoch')
 
 
 def hook_name(hook):
     """The name a hook logs under: its ``name`` or its class name."""
-    return hook.get('name') or hook['type']
+    return hook.get('name') or class_name(hook['type'])
 
 
 def check_training_setup(experiment):
@@ -70,7 +72,8 @@ def check_training_setup(experiment):
             if problem:
                 problems.append(problem)
         seen_names.setdefault(name, position)
-    if not any(hook['type'] in STOPPING_HOOKS for hook in trainer['hooks']):
+    if not any(hook['type'] in STOPPING_HOOKS or is_import_path(hook['type'])  # may stop
+               for hook in trainer['hooks']):
         problems.append(experiment.error(
             "no hook stops the training, so it would run forever", 'trainer', 'hooks',
             hint="add {type: StopAfterEpoch, max_epochs: 10}"))
@@ -95,7 +98,8 @@ def _check_log_name(experiment, log_name, earlier, hooks, where):
     hook = hooks[earlier[monitor]]
     if hook['type'] == 'MonitorScores' and entry:
         first = entry.split('.')[0]
-        entries = [scorer.get('name') or scorer['type'] for scorer in hook.get('scorers', ())]
+        entries = [scorer.get('name') or class_name(scorer['type'])
+                   for scorer in hook.get('scorers', ())]
         entries += ['total_loss']
         if first not in entries and not first.endswith('loss') and not first.startswith('Loss'):
             return experiment.error(
@@ -125,6 +129,24 @@ def check_data_fits_network(experiment, sources, network):
                     f"{_shape_text(found)} (data {_shape_text(iterator.data_shapes[input_name])}"
                     f"), but the network's input expects {_shape_text(expected)}", *where,
                     hint=_shape_hint(experiment)))
+    return problems
+
+
+def check_data_values(experiment, sources, network):
+    """Every data item the iterators read is finite; class labels fit the network."""
+    from bstorm_cli.experiment import build, data_values
+    labels = data_values.class_label_items(network)
+    problems, seen = [], set()
+    for name, iterator in sources.iterators.items():
+        for item in iterator.data_shapes:
+            dataset = build._find_dataset(iterator, item)
+            if dataset is None or id(dataset) in seen:
+                continue
+            seen.add(id(dataset))
+            message = data_values.value_problems(item, dataset, labels.get(item))
+            if message:
+                problems.append(experiment.error(f"{message} (read by iterator {name!r})",
+                                                 'data', 'iterators', name))
     return problems
 
 
@@ -203,7 +225,7 @@ def best_log(experiment):
         for hook in hooks:
             if hook['type'] == 'MonitorScores' and hook.get('scorers'):
                 scorer = hook['scorers'][0]
-                log = f"{hook_name(hook)}.{scorer.get('name') or scorer['type']}"
+                log = f"{hook_name(hook)}.{scorer.get('name') or class_name(scorer['type'])}"
                 break
             if hook['type'] == 'MonitorLoss':
                 log = f"{hook_name(hook)}.total_loss"
@@ -222,7 +244,7 @@ def _scorer_type_of(log, hooks):
     for hook in hooks:
         if hook_name(hook) == monitor:
             for scorer in hook.get('scorers') or ():
-                if (scorer.get('name') or scorer['type']) == entry:
+                if (scorer.get('name') or class_name(scorer['type'])) == entry:
                     return scorer['type']
     return None
 

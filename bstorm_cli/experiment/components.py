@@ -32,8 +32,8 @@ KIND_DESCRIPTIONS = {
 }
 
 #: base classes and helpers that are not components themselves
-_NOT_COMPONENTS = {'DataIterator', 'Initializer', 'ValueModifier', 'Scorer', 'Handler',
-                   'Hook', 'TrainingStepper', 'Schedule', 'Monitor'}
+_NOT_COMPONENTS = {'DataIterator', 'Initializer', 'ValueModifier', 'GradientModifier', 'Scorer',
+                   'Handler', 'Hook', 'TrainingStepper', 'Schedule', 'Monitor'}
 
 #: components an experiment file cannot express, with the reason (the docs list them)
 EXCLUDED = {
@@ -168,10 +168,15 @@ def argument_name(key):
 def default_as_json(value):
     """A constructor default as it is written in a schema and an experiment file.
 
-    Tuples become lists and numpy dtypes (``numpy.float32``) their names ('float32');
-    everything else is kept.
+    Tuples become lists, numpy dtypes (``numpy.float32``) their names ('float32') and
+    an infinite bound (``Exponential(minimum=-inf)``) null, since JSON has no
+    infinity (the constructors read null as "no bound"); everything else is kept.
     """
+    import math
+
     import numpy as np
+    if isinstance(value, float) and math.isinf(value):
+        return None
     if isinstance(value, tuple):
         return [default_as_json(item) for item in value]
     if isinstance(value, type) and issubclass(value, np.generic) or isinstance(value, np.dtype):

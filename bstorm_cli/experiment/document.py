@@ -11,7 +11,7 @@ import pathlib
 
 from bstorm_cli.errors import BadInputError, Location, MultipleBadInputError
 from bstorm_cli.experiment import overrides as overrides_module
-from bstorm_cli.experiment import schemas
+from bstorm_cli.experiment import schemas, user_components
 from bstorm_cli.experiment.yaml_loader import load_yaml_file
 
 
@@ -85,5 +85,7 @@ def load_experiment(path, set_arguments=(), limit=None):
     index = overrides_module.OverlayIndex(index, origins)
     raise_problems(schemas.validate_document(document, index), limit)
     resolved = schemas.fill_defaults(document)
-    return Experiment(path=path, document=document, resolved=resolved, index=index,
-                      overrides=list(set_arguments))
+    experiment = Experiment(path=path, document=document, resolved=resolved, index=index,
+                            overrides=list(set_arguments))
+    raise_problems(user_components.check_and_import(experiment), limit)
+    return experiment

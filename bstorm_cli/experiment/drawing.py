@@ -3,9 +3,9 @@
 import os
 import shutil
 import subprocess
-import tempfile
 
 from bstorm_cli.errors import BadInputError, Location, RunFailedError
+from brainstorm.utils import temporary_file_beside
 
 FORMATS = ('dot', 'svg', 'png', 'pdf')
 
@@ -21,8 +21,7 @@ def write_atomically(path, data):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise BadInputError("the output folder does not exist", Location(str(path)))
-    handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                                         suffix='.tmp', dir=folder)
+    handle, temporary = temporary_file_beside(path)
     try:
         with os.fdopen(handle, 'wb') as stream:
             stream.write(data.encode('utf-8') if isinstance(data, str) else data)

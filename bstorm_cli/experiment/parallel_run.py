@@ -151,8 +151,15 @@ class ParallelTrainingRun(TrainingRun):
         if self.is_root:
             super().record_epoch(epoch_nr, update_nr, logs)
             return
+        if self.divergence_reason(logs) is not None:  # as rank 0 decides, together
+            raise StopIteration('diverged')
         self.epochs_done, self.updates_done = epoch_nr, update_nr
         self.write_checkpoint('epoch')
+
+    def divergence_reason(self, logs):
+        """Decided together: diverged on every process if on any (rank 0's reason)."""
+        reasons = self.comm.allgather(super().divergence_reason(logs))
+        return next((reason for reason in reasons if reason is not None), None)
 
     def write_checkpoint(self, reason):
         if self.is_root:
@@ -160,9 +167,9 @@ class ParallelTrainingRun(TrainingRun):
         else:
             self.trainer.get_state()  # collective: the epoch's training pairs are gathered
 
-    def write_status(self, status, message=''):
+    def write_status(self, status, message='', **keywords):
         if self.is_root:
-            super().write_status(status, message)
+            super().write_status(status, message, **keywords)
 
     def execute(self, checkpoint=None):
         """Train on every process; an exception anywhere aborts the whole job."""

@@ -9,7 +9,9 @@ second gets ``-2``, ``-3``, ...)::
     last.h5             the network after the latest epoch (Network.from_hdf5)
     best.h5             the network at the best value of the watched log
     checkpoint.h5       network parameters, stepper, trainer, iterator and random states
-    status.json         'running' / 'finished' / 'interrupted' / 'failed', epochs, best
+    status.json         'running' / 'finished' / 'interrupted' / 'diverged' / 'failed',
+                        epochs, best (informative: the checkpoint says where training is)
+    .lock               held by the process training in the directory (run_lock)
 
 Every file is written under a temporary name in the same folder and renamed with
 ``os.replace``, so a kill at any moment leaves the previous version readable.
@@ -19,13 +21,13 @@ import datetime
 import json
 import os
 import pathlib
-import tempfile
 
 import numpy as np
 import yaml
 
 from bstorm_cli.errors import BadInputError, Location
 from bstorm_cli.experiment.overrides import override_label
+from brainstorm.utils import temporary_file_beside
 
 EXPERIMENT_FILE = 'experiment.yaml'
 LOGS_FILE = 'logs.h5'
@@ -67,8 +69,7 @@ def create_run_directory(output_folder, name):
 # ---- atomic writes -----------------------------------------------------------------------------
 
 def _temporary_in(path):
-    handle, temporary = tempfile.mkstemp(prefix='.' + pathlib.Path(path).name + '.',
-                                         suffix='.tmp', dir=pathlib.Path(path).parent)
+    handle, temporary = temporary_file_beside(path)
     return handle, temporary
 
 
@@ -111,6 +112,24 @@ def _remove(path):
 
 def write_json(path, data):
     write_text(path, json.dumps(data, indent=2, sort_keys=False) + '\n')
+
+
+def write_json_in_place_if_need_be(path, data):
+    """:func:`write_json`, else (no space, no permission for a new file) overwrite the
+    existing file in place; if that fails too, warn on stderr and go on."""
+    try:
+        write_json(path, data)
+        return
+    except OSError:
+        pass
+    try:
+        with open(path, 'w', encoding='utf-8') as stream:
+            stream.write(json.dumps(data, indent=2) + '\n')
+    except OSError as error:
+        from bstorm_cli import console
+        console.err().print(f"warning: {path}: cannot record the status "
+                            f"{data.get('status')!r}: {error.strerror}",
+                            markup=False, highlight=False)
 
 
 def write_experiment(path, resolved, source, overrides):
@@ -179,9 +198,18 @@ def _save_item(group, name, value):
         raise TypeError(f"cannot store {name!r} of type {type(value).__name__} in a checkpoint")
 
 
-def load_state(group):
-    """The nested state stored by :func:`save_state`."""
+def load_state(group, check_dataset=None, depth=0):
+    """The nested state stored by :func:`save_state`.
+
+    Args:
+        group (h5py.Group): where it is stored.
+        check_dataset (Optional[callable]): ``check_dataset(dataset, name)`` is called
+            before each dataset is read (to refuse hostile sizes).
+        depth (int): nesting level of ``group`` (deeper than 32 is refused).
+    """
     import h5py
+    if depth > 32:
+        raise ValueError(f"{group.name}: nested too deeply")
     kind = group.attrs.get('@kind', 'dict')
     items = {}
     for name, value in group.attrs.items():
@@ -189,8 +217,11 @@ def load_state(group):
             items[name[len('@json:'):]] = json.loads(value)
     for name, member in group.items():
         if isinstance(member, h5py.Group):
-            items[name] = load_state(member)
-        elif member.attrs.get('@scalar', False):
+            items[name] = load_state(member, check_dataset, depth + 1)
+            continue
+        if check_dataset is not None:
+            check_dataset(member, member.name)
+        if member.attrs.get('@scalar', False):
             items[name] = member[()]
         elif member.attrs.get('@list', False):
             items[name] = member[()].tolist()
@@ -218,6 +249,7 @@ def save_checkpoint(path, parameters, state, info):
 def load_checkpoint(path):
     """(parameters, state, info) from checkpoint.h5; a bad file is a BadInputError."""
     import h5py
+    from bstorm_cli.experiment import checkpoint_check
     location = Location(str(path))
     if not pathlib.Path(path).exists():
         raise BadInputError("no checkpoint in this run directory (the run was stopped "
@@ -227,20 +259,83 @@ def load_checkpoint(path):
             if h5file.attrs.get('format') != CHECKPOINT_FORMAT:
                 raise BadInputError("not a bstorm checkpoint", location)
             info = json.loads(h5file.attrs['info'])
-            parameters = h5file['parameters'][()]
-            state = load_state(h5file['state'])
-    except (OSError, KeyError, ValueError) as error:
+            parameters = h5file['parameters']
+            checkpoint_check.check_dataset(parameters, location, 'parameters')
+            parameters = parameters[()]
+            state = load_state(h5file['state'], lambda dataset, name:
+                               checkpoint_check.check_dataset(dataset, location, name))
+    except (OSError, KeyError, ValueError, TypeError, AttributeError,
+            RecursionError) as error:
         raise BadInputError(f"the checkpoint cannot be read ({error})", location) from error
+    checkpoint_check.check_contents(parameters, state, info, location)
     return parameters, state, info
+
+
+def checkpoint_is_finished(checkpoint):
+    """True if ``checkpoint`` (parameters, state, info) was taken after training ended."""
+    _, state, info = checkpoint
+    trainer_state = state.get('trainer') if isinstance(state, dict) else None
+    return info.get('reason') == 'finished' or (
+        isinstance(trainer_state, dict) and trainer_state.get('finished') is True)
+
+
+def complete_finished_run(folder, checkpoint):
+    """Resuming a finished run: record it as finished (status.json); train nothing.
+
+    ``last.h5`` was written before the checkpoint of the last epoch and stays as it is.
+    """
+    from bstorm_cli import console
+    from bstorm_cli.exit_codes import ExitStatus
+    _, state, info = checkpoint
+    run_state = state.get('run', {})
+    epochs, updates = run_state.get('epochs_done', 0), run_state.get('updates_done', 0)
+    status_path = pathlib.Path(folder) / STATUS_FILE
+    previous = read_status(status_path)
+    if previous.get('status') != 'finished':
+        previous.update({'status': 'finished', 'message': 'completed by --resume',
+                         'epochs': epochs, 'updates': updates,
+                         'best_value': run_state.get('best_value'),
+                         'best_epoch': run_state.get('best_epoch'), 'time': timestamp()})
+        write_json(status_path, previous)
+    console.err().print(f"{folder}: this run already finished ({epochs} epochs, {updates} "
+                        f"updates); there is nothing to resume", markup=False,
+                        highlight=False)
+    return ExitStatus.OK
+
+
+def read_status(path):
+    """status.json as a dict ({} when missing or unreadable: the checkpoint is what counts)."""
+    try:
+        status = json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return status if isinstance(status, dict) else {}
 
 
 # ---- logs ----------------------------------------------------------------------------------------
 
-def save_logs(path, logs):
-    """Trainer logs (nested dicts of lists of numbers) as HDF5: groups and datasets."""
+#: group of logs.h5 holding, per log, the epoch and update number of every entry
+STEPS_GROUP = '@steps'
+
+
+def save_logs(path, logs, steps=None):
+    """Trainer logs (nested dicts of lists of numbers) as HDF5: groups and datasets.
+
+    Args:
+        path: the file to write (atomically).
+        logs (dict): ``Trainer.logs``.
+        steps (Optional[dict]): ``Trainer.log_steps``; stored under ``@steps/NAME/``
+            as the datasets ``epoch_nr`` and ``update_nr``.
+    """
     def fill(h5file):
         h5file.attrs['format'] = 'bstorm-logs'
         _write_logs(h5file, logs)
+        if steps:
+            group = h5file.create_group(STEPS_GROUP)
+            for name, numbers in steps.items():
+                entry = group.create_group(_escape(name))
+                for key in ('epoch_nr', 'update_nr'):
+                    entry.create_dataset(key, data=np.asarray(numbers[key], dtype=np.int64))
     write_hdf5(path, fill)
 
 
@@ -259,13 +354,41 @@ def _write_logs(group, logs):
 
 
 def read_logs(path):
-    """Flat {dotted log name: 1-D numpy array} of a logs.h5 file."""
+    """Flat {dotted log name: 1-D numpy array} of a logs.h5 file.
+
+    Each dataset is checked from its metadata before it is read (see
+    ``checkpoint_check.check_dataset``): a damaged or hostile file is a BadInputError.
+    """
     import h5py
+    from bstorm_cli.experiment.checkpoint_check import check_dataset
     found = {}
 
     def visit(name, member):
-        if isinstance(member, h5py.Dataset):
+        if isinstance(member, h5py.Dataset) and not name.startswith(STEPS_GROUP + '/'):
+            check_dataset(member, Location(str(path)), name)
             found['.'.join(_unescape(part) for part in name.split('/'))] = member[()]
     with h5py.File(path, 'r') as h5file:
         h5file.visititems(visit)
     return found
+
+
+def read_log_steps(path):
+    """{top-level log name: (epoch numbers, update numbers)} of a logs.h5 file ({} if the
+    file predates them)."""
+    import h5py
+    steps = {}
+    with h5py.File(path, 'r') as h5file:
+        group = h5file.get(STEPS_GROUP)
+        if not isinstance(group, h5py.Group):
+            return steps
+        from bstorm_cli.experiment.checkpoint_check import check_dataset
+        for name, entry in group.items():
+            try:
+                numbers = []
+                for key in ('epoch_nr', 'update_nr'):
+                    check_dataset(entry[key], Location(str(path)), f"{name}/{key}")
+                    numbers.append(np.asarray(entry[key][()]).ravel())
+                steps[_unescape(name)] = tuple(numbers)
+            except (KeyError, TypeError, AttributeError):
+                continue
+    return steps

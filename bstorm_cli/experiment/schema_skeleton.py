@@ -123,6 +123,25 @@ def skeleton_definition(kind, name):
     return definition
 
 
+#: kinds whose components may be the user's own, named ``MODULE:NAME`` (see user_components)
+IMPORTABLE_KINDS = ('layer', 'iterator', 'initializer', 'modifier', 'scorer', 'stepper',
+                    'schedule', 'hook')
+
+
+def type_property(kind, names):
+    """The schema of a component's ``type``: one of ``names``, or for the kinds users may
+    extend, a ``MODULE:NAME`` import path (an if/then/else, so that an unknown name still
+    gets the "unknown type, did you mean" error of the enum)."""
+    choice = {'description': f'the {kind} type', 'enum': names}
+    if kind not in IMPORTABLE_KINDS:
+        return choice
+    return {'description': f"the {kind} type: one of the names below, or MODULE:NAME, a "
+                           f"{kind} of your own from a module listed in imports:",
+            'if': {'type': 'string', 'pattern': ':'},
+            'then': {'$ref': 'experiment.schema.json#/$defs/import_path'},
+            'else': choice}
+
+
 def update_kind_schema(kind):
     """Add missing definitions to ``schemas/<kind>.schema.json``; return the added names."""
     path = kind_schema_file(kind)
@@ -140,7 +159,7 @@ def update_kind_schema(kind):
             added.append(name)
     names = sorted(definitions)
     schema['$defs'] = {name: definitions[name] for name in names}
-    schema['properties'] = {'type': {'description': f'the {kind} type', 'enum': names}}
+    schema['properties'] = {'type': type_property(kind, names)}
     schema.pop('allOf', None)
     chain = [{'if': {'properties': {'type': {'const': name}}, 'required': ['type']},
               'then': {'$ref': f'#/$defs/{name}'}} for name in names]

@@ -15,6 +15,7 @@ import copy
 import difflib
 import functools
 import json
+import math
 import pathlib
 
 from bstorm_cli.errors import BadInputError
@@ -242,7 +243,24 @@ def validate_document(data, index, kind=ROOT_SCHEMA):
             key = (path, message)
             if key not in problems:
                 problems[key] = BadInputError(message, index.locate(path), hint)
+    reported = {path for path, _ in problems}
+    for path, value in _non_finite_numbers(data, ()):
+        if path not in reported:
+            problems[(path, 'non-finite')] = BadInputError(
+                f"expected a finite number, got {value}", index.locate(path))
     return sort_problems(problems.values())
+
+
+def _non_finite_numbers(data, path):
+    """(path, value) of every NaN or infinity in ``data``: no experiment value is one."""
+    if isinstance(data, float) and not math.isfinite(data):
+        yield path, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _non_finite_numbers(value, path + (key,))
+    elif isinstance(data, list):
+        for position, value in enumerate(data):
+            yield from _non_finite_numbers(value, path + (position,))
 
 
 def sort_problems(problems):

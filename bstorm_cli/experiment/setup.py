@@ -9,6 +9,7 @@ import dataclasses
 import pathlib
 
 from bstorm_cli.errors import BadInputError
+from bstorm_cli.log_files import check_logging
 from bstorm_cli.experiment import build, checks
 from bstorm_cli.experiment.document import raise_problems
 
@@ -67,7 +68,7 @@ def build_run(experiment, run_folder, handler_override=None, limit=None):
     from brainstorm.randomness import global_rnd
     resolved = experiment.resolved
     locate = experiment.index.locate
-    problems = list(checks.check_training_setup(experiment))
+    problems = list(checks.check_training_setup(experiment)) + check_logging(experiment)
     setup = RunSetup(experiment)
     global_rnd.set_seed(resolved['seed'])
     try:
@@ -83,7 +84,10 @@ def build_run(experiment, run_folder, handler_override=None, limit=None):
             except BadInputError as error:
                 problems.append(error)
         if setup.network is not None:
-            problems += checks.check_data_fits_network(experiment, setup.sources, setup.network)
+            shape_problems = checks.check_data_fits_network(experiment, setup.sources,
+                                                            setup.network)
+            problems += shape_problems or checks.check_data_values(
+                experiment, setup.sources, setup.network)
             problems += checks.check_buffer_paths(experiment, setup.network)
             setup.network.compute_data_deltas = build.data_deltas_wanted(resolved)
             try:

@@ -21,9 +21,12 @@ import numpy as np
 
 from brainstorm.hooks.base import Hook
 
-from bstorm_cli.errors import BadInputError, RunFailedError
+from bstorm_cli.errors import BadInputError, Location, RunFailedError
+from bstorm_cli.log_files import log_file_hooks
+from bstorm_cli.network_summary import summary_attributes
 from bstorm_cli.exit_codes import ExitStatus
 from bstorm_cli.experiment import checks, run_dir
+from bstorm_cli.experiment.divergence import DIVERGED_NETWORK, DivergenceCheck
 from bstorm_cli.progress import TrainingDisplay, UpdateProgressHook
 
 
@@ -48,7 +51,7 @@ def _latest(logs, log_name):
         value = float(values[-1])
     except (TypeError, ValueError):
         return None
-    return None if math.isnan(value) else value
+    return value if math.isfinite(value) else None  # best is never NaN or infinite
 
 
 class RunRecorder(Hook):
@@ -76,6 +79,9 @@ class TrainingRun:
         self.trainer = None
         self.display = None
         self.stop_signal = None
+        self.divergence = DivergenceCheck.for_hooks(setup.hooks)
+        #: why the run diverged (None while it has not)
+        self.diverged = None
         self.best_log, self.best_criterion = checks.best_log(setup.experiment)
         self.best_value = None
         self.best_epoch = None
@@ -88,23 +94,42 @@ class TrainingRun:
     def path(self, name):
         return self.folder / name
 
-    def write_status(self, status, message=''):
-        run_dir.write_json(self.path(run_dir.STATUS_FILE), {
+    def write_status(self, status, message='', in_place_fallback=False):
+        """Write status.json; with ``in_place_fallback``, where the atomic write fails
+        (disk full, folder made read-only) overwrite the old file in place, and where
+        that fails too, say so on stderr."""
+        writer = run_dir.write_json_in_place_if_need_be if in_place_fallback else \
+            run_dir.write_json
+        writer(self.path(run_dir.STATUS_FILE), {
             'status': status, 'message': message, 'epochs': self.epochs_done,
             'updates': self.updates_done, 'best_log': self.best_log,
             'best_value': self.best_value, 'best_epoch': self.best_epoch,
             'time': run_dir.timestamp()})
 
+    def save_logs(self):
+        run_dir.save_logs(self.path(run_dir.LOGS_FILE), self.trainer.logs,
+                          self.trainer.log_steps)
+
     def write_checkpoint(self, reason):
         network = self.setup.network
         state = {'trainer': self.trainer.get_state(),
                  'global_rnd': _global_random_state(),
-                 'run': {'best_value': self.best_value, 'best_epoch': self.best_epoch,
+                 'run': {'best_log': self.best_log,
+                         'best_value': self.best_value, 'best_epoch': self.best_epoch,
                          'epochs_done': self.epochs_done, 'updates_done': self.updates_done}}
         info = {'reason': reason, 'epoch': self.epochs_done, 'update': self.updates_done,
                 'time': run_dir.timestamp()}
         run_dir.save_checkpoint(self.path(run_dir.CHECKPOINT_FILE), network.get('parameters'),
                                 state, info)
+
+    def save_network(self, file_name, comment):
+        """Save the network with the experiment's summary (``bstorm info`` shows it)."""
+        experiment = self.setup.experiment
+        self.setup.network.save_as_hdf5(
+            str(self.path(file_name)), comment=comment,
+            attributes=summary_attributes(experiment.name, experiment.resolved['seed'],
+                                          self.epochs_done, self.updates_done, self.best_log,
+                                          self.best_value, self.best_epoch))
 
     def _is_better(self, value):
         if value is None:
@@ -115,22 +140,56 @@ class TrainingRun:
             value < self.best_value
 
     def record_epoch(self, epoch_nr, update_nr, logs):
-        """Save logs, last/best network, checkpoint and status; print the epoch's row."""
-        self.epochs_done, self.updates_done = epoch_nr, update_nr
+        """Save logs, last/best network, checkpoint and status; print the epoch's row.
+
+        A diverged state is written beside the run's files (never over them) and stops
+        the training.
+        """
         network = self.setup.network
-        run_dir.save_logs(self.path(run_dir.LOGS_FILE), logs)
+        self.save_logs()
+        reason = self.divergence_reason(logs)
+        if reason is not None:
+            if epoch_nr > 0:
+                self.display.epoch_row(epoch_nr, logs)
+            self.record_divergence(epoch_nr, reason)
+            raise StopIteration(f"diverged: {reason}")
+        self.epochs_done, self.updates_done = epoch_nr, update_nr
         if epoch_nr > 0:
-            network.save_as_hdf5(str(self.path(run_dir.LAST_NETWORK)),
-                                 comment=f"{self.setup.experiment.name}: epoch {epoch_nr}")
             value = _latest(logs, self.best_log)
-            if self._is_better(value) or (self.best_log is None):
+            better = self._is_better(value) or (self.best_log is None)
+            if better:
                 self.best_value, self.best_epoch = value, epoch_nr
-                network.save_as_hdf5(str(self.path(run_dir.BEST_NETWORK)),
-                                     comment=f"best {self.best_log} = {value} at epoch "
-                                             f"{epoch_nr}" if self.best_log else 'last epoch')
+            self.save_network(run_dir.LAST_NETWORK, f"{self.setup.experiment.name}: epoch "
+                                                    f"{epoch_nr}")
+            if better:
+                self.save_network(run_dir.BEST_NETWORK,
+                                  f"best {self.best_log} = {value} at epoch {epoch_nr}"
+                                  if self.best_log else 'last epoch')
             self.display.epoch_row(epoch_nr, logs)
         self.write_checkpoint('epoch')
         self.write_status('running')
+
+    def divergence_reason(self, logs):
+        """Why the run has diverged, or None (see ``divergence.DivergenceCheck``)."""
+        return self.divergence.reason(self.setup.network, logs, self.trainer.stop_reason)
+
+    def record_divergence(self, epoch_nr, reason):
+        """Keep the non-finite network beside the run's files, in diverged.h5."""
+        if self.diverged is not None:
+            return
+        self.diverged = f"diverged in epoch {epoch_nr}: {reason}"
+        self.setup.network.save_as_hdf5(str(self.path(DIVERGED_NETWORK)),
+                                        comment=self.diverged)
+
+    def _end_diverged(self):
+        kept = [name for name in (run_dir.CHECKPOINT_FILE, run_dir.LAST_NETWORK)
+                if self.path(name).exists()]
+        message = (f"{self.diverged}; {' and '.join(kept) or 'nothing'} kept from epoch "
+                   f"{self.epochs_done}, the last finite one; the diverged network is in "
+                   f"{DIVERGED_NETWORK}")
+        self.write_status('diverged', message)
+        self.display.summary([message, f"run directory: {self.folder}"])
+        return ExitStatus.DIVERGED
 
     # ---- signals ---------------------------------------------------------------------------
     def _on_signal(self, number, frame):
@@ -163,7 +222,7 @@ class TrainingRun:
         carry_state = setup.experiment.resolved['trainer'].get('carry_state', False)
         trainer = Trainer(setup.stepper, verbose=True, carry_state=carry_state)
         trainer.train_scorers = list(setup.train_scorers)
-        for hook in setup.hooks:
+        for hook in setup.hooks + log_file_hooks(setup.experiment, self.folder):
             trainer.add_hook(hook)
         trainer.add_hook(UpdateProgressHook(self.display))
         trainer.add_hook(RunRecorder(self))
@@ -179,9 +238,10 @@ class TrainingRun:
     def _restore(self, parameters, state, info):
         network = self.setup.network
         if parameters.shape != network.get('parameters').shape:
-            raise BadInputError(f"the checkpoint holds {parameters.size} parameters, the "
-                                f"experiment's network has {network.get('parameters').size}",
-                                None)
+            raise BadInputError(f"the checkpoint's parameters have the shape "
+                                f"{parameters.shape}, the experiment's network needs "
+                                f"{network.get('parameters').shape}",
+                                Location(str(self.path(run_dir.CHECKPOINT_FILE))))
         network.handler.set_from_numpy(network.buffer.parameters,
                                        parameters.astype(network.handler.dtype))
         self.trainer.set_state(state['trainer'])
@@ -195,11 +255,8 @@ class TrainingRun:
     def execute(self, checkpoint=None):
         """Train to the end (or until stopped); return an ExitStatus."""
         setup = self.setup
-        sources = setup.sources
         training_name = setup.experiment.resolved['trainer']['training_iterator']
-        training_iterator = sources.iterators[training_name]
-        others = {name: iterator for name, iterator in sources.iterators.items()
-                  if name != training_name}
+        training_iterator = setup.sources.iterators[training_name]
         max_epochs = min((hook.get('max_epochs') for hook in
                           setup.experiment.resolved['trainer']['hooks']
                           if hook['type'] == 'StopAfterEpoch'), default=None)
@@ -211,13 +268,36 @@ class TrainingRun:
                               f"(update {self.updates_done})")
         self._install_signal_handlers()
         try:
-            self.trainer.train(setup.network, training_iterator, **others)
+            return self._train_and_finish()
         except KeyboardInterrupt:
+            # a second Ctrl-C, during the training or while its end is written
             self.display.close_bar()
             self.write_status('interrupted', 'stopped at once by a second Ctrl-C; '
-                                             'resume continues after the last epoch')
+                                             'resume continues after the last checkpoint')
             raise
-        except (StopIteration, RuntimeError, ArithmeticError, MemoryError) as error:
+        finally:
+            self._restore_signal_handlers()
+
+    def _train_and_finish(self):
+        setup = self.setup
+        sources = setup.sources
+        training_name = setup.experiment.resolved['trainer']['training_iterator']
+        others = {name: iterator for name, iterator in sources.iterators.items()
+                  if name != training_name}
+        try:
+            # overflow is expected when a run diverges, which is checked after every
+            # epoch and reported as such; numpy's warnings about it would only be noise
+            with np.errstate(over='ignore', invalid='ignore'):
+                self.trainer.train(setup.network, sources.iterators[training_name], **others)
+        except KeyboardInterrupt:
+            raise
+        except (OSError, MemoryError) as error:  # disk full, no permission, out of memory
+            self.display.close_bar()
+            from bstorm_cli.main import resource_error_line
+            line = resource_error_line(error) or f"error: {error}"
+            self.write_status('failed', line[len('error: '):], in_place_fallback=True)
+            raise RunFailedError(f"training stopped: {line[len('error: '):]}") from error
+        except (StopIteration, RuntimeError, ArithmeticError) as error:
             self.display.close_bar()
             self.write_status('failed', str(error))
             raise RunFailedError(f"training failed: {type(error).__name__}: {error}") \
@@ -231,26 +311,30 @@ class TrainingRun:
             if isinstance(error, BrainstormError):
                 raise RunFailedError(f"training failed: {error}") from error
             raise
-        finally:
-            self._restore_signal_handlers()
         logs = self.trainer.logs
-        self.epochs_done = self.trainer.current_epoch_nr
+        if self.diverged is None:  # stopped inside an epoch (StopOnNan on updates)
+            reason = self.divergence_reason(logs)
+            if reason is not None:
+                self.save_logs()
+                self.record_divergence(self.trainer.current_epoch_nr, reason)
+        if self.diverged is not None:
+            return self._end_diverged()
+        self.epochs_done = self.trainer.completed_epochs
         self.updates_done = self.trainer.current_update_nr
-        run_dir.save_logs(self.path(run_dir.LOGS_FILE), logs)
+        self.save_logs()
         if self.stop_signal is not None or self.trainer.interrupted:
             self.stop_signal = self.stop_signal or 'stop request'
             self.write_checkpoint(self.stop_signal)
             self.write_status('interrupted', f"{self.stop_signal}; resume with bstorm train "
                                              f"--resume {self.folder}")
             self.display.summary([f"interrupted by {self.stop_signal} in epoch "
-                                  f"{self.epochs_done + 1}; checkpoint written",
+                                  f"{self.epochs_done + 1} ({self.epochs_done} complete); "
+                                  f"checkpoint written",
                                   f"resume: bstorm train --resume {self.folder}"])
             return ExitStatus.INTERRUPTED
-        setup.network.save_as_hdf5(str(self.path(run_dir.LAST_NETWORK)),
-                                   comment=f"{setup.experiment.name}: end of training")
+        self.save_network(run_dir.LAST_NETWORK, f"{setup.experiment.name}: end of training")
         if not self.path(run_dir.BEST_NETWORK).exists():
-            setup.network.save_as_hdf5(str(self.path(run_dir.BEST_NETWORK)),
-                                       comment='last epoch')
+            self.save_network(run_dir.BEST_NETWORK, 'last epoch')
         self.write_checkpoint('finished')
         self.write_status('finished')
         self.display.summary(self.summary_lines())
@@ -272,7 +356,10 @@ class TrainingRun:
             lines.append(f"best {self.best_log}: {self.best_value:.4f} (epoch {self.best_epoch})")
         final = _latest(self.trainer.logs, self.best_log) if self.trainer else None
         if final is not None:
-            lines.append(f"final {self.best_log}: {final:.4f}")
+            # 'final' only for a run that ended; an interrupted one has a latest value
+            ended = self.stop_signal is None and not self.trainer.interrupted and \
+                self.diverged is None
+            lines.append(f"{'final' if ended else 'latest'} {self.best_log}: {final:.4f}")
         return lines
 
 

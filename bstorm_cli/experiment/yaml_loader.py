@@ -7,7 +7,10 @@ The loader is a ``SafeLoader`` (no Python tags, nothing executed) that
   and ``off`` stay strings, as in YAML 1.2;
 * reads ``017`` as the integer 17 rather than octal 15;
 * rejects duplicate keys, naming both places;
-* records the line and column of every node, so errors point into the file.
+* records the line and column of every node, so errors point into the file;
+* refuses tags it does not know (``!!python/...`` on any node), recursive aliases,
+  nesting deeper than :data:`MAX_DEPTH` and documents that aliases expand to more than
+  :data:`MAX_NODES` values (an "alias bomb" grows exponentially from a few lines).
 """
 
 import re
@@ -23,6 +26,13 @@ _FLOAT = re.compile(r'''^[-+]?(?:
       | \.(?:inf|Inf|INF)
       | \.(?:nan|NaN|NAN))$''', re.X)
 _BOOL = re.compile(r'^(?:true|True|TRUE|false|False|FALSE)$')
+#: deepest nesting of mappings and sequences an experiment may have
+MAX_DEPTH = 64
+#: most values (mapping entries, list items, scalars) a document may expand to, aliases
+#: counted once per use; real experiments have a few hundred
+MAX_NODES = 100_000
+#: the collection tags of plain YAML; any other tag on a mapping or sequence is refused
+_PLAIN_COLLECTION_TAGS = ('tag:yaml.org,2002:map', 'tag:yaml.org,2002:seq')
 _INT = re.compile(r'^[-+]?(?:0|[1-9][0-9_]*|0[0-9_]+|0x[0-9a-fA-F_]+|0o[0-7_]+)$')
 
 
@@ -85,13 +95,55 @@ def format_path(path):
     return text
 
 
-def _build(node, loader, path, index):
+def _location(index, node, path):
+    mark = node.start_mark
+    return Location(index.file_name, mark.line + 1, mark.column + 1, format_path(path))
+
+
+class _Budget:
+    """What a document may still expand to, and the nodes on the path being built."""
+
+    def __init__(self):
+        self.nodes_left = MAX_NODES
+        self.open = set()
+
+
+def _build(node, loader, path, index, budget=None):
+    budget = budget or _Budget()
+    budget.nodes_left -= 1
+    if budget.nodes_left < 0:
+        raise BadInputError(f"the document expands to more than {MAX_NODES:,} values "
+                            f"(aliases repeating aliases?)", _location(index, node, path))
+    if len(path) > MAX_DEPTH:
+        raise BadInputError(f"nested more than {MAX_DEPTH} levels deep",
+                            _location(index, node, path))
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        if node.tag not in _PLAIN_COLLECTION_TAGS:
+            raise BadInputError(f"unsupported YAML tag {node.tag!r}; experiment files hold "
+                                f"plain mappings, lists and scalars",
+                                _location(index, node, path))
+        if id(node) in budget.open:
+            raise BadInputError("recursive alias: this value contains itself",
+                                _location(index, node, path))
+        budget.open.add(id(node))
+        try:
+            return _build_collection(node, loader, path, index, budget)
+        finally:
+            budget.open.discard(id(node))
+    index.add(path, node)
+    return loader.construct_object(node, deep=True)
+
+
+def _build_collection(node, loader, path, index, budget):
     index.add(path, node)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         result = {}
         seen = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise BadInputError("mapping keys must be plain scalars",
+                                    _location(index, key_node, path))
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 mark = key_node.start_mark
@@ -106,12 +158,10 @@ def _build(node, loader, path, index):
                     Location(index.file_name, mark.line + 1, mark.column + 1,
                              format_path(path + (key,))))
             seen[key] = key_node.start_mark.line + 1
-            result[key] = _build(value_node, loader, path + (key,), index)
+            result[key] = _build(value_node, loader, path + (key,), index, budget)
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, loader, path + (position,), index)
-                for position, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return [_build(item, loader, path + (position,), index, budget)
+            for position, item in enumerate(node.value)]
 
 
 def load_yaml(text, file_name='<string>'):
@@ -139,6 +189,10 @@ def load_yaml(text, file_name='<string>'):
         raise BadInputError(f"invalid YAML: {problem}", location) from error
     except yaml.reader.ReaderError as error:
         raise _reader_error(error, text, file_name) from error
+    except RecursionError:
+        # PyYAML's parser recurses once per level before _build can count them
+        raise BadInputError(f"nested more than {MAX_DEPTH} levels deep",
+                            Location(file_name)) from None
     except yaml.YAMLError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else 'error'
         raise BadInputError(f"invalid YAML: {first_line}", Location(file_name)) from error

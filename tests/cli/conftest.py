@@ -55,3 +55,15 @@ def bstorm(capsys):
     def run(*arguments):
         return run_in_process(capsys, *arguments)
     return run
+
+
+@pytest.fixture(scope='session')
+def tiny_run(tmp_path_factory):
+    """A finished run of experiments/valid/tiny.yaml (3 epochs), shared by the tests that
+    only read a run directory (predict, export, info)."""
+    folder = tmp_path_factory.mktemp('tiny_run')
+    result = run_subprocess('train', EXPERIMENTS / 'valid' / 'tiny.yaml', '--out', folder,
+                            cwd=folder)
+    assert result.exit_code == 0, result.stderr
+    (run,) = folder.iterdir()
+    return run

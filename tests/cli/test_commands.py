@@ -15,8 +15,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXPERIMENTS = pathlib.Path(__file__).resolve().parent / 'experiments'
 TINY = EXPERIMENTS / 'valid' / 'tiny.yaml'
 GRAPH = EXPERIMENTS / 'valid' / 'graph.yaml'
-COMMANDS = ['train', 'validate', 'evaluate', 'extract', 'info', 'draw-net', 'plot', 'schema',
-            'data', 'data prepare', 'data list', 'generate']
+COMMANDS = ['train', 'validate', 'evaluate', 'extract', 'predict', 'export', 'info', 'draw-net',
+            'plot', 'schema', 'data', 'data prepare', 'data list', 'generate']
 
 
 def bstorm(*arguments, cwd=ROOT, env=None):
@@ -148,6 +148,26 @@ def test_evaluate_table_and_json(trained_run):
     assert set(report['results']) == {'total_loss', 'acc'}
 
 
+def test_evaluate_runs_a_brainstorm_0_5_user_scorer(trained_run, monkeypatch):
+    # bstorm evaluate's own evaluation path, given a scorer that defines only __call__
+    from brainstorm.scorers import Scorer
+    from bstorm_cli.commands import evaluate as evaluate_module
+
+    class CountCorrect(Scorer):
+        def __call__(self, true_labels, predicted, mask=None):
+            return float((predicted.argmax(axis=1)[:, None] == true_labels).sum())
+
+    run, _ = trained_run
+    expected, _ = evaluate_module.evaluate_network(str(run / 'best.h5'), 'builtin:digits',
+                                                   'test', None, ['Accuracy'], 64)
+    monkeypatch.setattr(evaluate_module, 'scorers_from_arguments',
+                        lambda texts, network: [CountCorrect(name='correct')])
+    results, where = evaluate_module.evaluate_network(str(run / 'best.h5'), 'builtin:digits',
+                                                      'test', None, [], 64)
+    assert where == 'normalized_split/test'
+    assert results['correct'] == pytest.approx(expected['Accuracy'])
+
+
 def test_extract_streams_buffers_to_hdf5(trained_run, tmp_path):
     run, _ = trained_run
     output = tmp_path / 'features.h5'
@@ -241,8 +261,17 @@ def test_plot_csv_and_png(trained_run, tmp_path):
     csv = tmp_path / 'curves.csv'
     result = bstorm('plot', run, '-o', csv)
     assert result.returncode == 0, result.stderr
-    header = csv.read_text().splitlines()[0].split(',')
+    lines = csv.read_text().splitlines()
+    header = lines[0].split(',')
+    assert header[:2] == ['epoch', 'update']
     assert 'validation.Accuracy' in header and 'rolling_training.total_loss' in header
+    # one row per epoch: validation of epoch N beside the training loss of epoch N,
+    # and epoch 0 (before training) has a validation value but no training loss
+    rows = [dict(zip(header, line.split(','))) for line in lines[1:]]
+    assert [row['epoch'] for row in rows] == ['0', '1', '2']
+    assert rows[0]['rolling_training.total_loss'] == '' and rows[0]['validation.Accuracy']
+    assert all(row['rolling_training.total_loss'] and row['validation.Accuracy']
+               for row in rows[1:])
     png = tmp_path / 'curves.png'
     result = bstorm('plot', run, '-o', png)
     try:

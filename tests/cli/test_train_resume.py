@@ -1,6 +1,7 @@
 """Interrupting training (SIGTERM, SIGINT, SIGKILL at random moments) and resuming gives
 parameters bit-identical to an uninterrupted run on the CPU."""
 
+import csv
 import json
 import pathlib
 import random
@@ -93,12 +94,23 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, uninterrupte
     np.testing.assert_array_equal(_parameters(run), parameters)
     with h5py.File(run / 'logs.h5', 'r') as h5file:
         np.testing.assert_array_equal(h5file['validation/Accuracy'][()], accuracy)
+    # logs.csv was cut back to the checkpoint and continued: every value exactly once
+    with open(run / 'logs.csv', newline='') as stream:
+        logged = [row['validation.Accuracy'] for row in csv.DictReader(stream)]
+    np.testing.assert_allclose([float(value) for value in logged if value], accuracy, rtol=1e-6)
     assert json.loads((run / 'status.json').read_text())['status'] == 'finished'
 
 
-def test_a_finished_run_is_not_resumed(tmp_path):
+def test_a_finished_run_resumes_to_already_finished(tmp_path):
     result = _bstorm('train', EXPERIMENTS / 'valid' / 'tiny.yaml', '--out', tmp_path, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    again = _bstorm('train', '--resume', _single_run(tmp_path), cwd=tmp_path)
-    assert again.returncode == 2
-    assert 'this run finished' in again.stderr
+    run = _single_run(tmp_path)
+    last = (run / 'last.h5').read_bytes()
+    # status.json is not what counts: the checkpoint says the training ended
+    (run / 'status.json').write_text('{"status": "running"}')
+    again = _bstorm('train', '--resume', run, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert 'already finished (3 epochs' in again.stderr
+    assert (run / 'last.h5').read_bytes() == last
+    status = json.loads((run / 'status.json').read_text())
+    assert status['status'] == 'finished' and status['epochs'] == 3

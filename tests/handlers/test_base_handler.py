@@ -94,8 +94,49 @@ def test_numpy_handler_description_round_trip(dtype):
     assert type(again) is NumpyHandler and again.dtype == dtype
 
 
+REFERENCE_ACTIVATIONS = {
+    'linear': (lambda x: x, lambda y: np.ones_like(y)),
+    'rel': (lambda x: np.maximum(x, 0), lambda y: (y > 0).astype(float)),
+    'sigmoid': (lambda x: 1 / (1 + np.exp(-x)), lambda y: y * (1 - y)),
+    'tanh': (np.tanh, lambda y: 1 - y ** 2),
+    'el': (lambda x: np.where(x > 0, x, np.exp(x) - 1), lambda y: np.where(y > 0, 1, y + 1)),
+}
+
+
+@pytest.mark.parametrize('name', ACTIVATION_FUNCTIONS)
+def test_activation_dicts_and_inplace_variants_of_0_5(name):
+    handler = NumpyHandler(np.float64)
+    function, slope = REFERENCE_ACTIVATIONS[name]
+    x_values, dy_values = np.array([[-1.5, 0.25, 2.0]]), np.array([[1.0, -2.0, 3.0]])
+    expected_y = function(x_values)
+    expected_dx = dy_values * slope(expected_y)
+    y, dx = handler.zeros((1, 3)), handler.zeros((1, 3))
+    handler.act_func[name](x_values, y)
+    handler.act_func_deriv[name](x_values, y, dy_values, dx)
+    np.testing.assert_allclose(y, expected_y, rtol=1e-12)
+    np.testing.assert_allclose(dx, expected_dx, rtol=1e-12)
+    in_place = x_values.copy()
+    handler.inplace_act_func[name](in_place)
+    np.testing.assert_allclose(in_place, expected_y, rtol=1e-12)
+    deltas = dy_values.copy()
+    handler.inplace_act_func_deriv[name](expected_y, deltas)
+    np.testing.assert_allclose(deltas, expected_dx, rtol=1e-12)
+
+
+def test_activation_tables_are_mappings_of_every_activation():
+    handler = NumpyHandler(np.float64)
+    for table in (handler.act_func, handler.act_func_deriv, handler.inplace_act_func,
+                  handler.inplace_act_func_deriv):
+        assert sorted(table) == sorted(ACTIVATION_FUNCTIONS) and 'rel' in table
+        with pytest.raises(KeyError, match="unknown activation function 'relu'"):
+            table['relu']
+    assert get_description(handler) == {'@type': 'NumpyHandler', 'dtype': 'float64'}
+
+
 def test_defaults():
-    handler = default_handler()
+    handler = default_handler      # brainstorm 0.5: a module-level instance
+    import brainstorm.handlers
+    assert brainstorm.handlers.default_handler is handler
     assert type(handler) is NumpyHandler and handler.dtype == np.float32
     assert NumpyHandler().dtype == np.float32
     assert handler.context is None and handler.array_type is np.ndarray

@@ -100,27 +100,34 @@ def naive_conv_backward(inputs, weights, padding, stride, out_deltas):
 
 
 def naive_pool_forward(inputs, window, padding, stride, kind):
-    """Return outputs (and, for max, the window offsets of the maxima)."""
+    """Return outputs (and, for max, the window offsets of the maxima).
+
+    brainstorm 0.5's rules: padding never wins a max and does not count in an
+    average; a window entirely in the padding outputs 0 (its argmax: offset 0).
+    """
     n, height, width, channels = inputs.shape
     oh = out_size(height, window[0], padding, stride[0])
     ow = out_size(width, window[1], padding, stride[1])
     padded = pad(inputs, padding, -np.inf if kind == 'max' else 0.0)
+    inside = pad(np.ones((1, height, width, 1)), padding, 0.0)
     outputs = np.zeros((n, oh, ow, channels))
     argmax = np.zeros((n, oh, ow, channels))
     for b, y, x, c in itertools.product(range(n), range(oh), range(ow), range(channels)):
-        patch = padded[b, y * stride[0]:y * stride[0] + window[0],
-                       x * stride[1]:x * stride[1] + window[1], c]
+        rows = slice(y * stride[0], y * stride[0] + window[0])
+        cols = slice(x * stride[1], x * stride[1] + window[1])
+        patch, count = padded[b, rows, cols, c], inside[0, rows, cols, 0].sum()
         if kind == 'max':
-            outputs[b, y, x, c] = patch.max()
+            outputs[b, y, x, c] = patch.max() if count else 0.0
             argmax[b, y, x, c] = np.argmax(patch)  # first maximum, row-major
         else:
-            outputs[b, y, x, c] = patch.sum() / patch.size
+            outputs[b, y, x, c] = patch.sum() / count if count else 0.0
     return outputs, argmax
 
 
 def naive_pool_backward(inputs, window, padding, stride, out_deltas, kind, argmax):
     n, height, width, channels = inputs.shape
     _, oh, ow, _ = out_deltas.shape
+    inside = pad(np.ones((1, height, width, 1)), padding, 0.0)
     padded_deltas = np.zeros((n, height + 2 * padding, width + 2 * padding, channels))
     for b, y, x, c in itertools.product(range(n), range(oh), range(ow), range(channels)):
         top, left = y * stride[0], x * stride[1]
@@ -128,8 +135,10 @@ def naive_pool_backward(inputs, window, padding, stride, out_deltas, kind, argma
             i, j = divmod(int(argmax[b, y, x, c]), window[1])
             padded_deltas[b, top + i, left + j, c] += out_deltas[b, y, x, c]
         else:
-            padded_deltas[b, top:top + window[0], left:left + window[1], c] += (
-                out_deltas[b, y, x, c] / (window[0] * window[1]))
+            count = inside[0, top:top + window[0], left:left + window[1], 0].sum()
+            if count:
+                padded_deltas[b, top:top + window[0], left:left + window[1], c] += (
+                    out_deltas[b, y, x, c] / count)
     return padded_deltas[:, padding:padding + height, padding:padding + width]
 
 
@@ -157,6 +166,9 @@ POOL_CASES = [
     ('N2-3x2-p1-s11', (2, 5, 6, 2), (3, 2), 1, (1, 1)),
     ('N3-3x3-p2-s21', (3, 5, 5, 1), (3, 3), 2, (2, 1)),
     ('N2-2x3-p1-s12', (2, 4, 5, 2), (2, 3), 1, (1, 2)),
+    # padding as large as the window: some windows lie entirely in the padding
+    ('N2-2x2-p2-s22-padding-only-windows', (2, 4, 5, 2), (2, 2), 2, (2, 2)),
+    ('N1-3x2-p3-s12-padding-only-windows', (1, 3, 4, 2), (3, 2), 3, (1, 2)),
 ]
 
 
@@ -474,11 +486,32 @@ def test_maxpool_ties_pick_the_first_offset_and_padding_never_wins():
     np.testing.assert_array_equal(argmax[0, :, :, 0], [[3, 2, 2], [1, 0, 0], [1, 0, 0]])
 
 
-def test_avgpool_counts_padding_in_the_divisor():
-    inputs = np.ones((1, 1, 1, 1))
+def test_avgpool_divides_by_the_positions_inside_the_image():
+    inputs = np.ones((1, 1, 1, 1)) * 6.0
     outputs = np.zeros((1, 1, 1, 1))
     ModuleCaller()('avgpool2d_forward_batch', inputs, (3, 3), outputs, 1, (1, 1))
-    np.testing.assert_allclose(outputs, 1.0 / 9.0)
+    np.testing.assert_allclose(outputs, 6.0)   # one position inside: 6 / 1, not 6 / 9
+    inputs = np.arange(1.0, 5.0).reshape(1, 2, 2, 1)
+    outputs = np.zeros((1, 3, 3, 1))
+    ModuleCaller()('avgpool2d_forward_batch', inputs, (2, 2), outputs, 1, (1, 1))
+    # corners see one pixel, edges two, the centre all four
+    np.testing.assert_allclose(outputs[0, :, :, 0], [[1, 1.5, 2], [2, 2.5, 3], [3, 3.5, 4]])
+
+
+def test_a_max_window_entirely_in_the_padding_outputs_zero_and_takes_no_delta():
+    inputs = -np.ones((1, 1, 1, 1))
+    outputs, argmax = np.full((1, 2, 2, 1), np.nan), np.zeros((1, 2, 2, 1))
+    call = ModuleCaller()
+    call('maxpool2d_forward_batch', inputs, (1, 1), outputs, 1, (2, 2), argmax)
+    # windows at (-1, -1), (-1, 1), (1, -1) hold padding only; (1, 1) is outside too
+    np.testing.assert_array_equal(outputs[0, :, :, 0], [[0.0, 0.0], [0.0, 0.0]])
+    outputs, argmax = np.full((1, 3, 3, 1), np.nan), np.zeros((1, 3, 3, 1))
+    call('maxpool2d_forward_batch', inputs, (1, 1), outputs, 1, (1, 1), argmax)
+    np.testing.assert_array_equal(outputs[0, :, :, 0], [[0, 0, 0], [0, -1, 0], [0, 0, 0]])
+    in_deltas = np.zeros((1, 1, 1, 1))
+    call('maxpool2d_backward_batch', inputs, (1, 1), outputs, 1, (1, 1), argmax, in_deltas,
+         np.arange(1.0, 10.0).reshape(1, 3, 3, 1))
+    np.testing.assert_array_equal(in_deltas, [[[[5.0]]]])   # only the centre window's delta
 
 
 # ---------------------------------------------------------- scratch and errors

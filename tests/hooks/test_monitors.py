@@ -10,14 +10,15 @@ from brainstorm.hooks import (InfoUpdater, MonitorLayerDeltas, MonitorLayerGradi
                               MonitorLayerInOuts, MonitorLayerParameters, MonitorLoss,
                               MonitorScores, StopAfterEpoch)
 from brainstorm.hooks.monitors import buffer_statistics
-from brainstorm.scorers import Accuracy
+from brainstorm.scorers import Accuracy, Scorer
 from brainstorm.training import SgdStepper, Trainer
 from tests.training.nets import XOR_INPUTS, XOR_TARGETS, regression_data, regression_net, \
     xor_net
 
 
 def reference_statistics(array):
-    return {'min': array.min(), 'max': array.max(), 'mean': array.mean(), 'std': array.std()}
+    return {'min': array.min(), 'avg': array.mean(), 'max': array.max(), 'mean': array.mean(),
+            'std': array.std()}
 
 
 def test_buffer_statistics_match_numpy():
@@ -75,6 +76,20 @@ def test_monitor_layer_deltas():
         reference_statistics(net.get('Hidden.output_deltas.default')), rel=1e-12)
 
 
+@pytest.mark.parametrize('hook_class, prefix', [
+    (MonitorLayerParameters, 'MonitorParameters'), (MonitorLayerGradients, 'MonitorGradients'),
+    (MonitorLayerDeltas, 'MonitorDeltas'), (MonitorLayerInOuts, 'MonitorInOuts')])
+def test_layer_monitors_have_0_5_default_names_and_min_avg_max(hook_class, prefix):
+    hook = hook_class('Hidden', timescale='update')
+    assert hook.name == f"{prefix}_Hidden"
+    _, log = train_one_epoch(hook)
+    leaf = log
+    while 'min' not in leaf:
+        leaf = next(iter(leaf.values()))
+    assert list(leaf)[:3] == ['min', 'avg', 'max']
+    assert leaf['min'][-1] <= leaf['avg'][-1] <= leaf['max'][-1]
+
+
 def test_monitor_scores_logs_loss_and_accuracy_of_the_whole_data_set():
     net = xor_net(seed=4)
     inputs = np.concatenate([XOR_INPUTS] * 3, axis=1)
@@ -92,6 +107,29 @@ def test_monitor_scores_logs_loss_and_accuracy_of_the_whole_data_set():
     assert list(log) == ['total_loss', 'Accuracy']
     assert log['Accuracy'] == pytest.approx(expected_accuracy, rel=1e-12)
     assert log['total_loss'] == pytest.approx(net.get_loss_values()['total_loss'], rel=1e-12)
+
+
+class Misclassified(Scorer):
+    """A brainstorm 0.5 user's scorer: defines only __call__ and returns a sum."""
+
+    def __call__(self, true_labels, predicted, mask=None):
+        return float((predicted.argmax(axis=1)[:, None] != true_labels).sum())
+
+
+def test_monitor_scores_runs_a_0_5_user_scorer_over_uneven_batches():
+    net = xor_net(seed=4)
+    inputs = np.concatenate([XOR_INPUTS] * 3, axis=1)
+    targets = np.concatenate([XOR_TARGETS, XOR_TARGETS, 1 - XOR_TARGETS], axis=1)
+    monitor = MonitorScores('data', [Misclassified(out_name='Output.outputs.probabilities')],
+                            name='validation')
+    monitor.start(net, None, False, {'data': bs.Minibatches(5, shuffle=False, default=inputs,
+                                                            targets=targets)})
+    log = monitor(0, 0, net, None, {})
+    net.provide_external_data({'default': inputs, 'targets': targets})
+    net.forward_pass()
+    probabilities = net.get('Output.outputs.probabilities')[0]
+    assert log['Misclassified'] == pytest.approx(
+        np.mean(probabilities.argmax(axis=1) != targets[0, :, 0]), rel=1e-12)
 
 
 def test_monitor_loss_logs_the_losses_only():

@@ -127,3 +127,25 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 def test_filenames_are_checked(make):
     with pytest.raises(ValidationError, match="filename must be a non-empty string"):
         make()
+
+
+def test_load_network_returns_what_save_network_wrote(tmp_path):
+    hook = SaveNetwork(str(tmp_path / 'net.h5'))
+    net, _ = train(hook, epochs=2)
+    loaded = hook.load_network()
+    assert isinstance(loaded, bs.Network) and list(loaded.layers) == list(net.layers)
+    np.testing.assert_allclose(loaded.get('parameters'), net.get('parameters'), rtol=1e-6)
+
+
+@pytest.mark.parametrize('in_memory', [False, True], ids=['file', 'memory'])
+def test_load_best_network_returns_the_best_parameters(tmp_path, in_memory):
+    recorder = ParameterRecorder()
+    hook = SaveBestNetwork('monitor.value', filename=None if in_memory
+                           else str(tmp_path / 'best.h5'), criterion='min')
+    with pytest.raises(bs.errors.TrainingError, match="no best network saved yet"):
+        hook.load_best_network()
+    net, _ = train(ScriptedMonitor([5, 3, 1, 2, 4]), recorder, hook)
+    best = hook.load_best_network()
+    assert best is not net and list(best.layers) == list(net.layers)
+    np.testing.assert_allclose(best.get('parameters'), recorder.snapshots[2], rtol=1e-6)
+    assert not np.allclose(best.get('parameters'), net.get('parameters'))

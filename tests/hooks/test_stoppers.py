@@ -64,19 +64,57 @@ def test_early_stopper_on_the_update_timescale():
 
 
 @pytest.mark.parametrize('criterion, values, stop_epoch', [
-    ('at_least', [0.1, 0.5, 0.9, 0.95], 2), ('max', [0.1, 0.5, 0.9, 0.95], 2),
-    ('at_most', [3.0, 2.0, 0.5, 0.1], 2), ('min', [3.0, 2.0, 0.5, 0.1], 2)],
-    ids=['at_least', 'max-synonym', 'at_most', 'min-synonym'])
+    ('max', [0.1, 0.5, 0.9, 0.95], 2), ('min', [3.0, 2.0, 0.5, 0.1], 2)])
 def test_stop_after_threshold_reached(criterion, values, stop_epoch):
-    threshold = 0.9 if criterion in ('at_least', 'max') else 0.5
+    threshold = 0.9 if criterion == 'max' else 0.5
     trainer = train_with(ScriptedMonitor(values),
                          StopAfterThresholdReached('monitor.value', threshold, criterion))
     assert trainer.current_epoch_nr == stop_epoch
     assert 'monitor.value' in trainer.stop_reason
 
 
-def test_threshold_default_criterion_is_at_least():
-    assert StopAfterThresholdReached('a.b', 0.5).criterion == 'at_least'
+def test_threshold_default_criterion_is_min_as_documented():
+    hook = StopAfterThresholdReached('m.loss', 0.5)
+    assert hook.criterion == 'min'
+    hook(1, 1, None, None, {'m': {'loss': [0.7]}})
+    with pytest.raises(StopIteration, match=r"m.loss = 0.5 <= 0.5"):
+        hook(2, 2, None, None, {'m': {'loss': [0.7, 0.5]}})
+
+
+@pytest.mark.parametrize('criterion', ['at_least', 'at_most', 'above'])
+def test_threshold_takes_only_the_documented_criteria(criterion):
+    with pytest.raises(ValidationError, match="criterion must be one of 'min', 'max'"):
+        StopAfterThresholdReached('a.b', 0.5, criterion)
+
+
+def test_watchers_read_a_log_written_on_another_timescale():
+    # the monitor logs after every update (2 per epoch); the epoch watchers see the latest
+    monitor = ScriptedMonitor([5, 4, 3, 2, 1, 0.5, 0.4, 0.3, 0.2], timescale='update')
+    trainer = train_with(monitor, StopAfterThresholdReached('monitor.value', 0.45),
+                         max_epochs=10)
+    # entries at updates 0..5: 0.5 (<= 0.45? no) at update 5, 0.4 at update 6 = epoch 3
+    assert (trainer.current_epoch_nr, trainer.current_update_nr) == (3, 6)
+    trainer = train_with(ScriptedMonitor([3, 2, 1, 1, 1, 1, 1, 1, 1], timescale='update'),
+                         EarlyStopper('monitor.value', patience=3), max_epochs=10)
+    # best 1 at update 2; three more entries by update 5, seen at the end of epoch 3
+    assert trainer.current_epoch_nr == 3
+
+
+def test_a_watcher_may_read_a_user_hook_that_does_not_declare_its_logs():
+    class Reporter(bs.hooks.Hook):
+        def __call__(self, epoch_nr, update_nr, net, stepper, logs):
+            return {'score': 1.0 / (epoch_nr + 1)}
+
+    trainer = train_with(Reporter(name='mine', timescale='update', interval=2),
+                         StopAfterThresholdReached('mine.score', 0.3))
+    assert trainer.current_epoch_nr == 3
+
+
+def test_a_log_no_hook_provides_is_still_an_error_at_start():
+    with pytest.raises(bs.errors.TrainingError, match="no hook logs it"):
+        train_with(StopAfterThresholdReached('nobody.value', 0.5))
+    with pytest.raises(bs.errors.TrainingError, match="logs only value"):
+        train_with(ScriptedMonitor([1.0]), StopAfterThresholdReached('monitor.other', 0.5))
 
 
 @pytest.mark.parametrize('make, message', [

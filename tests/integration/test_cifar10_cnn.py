@@ -19,11 +19,11 @@ def test_cifar10_cnn_lowers_the_training_loss_in_a_few_updates(cifar10_small_hdf
         targets = f['normalized_split/training/targets'][:]
     bs.global_rnd.set_seed(42)
     net = bs.tools.create_net_from_spec('classification', (32, 32, 3), 10, CIFAR10_CNN_SPEC)
-    # the example's initialization (the spec string names the layers by type)
+    # the example's initialization (the spec string names repeated types _1, _2, ...)
     net.initialize({'Convolution2D*': {'W': Gaussian(0.01), 'bias': 0},
                     'FullyConnected': {'W': Gaussian(0.1), 'bias': 0},
                     'Output_projection': {'W': Gaussian(0.1), 'bias': 0}})
-    first_filters = net.get('Convolution2D.parameters.W')
+    first_filters = net.get('Convolution2D_1.parameters.W')
 
     def training_set_loss():
         data = bs.Minibatches(100, shuffle=False, default=images, targets=targets)
@@ -42,4 +42,4 @@ def test_cifar10_cnn_lowers_the_training_loss_in_a_few_updates(cifar10_small_hdf
     assert all(later < earlier for earlier, later in zip(epoch_losses, epoch_losses[1:])), \
         epoch_losses
     # the gradient reached the first convolution through three pooling layers
-    assert not np.array_equal(net.get('Convolution2D.parameters.W'), first_filters)
+    assert not np.array_equal(net.get('Convolution2D_1.parameters.W'), first_filters)

@@ -45,6 +45,10 @@ CASES = [
           {'default': (3, 3, 2)}, suffix='avg-k2-pad1'),
     _case('pooling2d', 'Pooling2D', {'kernel_size': (3, 2), 'type': 'avg', 'stride': 2},
           {'default': (5, 4, 1)}, suffix='avg-k3x2-stride2'),
+    *[_case('pooling2d', 'Pooling2D',
+            {'kernel_size': 2, 'type': kind, 'stride': 2, 'padding': 2},
+            {'default': (3, 3, 2)}, time_steps=1, suffix=f'{kind}-k2-pad2-padding-only-windows')
+      for kind in ('max', 'avg')],
     _case('batch_norm', 'BatchNorm', {}, {'default': (3,)}, time_steps=3,
           suffix='training'),
     _case('batch_norm', 'BatchNorm', {'decay': 0.5, 'epsilon': 0.1}, {'default': (2, 2, 3)},

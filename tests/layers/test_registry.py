@@ -16,7 +16,10 @@ REQUIRED_ARGUMENTS = {'size': 3, 'factor': 1.0, 'out_shapes': {'default': (2,)},
 
 def test_every_registered_layer_type_has_a_case():
     tested = {case.layer_type for case in ALL_CASES}
-    untested = sorted(set(registered_layer_types()) - tested)
+    # a user's layer (tests define some) registers itself too: only brainstorm's own count
+    built_in = {name for name, layer_class in registered_layer_types().items()
+                if layer_class.__module__.startswith('brainstorm.')}
+    untested = sorted(built_in - tested)
     assert not untested, f"layer types without a LayerCase: {untested}"
 
 

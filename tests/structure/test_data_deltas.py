@@ -8,7 +8,7 @@ from brainstorm.tools import create_net_from_spec
 
 # (in_shape, spec, the layers whose whole backward pass is data-only work)
 NETWORKS = {
-    'mlp': (6, 'D.2 F7 D F5', {'Input', 'Dropout'}),
+    'mlp': (6, 'D.2 F7 D F5', {'Input', 'Dropout_1'}),
     'mlp_no_dropout': (6, 'F5', {'Input'}),
     'lstm': (6, 'L5', {'Input'}),
     'recurrent': (6, 'R5', {'Input'}),
@@ -52,7 +52,7 @@ def test_first_layer_skips_only_inputs_from_data():
     net.compute_data_deltas = False
     skipped = {name: layer.skipped_input_deltas for name, layer in net.layers.items()
                if layer.skipped_input_deltas}
-    assert skipped == {'Dropout': {'default'}, 'FullyConnected': {'default'},
+    assert skipped == {'Dropout_1': {'default'}, 'FullyConnected_1': {'default'},
                        'Output': {'targets'}}
 
 

@@ -138,8 +138,31 @@ def test_unnamed_layers_get_type_names():
     inputs - 'targets' >> 'targets' - out
     out - 'loss' >> Loss()
     net = Network.from_layer(out)
-    assert list(net.layers) == ['Input', 'FullyConnected', 'FullyConnected_1', 'SoftmaxCE',
+    # brainstorm 0.5: a repeated base name is suffixed on *all* its layers
+    assert list(net.layers) == ['Input', 'FullyConnected_1', 'FullyConnected_2', 'SoftmaxCE',
                                 'Loss']
+
+
+def test_chain_of_the_issue_names_repeated_types_and_keeps_explicit_names():
+    out = (Input(out_shapes={'default': ('T', 'B', 4)}) >> FullyConnected(2) >>
+           FullyConnected(3) >> FullyConnected(1, name='OutputLayer'))
+    assert list(Network.from_layer(out).layers) == [
+        'Input', 'FullyConnected_1', 'FullyConnected_2', 'OutputLayer']
+
+
+def test_duplicate_explicit_names_are_suffixed_not_refused():
+    out = (Input(out_shapes={'default': ('T', 'B', 4)}) >> FullyConnected(2, name='Hid') >>
+           FullyConnected(3, name='Hid') >> FullyConnected(1, name='Out'))
+    assert list(Network.from_layer(out).layers) == ['Input', 'Hid_1', 'Hid_2', 'Out']
+
+
+def test_suffixes_skip_names_other_layers_hold():
+    out = (Input(out_shapes={'default': ('T', 'B', 4)}) >> FullyConnected(2) >>
+           FullyConnected(3, name='FullyConnected_1') >> FullyConnected(1) >>
+           FullyConnected(5))
+    assert list(Network.from_layer(out).layers) == [
+        'Input', 'FullyConnected_2', 'FullyConnected_1', 'FullyConnected_3',
+        'FullyConnected_4']
 
 
 # ---- validation errors ------------------------------------------------------------------
@@ -744,3 +767,27 @@ def test_a_saved_network_with_modifiers_loads_in_a_fresh_process(tmp_path):
     result = subprocess.run([sys.executable, '-c', load, str(filename)], capture_output=True,
                             text=True, check=True)
     assert result.stdout.strip() == 'ClipValues'
+
+
+def test_a_network_larger_than_memory_is_refused_before_allocating(monkeypatch):
+    from brainstorm.errors import NetworkValidationError
+    from brainstorm.structure import buffers
+    monkeypatch.setattr(buffers, 'physical_memory_bytes', lambda: 10_000)
+    inp = Input(out_shapes={'default': ('T', 'B', 10)})
+    with pytest.raises(NetworkValidationError, match=r"the network has 2,200 parameters: they "
+                                                     r"and their gradients need"):
+        Network.from_layer(inp >> FullyConnected(200, name='Big'))
+    # one that fits is built as before
+    Network.from_layer(Input(out_shapes={'default': ('T', 'B', 10)}) >>
+                       FullyConnected(20, name='Small'))
+
+
+@pytest.mark.parametrize('key', ['__class__', '__dict__', 'net', 'run', 'start', 123])
+def test_a_description_sets_only_data_attributes(key):
+    import brainstorm.training.steppers  # noqa: F401 (registers SgdStepper)
+    from brainstorm.describable import create_from_description
+    from brainstorm.errors import DescriptionError
+    with pytest.raises(DescriptionError, match='is not an attribute a description may set'):
+        create_from_description({'@type': 'SgdStepper', key: 'x'})
+    assert create_from_description({'@type': 'SgdStepper', 'learning_rate': 0.5}) \
+        .learning_rate == 0.5

@@ -64,6 +64,31 @@ def test_split_sizes(parts, sizes):
     np.testing.assert_array_equal(np.concatenate([part_x for part_x, _ in result], axis=1), x)
 
 
+@pytest.mark.parametrize('ratios, sizes', [((9, 1), [9, 1]), ((1, 1), [5, 5]),
+                                           ((2, 1, 1), [5, 3, 2]), ((3,), [10]),
+                                           ((0.7, 0.3), [7, 3])])
+def test_split_takes_relative_ratios_as_in_0_5(ratios, sizes):
+    x, y = _data()
+    result = split(x, y, ratios=ratios)
+    assert [part_x.shape[1] for part_x, _ in result] == sizes
+    np.testing.assert_array_equal(np.concatenate([part_y for _, part_y in result], axis=1), y)
+
+
+@pytest.mark.parametrize('ratios', [(), (0, 0), (1, -1), ('a', 1), (True, 1)])
+def test_split_rejects_bad_ratios(ratios):
+    with pytest.raises(DataError, match="ratios must be relative sizes"):
+        split(_data()[0], ratios=ratios)
+
+
+def test_shuffle_data_takes_a_seed():
+    x, y = _data(30)
+    first, second = shuffle_data(x, y, seed=3), shuffle_data(x, y, seed=3)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(shuffle_data(x, seed=4)[0], first[0])
+    assert not np.array_equal(first[0], x)
+
+
 def test_split_default_is_ninety_ten_and_returns_views():
     x, _ = _data(20)
     (train,), (valid,) = split(x)

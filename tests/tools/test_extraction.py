@@ -8,7 +8,7 @@ import pytest
 
 from brainstorm.data_iterators import Minibatches
 from brainstorm.errors import NetworkValidationError
-from brainstorm.scorers import Accuracy
+from brainstorm.scorers import Accuracy, Scorer
 from brainstorm.tools import create_net_from_spec, evaluate, extract, extract_and_save
 
 SEQUENCES, CLASSES, FEATURES = 7, 3, 4
@@ -54,17 +54,42 @@ def test_evaluate_ignores_data_the_network_does_not_take(net, data):
     assert evaluate(net, _batches(extra)) == pytest.approx(evaluate(net, _batches(data)))
 
 
-def test_evaluate_uses_the_mask_for_scorers():
+def masked_net_and_data(seed):
+    """A classifier with a 'mask' input, and 3-step data with some steps masked out."""
     net = create_net_from_spec('classification', FEATURES, CLASSES, 'F5', mask_name='mask')
-    rnd = np.random.RandomState(1)
+    rnd = np.random.RandomState(seed)
     data = {'default': rnd.randn(3, SEQUENCES, FEATURES),
             'targets': rnd.randint(0, CLASSES, (3, SEQUENCES, 1)),
             'mask': (rnd.rand(3, SEQUENCES, 1) > 0.4).astype(float)}
+    return net, data
+
+
+def test_evaluate_uses_the_mask_for_scorers():
+    net, data = masked_net_and_data(1)
     results = evaluate(net, _batches(data), scorers=[Accuracy()], mask_name='mask')
     _forward(net, data)
     correct = np.argmax(net.get('Output.outputs.predictions'), axis=2) == data['targets'][..., 0]
     weights = data['mask'][..., 0]
     assert results['Accuracy'] == pytest.approx((correct * weights).sum() / weights.sum())
+
+
+class CountWrong(Scorer):
+    """A scorer as a brainstorm 0.5 user writes it: only __call__, returns the batch's sum."""
+
+    def __call__(self, true_labels, predicted, mask=None):
+        wrong = (predicted.argmax(axis=1)[:, None] != true_labels).astype(float)
+        return (wrong if mask is None else wrong * mask).sum()
+
+
+def test_evaluate_runs_a_0_5_user_scorer_with_and_without_mask():
+    net, data = masked_net_and_data(3)
+    results = evaluate(net, _batches(data), scorers=[CountWrong(), CountWrong(
+        name='masked', mask_name='mask')])
+    _forward(net, data)
+    wrong = np.argmax(net.get('Output.outputs.predictions'), axis=2) != data['targets'][..., 0]
+    weights = data['mask'][..., 0]
+    assert results['CountWrong'] == pytest.approx(wrong.mean())
+    assert results['masked'] == pytest.approx((wrong * weights).sum() / weights.sum())
 
 
 BUFFERS = ['Output.outputs.predictions', 'FullyConnected.outputs.default',

@@ -127,16 +127,16 @@ def _sequence(net):
 def test_mnist_pi_example_builds_the_documented_layers():
     net = create_net_from_spec('classification', 784, 10, 'D.2 F1200 D F1200 D')
     assert _sequence(net) == [
-        ('Input', 'Input'), ('Dropout', 'Dropout'), ('FullyConnected', 'FullyConnected'),
-        ('Dropout_1', 'Dropout'), ('FullyConnected_1', 'FullyConnected'),
-        ('Dropout_2', 'Dropout'), ('Output_projection', 'FullyConnected'),
+        ('Input', 'Input'), ('Dropout_1', 'Dropout'), ('FullyConnected_1', 'FullyConnected'),
+        ('Dropout_2', 'Dropout'), ('FullyConnected_2', 'FullyConnected'),
+        ('Dropout_3', 'Dropout'), ('Output_projection', 'FullyConnected'),
         ('Output', 'SoftmaxCE'), ('Loss', 'Loss')]
     architecture = net.architecture
-    assert [architecture[name]['drop_prob'] for name in ('Dropout', 'Dropout_1', 'Dropout_2')] \
+    assert [architecture[name]['drop_prob'] for name in ('Dropout_1', 'Dropout_2', 'Dropout_3')] \
         == [0.2, 0.5, 0.5]
-    assert architecture['FullyConnected']['size'] == 1200
-    assert architecture['FullyConnected']['activation'] == 'rel'
-    assert net.get('FullyConnected_1.parameters.W').shape == (1200, 1200)
+    assert architecture['FullyConnected_1']['size'] == 1200
+    assert architecture['FullyConnected_1']['activation'] == 'rel'
+    assert net.get('FullyConnected_2.parameters.W').shape == (1200, 1200)
 
 
 def test_cifar10_example_builds_conv_pool_stack_with_its_shapes():
@@ -149,9 +149,9 @@ def test_cifar10_example_builds_conv_pool_stack_with_its_shapes():
               for name, layer in net.layers.items() if name.startswith(('Conv', 'Pool'))]
     assert shapes == [(32, 32, 32), (15, 15, 32), (15, 15, 32), (7, 7, 32), (7, 7, 64),
                       (3, 3, 64)]
-    conv = net.architecture['Convolution2D']
+    conv = net.architecture['Convolution2D_1']
     assert (conv['num_filters'], conv['kernel_size'], conv['padding']) == (32, [5, 5], 2)
-    pool = net.architecture['Pooling2D']
+    pool = net.architecture['Pooling2D_1']
     assert (pool['kernel_size'], pool['stride'], pool['type']) == ([3, 3], [2, 2], 'max')
 
 
@@ -189,13 +189,13 @@ def test_initialization_uses_fan_in_out_with_the_activation_scale():
     kinds = {(layer, parameter): type(initializer).__name__
              for layer, parameters in net.initializers.items()
              for parameter, initializer in parameters.items()}
-    assert kinds[('FullyConnected', 'W')] == 'DenseSqrtFanInOut'
-    assert kinds[('FullyConnected', 'bias')] == 'Gaussian'
-    assert net.initializers['FullyConnected']['W'].scale == 'tanh'
-    assert net.initializers['FullyConnected_1']['W'].scale == 'sigmoid'
+    assert kinds[('FullyConnected_1', 'W')] == 'DenseSqrtFanInOut'
+    assert kinds[('FullyConnected_1', 'bias')] == 'Gaussian'
+    assert net.initializers['FullyConnected_1']['W'].scale == 'tanh'
+    assert net.initializers['FullyConnected_2']['W'].scale == 'sigmoid'
     assert net.initializers['Output_projection']['W'].scale == 'linear'
-    for name, fan_sum, scale in [('FullyConnected', 70, math.sqrt(6)),
-                                 ('FullyConnected_1', 60, 4 * math.sqrt(6)),
+    for name, fan_sum, scale in [('FullyConnected_1', 70, math.sqrt(6)),
+                                 ('FullyConnected_2', 60, 4 * math.sqrt(6)),
                                  ('Output_projection', 30, 1.0)]:
         weights = net.get(f"{name}.parameters.W")
         bound = scale / math.sqrt(fan_sum)
@@ -204,7 +204,7 @@ def test_initialization_uses_fan_in_out_with_the_activation_scale():
     np.testing.assert_array_equal(net.get('BatchNorm.parameters.gamma'), np.ones(40))
     np.testing.assert_array_equal(net.get('BatchNorm.parameters.sigma'), np.ones(40))
     np.testing.assert_array_equal(net.get('BatchNorm.parameters.beta'), np.zeros(40))
-    assert np.std(net.get('FullyConnected.parameters.bias')) > 0  # Gaussian fallback
+    assert np.std(net.get('FullyConnected_1.parameters.bias')) > 0  # Gaussian fallback
 
 
 def test_spec_net_runs_forward_and_backward():
@@ -271,3 +271,9 @@ def test_per_pixel_classification_builds_and_scores_every_pixel():
     picked = np.take_along_axis(predictions, targets.astype(int), axis=-1)
     expected = -np.log(picked).sum() / 2
     assert net.get_loss_values()['total_loss'] == pytest.approx(expected)
+
+
+def test_spec_string_layers_are_named_as_in_brainstorm_0_5():
+    net = create_net_from_spec('classification', 4, 3, 'F8 F8 F8 D.5')
+    assert list(net.layers)[:5] == ['Input', 'FullyConnected_1', 'FullyConnected_2',
+                                    'FullyConnected_3', 'Dropout']

@@ -5,7 +5,8 @@ import pytest
 import brainstorm as bs
 from brainstorm.describable import create_from_description, get_description
 from brainstorm.errors import ValidationError
-from brainstorm.training.schedules import Exponential, Linear, MultiStep, StepDecay
+from brainstorm.training.schedules import (DecreaseAfterEpoch, Exponential, Linear, MultiStep,
+                                          StepDecay)
 
 
 @pytest.mark.parametrize('schedule, expected', [
@@ -28,8 +29,41 @@ def test_update_timescale_reads_the_update_counter():
     assert Exponential(1.0, 0.5)(epoch_nr=1, update_nr=9) == 0.5
 
 
-def test_extra_arguments_of_the_original_calling_convention_are_ignored():
-    assert Linear(1.0, 0.0, 2)(1, 5, 'epoch', 1, None, None, {}) == 0.5
+@pytest.mark.parametrize('timescale', ['epoch', 'update'])
+@pytest.mark.parametrize('interval', [1, 2, 3])
+@pytest.mark.parametrize('schedule, formula', [
+    (Linear(1.0, 0.0, 4), lambda n: 1.0 - min(n, 4) / 4),
+    (Exponential(1.0, 0.5, minimum=0.05, maximum=0.4), lambda n: min(max(0.5 ** n, 0.05), 0.4)),
+    (StepDecay(1.0, 0.1, 2), lambda n: 0.1 ** (n // 2)),
+], ids=['linear', 'exponential-min-max', 'stepdecay'])
+def test_seven_argument_call_uses_the_callers_timescale_and_interval(schedule, formula,
+                                                                     timescale, interval):
+    for counter in range(12):
+        other = 1000 - counter      # the counter of the other timescale must not matter
+        epoch_nr, update_nr = (counter, other) if timescale == 'epoch' else (other, counter)
+        value = schedule(epoch_nr, update_nr, timescale, interval, None, None, {})
+        assert value == pytest.approx(formula(counter // interval), rel=1e-12)
+
+
+def test_multistep_counts_the_callers_counter_and_needs_interval_one():
+    schedule = MultiStep(1.0, [2, 5], [0.5, 0.1])
+    assert [schedule(0, n, 'update', 1, None, None, {}) for n in range(7)] == \
+        [1.0, 1.0, 0.5, 0.5, 0.5, 0.1, 0.1]
+    with pytest.raises(ValidationError, match="MultiStep works only with interval 1"):
+        schedule(4, 4, 'epoch', 2, None, None, {})
+
+
+def test_decrease_after_epoch_is_constant_then_one_over_epoch():
+    schedule = DecreaseAfterEpoch(0.6, 3)
+    values = [schedule(epoch, 99, 'epoch', 1, None, None, {}) for epoch in range(6)]
+    assert values == pytest.approx([0.6, 0.6, 0.6, 0.6 * 3 / 4, 0.6 * 3 / 5, 0.6 * 3 / 6])
+
+
+def test_exponential_defaults_are_unbounded_and_describe_to_nothing():
+    schedule = Exponential(2.0, 10.0)
+    assert schedule(5, 0) == 2.0e5
+    assert 'minimum' not in get_description(schedule)
+    assert 'maximum' not in get_description(schedule)
 
 
 @pytest.mark.parametrize('make, message', [
@@ -48,9 +82,10 @@ def test_bad_arguments_are_clear_errors(make, message):
 
 
 @pytest.mark.parametrize('schedule', [Linear(0.1, 0.01, 5, timescale='update'),
-                                      Exponential(0.1, 0.9, minimum=0.01),
-                                      MultiStep(0.1, [3], [0.01]), StepDecay(0.1, 0.5, 2)],
-                         ids=['linear', 'exponential', 'multistep', 'stepdecay'])
+                                      Exponential(0.1, 0.9, minimum=0.01, maximum=0.09),
+                                      MultiStep(0.1, [3], [0.01]), StepDecay(0.1, 0.5, 2),
+                                      DecreaseAfterEpoch(0.1, 2)],
+                         ids=['linear', 'exponential', 'multistep', 'stepdecay', 'decrease'])
 def test_description_round_trip(schedule):
     copy = create_from_description(get_description(schedule))
     assert type(copy) is type(schedule)

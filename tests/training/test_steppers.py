@@ -220,7 +220,37 @@ def test_every_stepper_learns_xor_with_the_trainer(stepper):
     trainer.add_hook(bs.hooks.MonitorScores(
         'xor', [bs.scorers.Accuracy(out_name='Output.outputs.probabilities')],
         name='check'))
-    trainer.add_hook(bs.hooks.StopAfterThresholdReached('check.Accuracy', 1.0))
+    trainer.add_hook(bs.hooks.StopAfterThresholdReached('check.Accuracy', 1.0, criterion='max'))
     trainer.add_hook(bs.hooks.StopAfterEpoch(1500))
     trainer.train(net, data, xor=data)
     assert trainer.logs['check']['Accuracy'][-1] == 1.0, trainer.stop_reason
+
+
+@pytest.mark.parametrize('stepper_type, name, value', [
+    ('SgdStepper', 'learning_rate', -0.001), ('MomentumStepper', 'momentum', 1.5),
+    ('MomentumStepper', 'momentum', -1.0), ('NesterovStepper', 'momentum', 1.0),
+    ('MomentumStepper', 'learning_rate', float('nan')),
+    ('AdamStepper', 'beta1', float('-inf')), ('AdamStepper', 'beta2', 1.0),
+    ('AdamStepper', 'epsilon', 0.0), ('RMSPropStepper', 'decay', 2.0),
+    ('AdaDeltaStepper', 'rho', -0.5), ('AdaDeltaStepper', 'learning_rate', float('inf'))])
+def test_hyperparameters_out_of_their_range_are_refused(stepper_type, name, value):
+    from brainstorm.errors import ValidationError
+    from brainstorm.training import steppers
+    with pytest.raises(ValidationError, match=f"{name} must be a finite number in"):
+        getattr(steppers, stepper_type)(**{name: value})
+
+
+def test_the_stepper_schema_carries_the_classes_ranges():
+    import json
+    import pathlib
+    from brainstorm.training import steppers
+    schema = json.loads((pathlib.Path(__file__).resolve().parents[2] / 'schemas' /
+                         'stepper.schema.json').read_text())
+    for type_name, definition in schema['$defs'].items():
+        ranges = getattr(steppers, type_name).hyperparameter_ranges
+        assert set(ranges) == {name for name, prop in definition['properties'].items()
+                               if '$ref' in prop}, type_name
+        for name, allowed in ranges.items():
+            keywords = {key: value for key, value in definition['properties'][name].items()
+                        if 'imum' in key}
+            assert keywords == allowed.schema_keywords(), (type_name, name)

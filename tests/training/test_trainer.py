@@ -168,30 +168,44 @@ def train_expecting_error(trainer, net=None, **iterators):
     ([MonitorLayerParameters('Hiden')], "monitors the layer 'Hiden', which the network does "
                                         "not have"),
     ([EarlyStopper('validation.total_loss')],
-     "reads the log 'validation.total_loss', but no earlier hook logs it"),
-    ([SaveBestNetwork('validation.total_loss', criterion='min'),
-      MonitorLoss('training_data_iter', name='validation')],
-     "hook 'validation' is added after it"),
+     "reads the log 'validation.total_loss', but no hook logs it"),
     ([MonitorScores('training_data_iter', [Accuracy()], name='validation'),
       StopAfterThresholdReached('validation.Acuracy', 0.9)],
      "'validation' logs only total_loss, Accuracy"),
     ([StopOnNan(logs_to_check=['rolling_training.accuracy'])],
      "'rolling_training' logs only total_loss"),
-    ([MonitorLoss('training_data_iter', name='validation', interval=2),
-      EarlyStopper('validation.total_loss')],
-     "every 1 epoch(s) but 'validation' logs every 2 epoch(s)"),
-    ([MonitorLoss('training_data_iter', name='validation', timescale='update'),
-      SaveBestNetwork('validation.total_loss')],
-     "every 1 epoch(s) but 'validation' logs every 1 update(s)"),
-    ([EarlyStopper('rolling_training.total_loss', timescale='update')],
-     "logged once per epoch"),
-], ids=['iterator', 'layer', 'unknown-log', 'later-hook', 'unknown-entry', 'rolling-entry',
-        'interval-mismatch', 'timescale-mismatch', 'rolling-timescale'])
+], ids=['iterator', 'layer', 'unknown-log', 'unknown-entry', 'rolling-entry'])
 def test_bad_hook_setups_fail_before_training_with_a_clear_message(hooks, fragment):
     trainer = Trainer(SgdStepper(), verbose=False)
     for hook in hooks:
         trainer.add_hook(hook)
     assert fragment in train_expecting_error(trainer)
+
+
+@pytest.mark.parametrize('hooks, note', [
+    ([SaveBestNetwork('validation.total_loss', criterion='min'),
+      MonitorLoss('training_data_iter', name='validation')],
+     "is called before 'validation'"),
+    ([MonitorLoss('training_data_iter', name='validation', interval=2),
+      EarlyStopper('validation.total_loss')],
+     "logged every 2 epoch(s)"),
+    ([MonitorLoss('training_data_iter', name='validation', timescale='update'),
+      SaveBestNetwork('validation.total_loss', criterion='min')],
+     "logged every 1 update(s)"),
+    ([EarlyStopper('rolling_training.total_loss', timescale='update', patience=50)],
+     "logged every 1 epoch(s)"),
+], ids=['later-hook', 'interval-mismatch', 'timescale-mismatch', 'rolling-timescale'])
+def test_watchers_on_another_schedule_train_and_are_only_noted(hooks, note):
+    # brainstorm 0.5 runs these: the watcher reads the latest value when it is called
+    trainer = Trainer(SgdStepper(0.01), verbose=True)
+    reports = []
+    trainer.reporter = reports.append
+    for hook in hooks:
+        trainer.add_hook(hook)
+    trainer.add_hook(StopAfterEpoch(2))
+    trainer.train(regression_net(), regression_iterator())
+    assert trainer.current_epoch_nr == 2
+    assert any(report.kind == 'message' and note in report.message for report in reports)
 
 
 def test_every_problem_is_listed_at_once():
@@ -259,3 +273,41 @@ def test_format_report_renders_nested_values():
 
 def test_trainer_at_the_spec_paths():
     assert bs.Trainer is bs.training.trainer.Trainer is Trainer
+
+
+def test_every_log_entry_has_its_epoch_and_update_number():
+    trainer = Trainer(SgdStepper(0.01), verbose=False)
+    trainer.add_hook(MonitorLoss('validation_iter', name='validation'))
+    trainer.add_hook(Recorder([], 'every-2-updates', timescale='update', interval=2,
+                              log={'a': 1.0}))
+    trainer.add_hook(StopAfterEpoch(2))
+    trainer.train(regression_net(), regression_iterator(),  # 3 batches per epoch
+                  validation_iter=regression_iterator())
+    steps = trainer.log_steps
+    assert steps['validation'] == {'epoch_nr': [0, 1, 2], 'update_nr': [0, 3, 6]}
+    assert steps['rolling_training'] == {'epoch_nr': [1, 2], 'update_nr': [3, 6]}
+    assert steps['every-2-updates'] == {'epoch_nr': [0, 1, 2, 2], 'update_nr': [0, 2, 4, 6]}
+    for name, numbers in steps.items():
+        entries = trainer.logs[name]
+        first = next(iter(entries.values())) if isinstance(entries, dict) else entries
+        assert len(numbers['epoch_nr']) == len(numbers['update_nr']) == len(first), name
+    resumed = Trainer(SgdStepper(0.01), verbose=False)
+    for hook in trainer.hooks.values():
+        resumed.add_hook(hook)
+    resumed.set_state(trainer.get_state())
+    assert resumed.log_steps == steps
+
+
+def test_a_state_saved_by_a_hook_after_the_stopping_one_is_finished():
+    states = []
+
+    class SaveState(Hook):
+        def __call__(self, epoch_nr, update_nr, net, stepper, logs):
+            states.append(trainer.get_state()['finished'])
+
+    trainer = Trainer(SgdStepper(0.01), verbose=False)
+    trainer.add_hook(StopAfterEpoch(2))
+    trainer.add_hook(SaveState())
+    trainer.train(regression_net(), regression_iterator())
+    assert states == [False, False, True]
+    assert trainer.get_state()['finished'] and trainer.completed_epochs == 2
