@@ -99,6 +99,21 @@ class Scorer(Describable):
             description['name'] = name
         return description
 
+    @classmethod
+    def __new_from_description__(cls, description):
+        # 'name' stands for __name__, which a description may not set directly (only
+        # plain data attributes are set from a file), so it is taken out and checked here
+        description = dict(description)
+        name = description.pop('name', None)
+        if name is not None and not isinstance(name, str):
+            from brainstorm.errors import DescriptionError
+            raise DescriptionError(f"{cls.__name__} description: 'name' must be a string, "
+                                   f"got {type(name).__name__}")
+        instance = super().__new_from_description__(description)
+        if name is not None:
+            instance.__name__ = name
+        return instance
+
     def __init_from_description__(self, description):
         if '__name__' not in self.__dict__:
             self.__name__ = type(self).__name__

@@ -128,6 +128,14 @@ def test_scorer_names_and_descriptions():
         Scorer()(np.zeros((1, 1, 1)), np.zeros((1, 1, 1)))
 
 
+def test_a_scorer_description_sets_its_name_but_not_dunder_attributes():
+    from brainstorm.errors import DescriptionError
+    with pytest.raises(DescriptionError, match="'name' must be a string"):
+        create_from_description({'@type': 'Accuracy', 'name': {'x': 1}})
+    with pytest.raises(DescriptionError, match="__name__"):
+        create_from_description({'@type': 'Accuracy', '__name__': 'acc'})
+
+
 # ---- gathering from a network -------------------------------------------------------------
 
 class FakeNet:
