@@ -45,8 +45,10 @@ def format_value(value):
 class TrainingDisplay:
     """Renders epochs, rows and the summary on the stderr console."""
 
-    def __init__(self, run_name, batches_per_epoch, max_epochs=None):
+    def __init__(self, run_name, batches_per_epoch, max_epochs=None, quiet=False):
         self.console = console.err()
+        #: print nothing but errors (bstorm tune's trials, --quiet)
+        self.quiet = quiet
         self.run_name = run_name
         self.batches_per_epoch = batches_per_epoch
         self.max_epochs = max_epochs
@@ -62,7 +64,7 @@ class TrainingDisplay:
     def _new_bar(self, epoch_nr):
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
-        if not self.console.is_terminal:
+        if not self.console.is_terminal or self.quiet:
             return
         of = f"/{self.max_epochs}" if self.max_epochs else ''
         self.progress = Progress(
@@ -113,6 +115,8 @@ class TrainingDisplay:
         self._print('  '.join(cells), style='bold')
 
     def _print(self, text, style=None):
+        if self.quiet:
+            return
         self.console.print(text, markup=False, highlight=False, style=style,
                            soft_wrap=True)
 

@@ -56,8 +56,12 @@ def _absolute_paths(experiment):
     return resolved
 
 
-def start_run(experiment_path, overrides, out, verbose):
-    """Validate, create the run directory, build and train; return (status, run)."""
+def start_run(experiment_path, overrides, out, verbose, prepare=None):
+    """Validate, create the run directory, build and train; return (status, run).
+
+    ``prepare(run)``, when given, is called with the TrainingRun before it trains
+    (``bstorm tune`` attaches its pruning listener there).
+    """
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
     from bstorm_cli.experiment.setup import build_run
@@ -76,6 +80,8 @@ def start_run(experiment_path, overrides, out, verbose):
         run_dir.write_text(folder / run_dir.COMMAND_FILE, current_command_line() + '\n')
         console.err().print(f"run directory: {folder}", markup=False, highlight=False)
         run = TrainingRun(setup, folder, current_command_line())
+        if prepare is not None:
+            prepare(run)
         return run.execute(), run
     finally:
         setup.close()
@@ -94,9 +100,8 @@ def resume_run(folder, verbose):
     from bstorm_cli.experiment.document import load_experiment
     from bstorm_cli.experiment.setup import build_run
     from bstorm_cli.experiment.training_run import TrainingRun, current_command_line
-    folder = pathlib.Path(folder)
-    if not folder.is_dir():
-        raise BadInputError("no such run directory", Location(str(folder)))
+    from bstorm_cli.experiment.run_lookup import resolve_run_directory
+    folder = resolve_run_directory(folder)
     experiment_file = folder / run_dir.EXPERIMENT_FILE
     if not experiment_file.exists():
         raise BadInputError(f"not a run directory (no {run_dir.EXPERIMENT_FILE})",
@@ -132,7 +137,8 @@ Examples:
               help="Folder for the run directory (default: the experiment's 'output', "
                    "else ./runs).")
 @click.option('--resume', default=None, metavar='RUN_DIR',
-              help='Continue an interrupted run from its checkpoint, in its directory.')
+              help='Continue an interrupted run from its checkpoint, in its directory '
+                   "('latest' or a run-name prefix name one under ./runs).")
 @click.option('--handler', type=click.Choice(sorted(HANDLERS)), default=None,
               help='Run on this handler (the same as --set handler={type: ...}).')
 @click.option('--seed', type=click.IntRange(min=0), default=None,

@@ -70,6 +70,13 @@ class TrainingRun:
 
     def __init__(self, setup, folder, command_line, resume=False):
         self.setup = setup
+        #: optional ``listener(epoch_nr, value of the best log) -> None or a status word``;
+        #: a word (e.g. 'pruned') stops the run after this epoch with that status
+        self.epoch_listener = None
+        self.stopped_as = None
+        self.max_epochs = None
+        #: keyword arguments of the TrainingDisplay (``quiet``, ``verbose``, ``interval``)
+        self.display_options = {}
         self.folder = folder
         self.command_line = command_line
         self.resume = resume
@@ -129,6 +136,10 @@ class TrainingRun:
                                      comment=f"best {self.best_log} = {value} at epoch "
                                              f"{epoch_nr}" if self.best_log else 'last epoch')
             self.display.epoch_row(epoch_nr, logs)
+            if self.epoch_listener is not None and self.stopped_as is None:
+                self.stopped_as = self.epoch_listener(epoch_nr, _latest(logs, self.best_log))
+                if self.stopped_as is not None:
+                    self.trainer.request_stop(f"{self.stopped_as} after epoch {epoch_nr}")
         self.write_checkpoint('epoch')
         self.write_status('running')
 
@@ -202,7 +213,9 @@ class TrainingRun:
         max_epochs = min((hook.get('max_epochs') for hook in
                           setup.experiment.resolved['trainer']['hooks']
                           if hook['type'] == 'StopAfterEpoch'), default=None)
-        self.display = TrainingDisplay(self.folder.name, training_iterator.length, max_epochs)
+        self.max_epochs = max_epochs
+        self.display = TrainingDisplay(self.folder.name, training_iterator.length, max_epochs,
+                                       **self.display_options)
         self.trainer = self._make_trainer()
         if checkpoint is not None:
             self._restore(*checkpoint)
@@ -236,6 +249,10 @@ class TrainingRun:
         self.epochs_done = self.trainer.current_epoch_nr
         self.updates_done = self.trainer.current_update_nr
         run_dir.save_logs(self.path(run_dir.LOGS_FILE), logs)
+        if self.stopped_as is not None and self.stop_signal is None:
+            self.write_status(self.stopped_as, self.trainer.stop_reason or '')
+            self.display.summary([f"{self.stopped_as} after epoch {self.epochs_done}"])
+            return ExitStatus.OK
         if self.stop_signal is not None or self.trainer.interrupted:
             self.stop_signal = self.stop_signal or 'stop request'
             self.write_checkpoint(self.stop_signal)
