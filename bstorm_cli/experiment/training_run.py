@@ -23,7 +23,7 @@ from brainstorm.hooks.base import Hook
 
 from bstorm_cli.errors import BadInputError, RunFailedError
 from bstorm_cli.exit_codes import ExitStatus
-from bstorm_cli.experiment import checks, run_dir
+from bstorm_cli.experiment import checks, run_dir, test_score
 from bstorm_cli.progress import TrainingDisplay, UpdateProgressHook
 
 
@@ -75,6 +75,8 @@ class TrainingRun:
         self.epoch_listener = None
         self.stopped_as = None
         self.max_epochs = None
+        #: the best network's losses and scores on the data's test split (test_score)
+        self.test_result = None
         #: keyword arguments of the TrainingDisplay (``quiet``, ``verbose``, ``interval``)
         self.display_options = {}
         self.folder = folder
@@ -100,7 +102,7 @@ class TrainingRun:
             'status': status, 'message': message, 'epochs': self.epochs_done,
             'updates': self.updates_done, 'best_log': self.best_log,
             'best_value': self.best_value, 'best_epoch': self.best_epoch,
-            'time': run_dir.timestamp()})
+            'test': self.test_result, 'time': run_dir.timestamp()})
 
     def write_checkpoint(self, reason):
         network = self.setup.network
@@ -268,6 +270,8 @@ class TrainingRun:
             setup.network.save_as_hdf5(str(self.path(run_dir.BEST_NETWORK)),
                                        comment='last epoch')
         self.write_checkpoint('finished')
+        self.test_result = test_score.evaluate_best_network(setup,
+                                                            self.path(run_dir.BEST_NETWORK))
         self.write_status('finished')
         self.display.summary(self.summary_lines())
         return ExitStatus.OK
@@ -278,6 +282,8 @@ class TrainingRun:
                  f"{seconds:.1f} s"]
         if self.best_log is not None and self.best_value is not None:
             lines.append(f"best {self.best_log}: {self.best_value:.4f} (epoch {self.best_epoch})")
+        if self.test_result is not None:
+            lines.append(test_score.result_text(self.test_result))
         lines.append(f"run directory: {self.folder}")
         return lines
 
@@ -289,6 +295,8 @@ class TrainingRun:
         final = _latest(self.trainer.logs, self.best_log) if self.trainer else None
         if final is not None:
             lines.append(f"final {self.best_log}: {final:.4f}")
+        if self.test_result is not None:
+            lines.append(test_score.result_text(self.test_result))
         return lines
 
 
