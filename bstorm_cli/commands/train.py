@@ -126,11 +126,38 @@ def resume_run(folder, verbose):
         setup.close()
 
 
+def _dry_run(experiment_path, overrides, verbose):
+    """``--dry-run``: one batch forward and backward, no run directory."""
+    from bstorm_cli.experiment.document import load_experiment
+    from bstorm_cli.experiment.dry_run import dry_run
+    from bstorm_cli.experiment.network_info import human_bytes
+    from bstorm_cli.exit_codes import ExitStatus
+    experiment = load_experiment(experiment_path, overrides, problem_limit(verbose))
+    summary = dry_run(experiment, problem_limit(verbose))
+    memory = summary['memory_bytes']
+    out = console.out()
+    for line in (f"{experiment_path}: dry run passed; nothing was written",
+                 f"parameters: {summary['parameters']:,}",
+                 f"one batch (T={summary['time_size']}, B={summary['batch_size']}) forward "
+                 f"and backward in {summary['seconds'] * 1000:.1f} ms, loss "
+                 f"{summary['loss']:.4f}",
+                 f"memory for T={summary['time_size']}, B={summary['batch_size']}: "
+                 f"{human_bytes(memory['total'])} (parameters "
+                 f"{human_bytes(memory['parameters'])}, gradients "
+                 f"{human_bytes(memory['gradients'])}, forward "
+                 f"{human_bytes(memory['forward'])}, backward "
+                 f"{human_bytes(memory['backward'])})"):
+        out.print(line, markup=False, highlight=False)
+    return ExitStatus.OK
+
+
 @click.command('train', epilog="""\b
 Examples:
   bstorm train configs/quickstart.yaml
   bstorm train configs/quickstart.yaml --set trainer.stepper.learning_rate=0.05 --out /tmp/runs
-  bstorm train --resume runs/quickstart-20240101-120000""")
+  bstorm train --resume runs/quickstart-20240101-120000
+  bstorm train --resume latest
+  bstorm train configs/quickstart.yaml --dry-run""")
 @click.argument('experiment', required=False, metavar='EXPERIMENT.yaml')
 @set_option
 @click.option('--out', '-o', default=None, metavar='DIR',
@@ -143,8 +170,11 @@ Examples:
               help='Run on this handler (the same as --set handler={type: ...}).')
 @click.option('--seed', type=click.IntRange(min=0), default=None,
               help='Seed for everything random (the same as --set seed=N).')
+@click.option('--dry-run', is_flag=True,
+              help='Build everything, run one batch forward and backward, report the '
+                   'memory the network takes; write no run directory.')
 @verbose_option
-def train_command(experiment, overrides, out, resume, handler, seed, verbose):
+def train_command(experiment, overrides, out, resume, handler, seed, dry_run, verbose):
     """Train the network of an experiment file.
 
     Creates OUT/NAME-TIMESTAMP/ with the resolved experiment, the logs, the last
@@ -153,11 +183,17 @@ def train_command(experiment, overrides, out, resume, handler, seed, verbose):
     continues exactly where the run stopped.
     """
     if resume is not None:
-        if experiment is not None or overrides or out or handler or seed is not None:
+        if experiment is not None or overrides or out or handler or seed is not None or \
+                dry_run:
             raise click.UsageError("--resume continues a run as it was started; give only "
                                    "--resume RUN_DIR (no EXPERIMENT, --set, --out, "
-                                   "--handler or --seed)")
+                                   "--handler, --seed or --dry-run)")
         status, run = resume_run(resume, verbose)
+    elif dry_run:
+        if experiment is None:
+            raise click.UsageError("--dry-run needs an EXPERIMENT.yaml")
+        return _dry_run(experiment, tuple(overrides) + tuple(_option_overrides(seed, handler)),
+                        verbose)
     else:
         if experiment is None:
             raise click.UsageError("give an EXPERIMENT.yaml to train, or --resume RUN_DIR")
