@@ -6,7 +6,8 @@ import pathlib
 import click
 
 from bstorm_cli import console
-from bstorm_cli.commands._common import problem_limit, set_option, verbose_option
+from bstorm_cli.commands._common import problem_limit, set_option
+from bstorm_cli.progress_lines import DEFAULT_INTERVAL
 from bstorm_cli.errors import BadInputError, Location
 
 HANDLERS = {'numpy': {'type': 'NumpyHandler'}, 'pycuda': {'type': 'PyCudaHandler'}}
@@ -78,10 +79,11 @@ def start_run(experiment_path, overrides, out, verbose, prepare=None):
         run_dir.write_experiment(folder / run_dir.EXPERIMENT_FILE, experiment.resolved,
                                  str(experiment_path), list(overrides))
         run_dir.write_text(folder / run_dir.COMMAND_FILE, current_command_line() + '\n')
-        console.err().print(f"run directory: {folder}", markup=False, highlight=False)
         run = TrainingRun(setup, folder, current_command_line())
         if prepare is not None:
             prepare(run)
+        if not run.display_options.get('quiet'):
+            console.err().print(f"run directory: {folder}", markup=False, highlight=False)
         return run.execute(), run
     finally:
         setup.close()
@@ -94,8 +96,11 @@ def _remove_if_empty(folder):
         pass
 
 
-def resume_run(folder, verbose):
-    """Continue the run in ``folder`` from its checkpoint; return (status, run)."""
+def resume_run(folder, verbose, prepare=None):
+    """Continue the run in ``folder`` from its checkpoint; return (status, run).
+
+    ``prepare(run)`` as for :func:`start_run`.
+    """
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
     from bstorm_cli.experiment.setup import build_run
@@ -121,6 +126,8 @@ def resume_run(folder, verbose):
     setup = build_run(experiment, folder, limit=problem_limit(verbose))
     try:
         run = TrainingRun(setup, folder, current_command_line(), resume=True)
+        if prepare is not None:
+            prepare(run)
         return run.execute(checkpoint), run
     finally:
         setup.close()
@@ -170,11 +177,20 @@ Examples:
               help='Run on this handler (the same as --set handler={type: ...}).')
 @click.option('--seed', type=click.IntRange(min=0), default=None,
               help='Seed for everything random (the same as --set seed=N).')
+@click.option('--quiet', '-q', is_flag=True,
+              help='Print no progress, rows or summary; only errors and the result lines.')
+@click.option('--progress-interval', type=click.FloatRange(min=0, min_open=True),
+              default=DEFAULT_INTERVAL, show_default=True, metavar='SECONDS',
+              help='Seconds between two progress lines when stderr is not a terminal (or '
+                   'with --verbose).')
 @click.option('--dry-run', is_flag=True,
               help='Build everything, run one batch forward and backward, report the '
                    'memory the network takes; write no run directory.')
-@verbose_option
-def train_command(experiment, overrides, out, resume, handler, seed, dry_run, verbose):
+@click.option('--verbose', is_flag=True,
+              help='List every problem (by default the first 20), and print progress lines '
+                   'on a terminal too (instead of the bar).')
+def train_command(experiment, overrides, out, resume, handler, seed, quiet, progress_interval,
+                  dry_run, verbose):
     """Train the network of an experiment file.
 
     Creates OUT/NAME-TIMESTAMP/ with the resolved experiment, the logs, the last
@@ -182,13 +198,20 @@ def train_command(experiment, overrides, out, resume, handler, seed, dry_run, ve
     stop after the current update with a checkpoint (exit 130); --resume
     continues exactly where the run stopped.
     """
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose contradict each other; give one")
+
+    def prepare(run):
+        run.display_options = {'quiet': quiet, 'verbose': verbose,
+                               'interval': progress_interval}
+
     if resume is not None:
         if experiment is not None or overrides or out or handler or seed is not None or \
                 dry_run:
             raise click.UsageError("--resume continues a run as it was started; give only "
                                    "--resume RUN_DIR (no EXPERIMENT, --set, --out, "
                                    "--handler, --seed or --dry-run)")
-        status, run = resume_run(resume, verbose)
+        status, run = resume_run(resume, verbose, prepare)
     elif dry_run:
         if experiment is None:
             raise click.UsageError("--dry-run needs an EXPERIMENT.yaml")
@@ -198,7 +221,7 @@ def train_command(experiment, overrides, out, resume, handler, seed, dry_run, ve
         if experiment is None:
             raise click.UsageError("give an EXPERIMENT.yaml to train, or --resume RUN_DIR")
         status, run = start_run(experiment, tuple(overrides) + tuple(
-            _option_overrides(seed, handler)), out, verbose)
+            _option_overrides(seed, handler)), out, verbose, prepare)
     for line in run.result_lines():
         console.out().print(line, markup=False, highlight=False)
     return status

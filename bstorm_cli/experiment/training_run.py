@@ -51,6 +51,16 @@ def _latest(logs, log_name):
     return None if math.isnan(value) else value
 
 
+def _batch_size_of(iterator):
+    """The batch size of an iterator chain's source (Minibatches), or None."""
+    while iterator is not None:
+        size = getattr(iterator, 'batch_size', None)
+        if isinstance(size, int):
+            return size
+        iterator = getattr(iterator, 'iter', None)
+    return None
+
+
 class RunRecorder(Hook):
     """After every epoch (and before the first): files of the run directory and the row."""
 
@@ -182,6 +192,12 @@ class TrainingRun:
         trainer.reporter = self._report
         return trainer
 
+    def _running_training_loss(self):
+        """Mean training loss over the current epoch's batches so far (None before any)."""
+        pairs = (getattr(self.trainer, '_rolling_scores', None) or {}).get('total_loss') or ()
+        weight = sum(pair[0] for pair in pairs)
+        return sum(pair[1] for pair in pairs) / weight if weight else None
+
     def _report(self, report):
         if report.kind != 'log' and self.display is not None:
             text = report.message or ''
@@ -217,6 +233,8 @@ class TrainingRun:
                           if hook['type'] == 'StopAfterEpoch'), default=None)
         self.max_epochs = max_epochs
         self.display = TrainingDisplay(self.folder.name, training_iterator.length, max_epochs,
+                                       samples_per_batch=_batch_size_of(training_iterator),
+                                       running_loss=self._running_training_loss,
                                        **self.display_options)
         self.trainer = self._make_trainer()
         if checkpoint is not None:
