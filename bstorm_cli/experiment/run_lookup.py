@@ -101,6 +101,12 @@ def network_of_run(text):
     """The best network file of the run directory ``text`` names."""
     from bstorm_cli.experiment.run_dir import BEST_NETWORK
     folder = resolve_run_directory(text)
+    if not is_run_directory(folder):
+        runs = run_directories(folder)
+        raise BadInputError("not a run directory (no experiment.yaml and status.json)",
+                            Location(str(folder)),
+                            hint=f"it holds {len(runs)} runs; name one of them, e.g. "
+                                 f"{runs[-1]}" if runs else None)
     network = folder / BEST_NETWORK
     if not network.is_file():
         raise BadInputError(f"the run saved no {BEST_NETWORK} yet (it ends the first "
