@@ -90,28 +90,27 @@ def prepare_resume(folder, trials=None):
     """
     from optuna.trial import TrialState
     study, settings = study_module.load_study(folder, repair=True)
-    storage = study._storage
     if trials is not None:
         settings['trials'] = trials
         from bstorm_cli.experiment import run_dir
         run_dir.write_json(pathlib.Path(folder) / study_module.SETTINGS_FILE, settings)
     all_trials = study.get_trials(deepcopy=False)
-    retried = {trial.user_attrs.get('retry_of') for trial in all_trials}
+    retried = {trial.user_attrs.get('retry_of') for trial in all_trials} - {None}
     interrupted = []
     for trial in all_trials:
-        if trial.state == TrialState.RUNNING:
-            storage.set_trial_user_attr(trial._trial_id, 'interrupted', True)
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-            interrupted.append(trial)
+        if trial.state == TrialState.RUNNING:  # its process was killed
+            study.tell(trial.number, state=TrialState.FAIL)
+            interrupted.append(trial.number)
         elif trial.state == TrialState.FAIL and trial.user_attrs.get('interrupted'):
-            interrupted.append(trial)
-    for trial in interrupted:
-        if trial.number not in retried and trial.params:
+            interrupted.append(trial.number)  # stopped by Ctrl-C
+    for trial in all_trials:
+        if trial.number in interrupted and trial.number not in retried:
             study.enqueue_trial(trial.params, user_attrs={'retry_of': trial.number},
                                 skip_if_exists=False)
+    not_counted = set(interrupted) | retried
     done = sum(1 for trial in study.get_trials(deepcopy=False)
                if trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or
-               (trial.state == TrialState.FAIL and not trial.user_attrs.get('interrupted')))
+               (trial.state == TrialState.FAIL and trial.number not in not_counted))
     return max(0, settings['trials'] - done)
 
 

@@ -139,14 +139,13 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, bstorm):
     assert any(trial['state'] == 'complete' for trial in trials)
 
 
-@pytest.mark.slow
-def test_a_killed_study_resumes(tmp_path):
-    experiment = write_experiment(tmp_path, epochs=3)
+def start_and_stop(tmp_path, experiment, stop_signal, *options):
+    """Start a study, send ``stop_signal`` to it during trial 2; return its exit code."""
     log = tmp_path / 'stderr.txt'
     with open(log, 'w') as stderr:
         process = subprocess.Popen(
             [sys.executable, '-m', 'bstorm_cli', 'tune', str(experiment), '--trials', '4',
-             '--seed', '5', '--pruner', 'none', '--out', str(tmp_path)],
+             '--seed', '5', '--pruner', 'none', '--out', str(tmp_path), *options],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -155,8 +154,15 @@ def test_a_killed_study_resumes(tmp_path):
             time.sleep(0.05)
         time.sleep(0.3)  # into trial 2's training
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        os.killpg(process.pid, stop_signal)
+        code = process.wait(timeout=120)
+    return code
+
+
+@pytest.mark.slow
+def test_a_killed_study_resumes(tmp_path):
+    experiment = write_experiment(tmp_path, epochs=3)
+    assert start_and_stop(tmp_path, experiment, signal.SIGKILL) == -signal.SIGKILL
     folder = study_folder(tmp_path)
     resumed = run_tune('--resume', folder, '--json')
     assert resumed.returncode == 0, resumed.stderr
@@ -171,6 +177,31 @@ def test_a_killed_study_resumes(tmp_path):
     again = run_tune('--resume', folder, '--json')
     assert again.returncode == 0, again.stderr
     assert len(json.loads(again.stdout)['trials']) == len(trials)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_study_that_resume_finishes(tmp_path):
+    experiment = write_experiment(tmp_path, epochs=30)
+    assert start_and_stop(tmp_path, experiment, signal.SIGINT) == 130
+    folder = study_folder(tmp_path)
+    shown = json.loads(run_tune('--show', folder, '--json').stdout)['trials']
+    assert [trial['state'] for trial in shown] == ['complete', 'complete', 'fail']
+    assert status_of(shown[2])['status'] == 'interrupted'
+    resumed = run_tune('--resume', folder, '--json', '--trials', 3)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = json.loads(resumed.stdout)['trials']
+    assert [trial['state'] for trial in trials] == ['complete', 'complete', 'fail', 'complete']
+    assert trials[3]['retry_of'] == 2 and trials[3]['params'] == trials[2]['params']
+
+
+def test_timeout_starts_no_trial_after_it(tmp_path, bstorm):
+    experiment = write_experiment(tmp_path, epochs=1)
+    started = time.monotonic()
+    result = bstorm('tune', experiment, '--trials', 100, '--timeout', 0.5, '--out', tmp_path,
+                    '--json')
+    assert result.exit_code == 0, result.stderr
+    assert 1 <= len(json.loads(result.stdout)['trials']) < 100
+    assert time.monotonic() - started < 60
 
 
 def test_bad_search_entries_are_located(tmp_path, bstorm):
