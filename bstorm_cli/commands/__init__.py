@@ -13,5 +13,5 @@ from bstorm_cli.commands.tune import tune_command
 from bstorm_cli.commands.validate import validate_command
 
 #: every command, in the order `bstorm --help` lists them
-ALL_COMMANDS = [train_command, tune_command, runs_command, validate_command, evaluate_command, extract_command,
-                info_command, draw_net_command, plot_command, schema_command, data_group]
+ALL_COMMANDS = [train_command, tune_command, runs_command, validate_command, evaluate_command,
+                extract_command, info_command, draw_net_command, plot_command, schema_command, data_group]

@@ -10,13 +10,7 @@ Examples:
   bstorm tune configs/quickstart.yaml --trials 20 --seed 1
   bstorm tune my.yaml --space space.yaml --jobs 2 --set trainer.hooks[1].max_epochs=10
   bstorm tune --resume runs/quickstart-study-20240101-120000
-  bstorm tune --show runs/quickstart-study-20240101-120000 --json
-
-\b
-The space is the experiment's search: section (or --space FILE), e.g.
-  search:
-    trainer.stepper.learning_rate: {type: float, low: 0.001, high: 0.5, log: true}
-    network.spec: {type: categorical, choices: ["F100 F100", "F200 D F200 D"]}""")
+  bstorm tune --show runs/quickstart-study-20240101-120000 --json""")
 @click.argument('experiment', required=False, metavar='EXPERIMENT.yaml')
 @click.option('--space', 'space_file', default=None, metavar='FILE',
               help="A YAML file with the search space (instead of the experiment's "
@@ -55,7 +49,13 @@ def tune_command(experiment, space_file, overrides, out, trials, timeout, jobs, 
     is the experiment's best: log (maximized or minimized by its criterion),
     reported after every epoch so the pruner can stop bad trials early. The
     study lives in a journal file that survives a kill: --resume goes on.
-    Needs the extra: pip install 'brainstorm[tune]'.
+    Needs the extra: pip install 'brainstorm[tune]'. See docs/tuning.md.
+
+    \b
+    The space is the experiment's search: section (or --space FILE), e.g.
+      search:
+        trainer.stepper.learning_rate: {type: float, low: 0.001, high: 0.5, log: true}
+        network.spec: {type: categorical, choices: ["F100 F100", "F200 D F200 D"]}
     """
     from bstorm_cli import tuning
     from bstorm_cli.tuning.runner import TuneRequest

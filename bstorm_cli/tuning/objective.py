@@ -12,7 +12,7 @@ import math
 import time
 
 from bstorm_cli import console
-from bstorm_cli.errors import BadInputError, CliError, RunFailedError
+from bstorm_cli.errors import CliError, RunFailedError
 from bstorm_cli.exit_codes import ExitStatus
 
 
@@ -95,5 +95,3 @@ class TrialObjective:
 def _short(value):
     return f"{value:.4g}" if isinstance(value, float) else json.dumps(value)
 
-
-__all__ = ['TrialObjective', 'suggest', 'BadInputError']

@@ -249,3 +249,12 @@ def test_an_experiment_without_a_space(tmp_path, bstorm):
     assert 'no search: section' in result.stderr
     assert bstorm('tune', '--show', tmp_path).exit_code == 2
     assert bstorm('tune').exit_code == 2
+
+
+def test_without_optuna_the_error_names_the_extra(tmp_path, bstorm, monkeypatch):
+    monkeypatch.setitem(sys.modules, 'optuna', None)  # as if it were not installed
+    result = bstorm('tune', write_experiment(tmp_path), '--out', tmp_path)
+    assert result.exit_code == 2
+    assert "bstorm tune needs Optuna" in result.stderr
+    assert "pip install 'brainstorm[tune]'" in result.stderr
+    assert not list(tmp_path.glob('*-study-*'))
