@@ -139,20 +139,21 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, bstorm):
     assert any(trial['state'] == 'complete' for trial in trials)
 
 
-def start_and_stop(tmp_path, experiment, stop_signal, *options):
-    """Start a study, send ``stop_signal`` to it during trial 2; return its exit code."""
+def start_and_stop(tmp_path, experiment, stop_signal, wait=0.3):
+    """Start a study, send ``stop_signal`` to it ``wait`` seconds after trial 1 ended
+    (in trial 2); return its exit code."""
     log = tmp_path / 'stderr.txt'
     with open(log, 'w') as stderr:
         process = subprocess.Popen(
             [sys.executable, '-m', 'bstorm_cli', 'tune', str(experiment), '--trials', '4',
-             '--seed', '5', '--pruner', 'none', '--out', str(tmp_path), *options],
+             '--seed', '5', '--pruner', 'none', '--out', str(tmp_path)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while 'trial 1:' not in log.read_text() and time.monotonic() < deadline:
             assert process.poll() is None, log.read_text()
             time.sleep(0.05)
-        time.sleep(0.3)  # into trial 2's training
+        time.sleep(wait)
     finally:
         os.killpg(process.pid, stop_signal)
         code = process.wait(timeout=120)
@@ -181,8 +182,8 @@ def test_a_killed_study_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_stops_a_study_that_resume_finishes(tmp_path):
-    experiment = write_experiment(tmp_path, epochs=30)
-    assert start_and_stop(tmp_path, experiment, signal.SIGINT) == 130
+    experiment = write_experiment(tmp_path, epochs=30)  # trial 2 trains for seconds
+    assert start_and_stop(tmp_path, experiment, signal.SIGINT, wait=1.5) == 130
     folder = study_folder(tmp_path)
     shown = json.loads(run_tune('--show', folder, '--json').stdout)['trials']
     assert [trial['state'] for trial in shown] == ['complete', 'complete', 'fail']
