@@ -24,6 +24,8 @@ def _short(value):
 def _test_text(test):
     if not isinstance(test, dict):
         return '-'
+    if 'error' in test:
+        return 'not scored'
     return ' '.join(f"{name}={_value(value)}" for name, value in test.items()
                     if name != 'split')
 

@@ -8,6 +8,7 @@ that ``best:`` watches, else of the first MonitorScores hook, else the training 
 The result (losses and scores) goes into ``status.json`` under ``test``.
 """
 
+from bstorm_cli.errors import BadInputError
 from bstorm_cli.experiment import build, checks
 
 TEST_SPLIT = 'test'
@@ -40,7 +41,9 @@ def evaluate_best_network(setup, best_network_path, batch_size=100):
 
     Returns:
         Optional[dict]: ``{'split': 'GROUP/test', name: value, ...}`` with
-        ``total_loss`` and one entry per scorer.
+        ``total_loss`` and one entry per scorer; ``{'split': ..., 'error': message}``
+        when the split cannot be scored (its data does not fit the network): the
+        training itself finished, so that is reported, not raised.
     """
     from brainstorm import tools
     from brainstorm.structure.network import Network
@@ -56,18 +59,26 @@ def evaluate_best_network(setup, best_network_path, batch_size=100):
     network = Network.from_hdf5(str(best_network_path))
     network.set_handler(setup.network.handler)
     targets_name = resolved['network'].get('targets_name') or 'targets'
-    iterator, h5file, where = build.network_split(str(setup.sources.path), TEST_SPLIT, group,
-                                                  network, batch_size)
+    where = f"{group}/{TEST_SPLIT}".strip('/')
     try:
-        results = tools.evaluate(network, iterator, scorers=scorers,
-                                 targets_name=targets_name, mask_name=None)
-    finally:
-        h5file.close()
+        iterator, h5file, where = build.network_split(str(setup.sources.path), TEST_SPLIT,
+                                                      group, network, batch_size)
+        try:
+            results = tools.evaluate(network, iterator, scorers=scorers,
+                                     targets_name=targets_name, mask_name=None)
+        finally:
+            h5file.close()
+    except BadInputError as error:
+        return {'split': where, 'error': error.message}
+    except build.engine_errors() as error:
+        return {'split': where, 'error': build.error_text(error)}
     return {'split': where, **{name: float(value) for name, value in results.items()}}
 
 
 def result_text(result):
     """'test (normalized_split/test): Accuracy 0.9720, total_loss 0.1012'."""
+    if 'error' in result:
+        return f"test ({result['split']}): not scored: {result['error']}"
     values = ', '.join(f"{name} {value:.4f}" for name, value in result.items()
                        if name != 'split')
     return f"test ({result['split']}): {values}"

@@ -57,3 +57,20 @@ def test_data_without_a_test_split(tmp_path, bstorm):
             source.copy(f'normalized_split/{split}', target.require_group('normalized_split'))
     _, _, status = _train(bstorm, tmp_path, str(data))
     assert status['status'] == 'finished' and status['test'] is None
+
+
+def test_a_test_split_that_does_not_fit_is_reported_not_raised(tmp_path, bstorm):
+    from brainstorm.datasets.digits import digits_path
+    data = tmp_path / 'odd_test.h5'
+    with h5py.File(digits_path(), 'r') as source, h5py.File(data, 'w') as target:
+        group = target.require_group('normalized_split')
+        for split in ('training', 'validation'):
+            source.copy(f'normalized_split/{split}', group)
+        test = group.require_group('test')
+        test['default'] = source['normalized_split/test/default'][:, :, :32]
+        test['targets'] = source['normalized_split/test/targets'][()]
+    result, _, status = _train(bstorm, tmp_path, str(data))
+    assert status['status'] == 'finished'
+    assert status['test']['split'] == 'normalized_split/test'
+    assert 'feature shape (32,)' in status['test']['error']
+    assert 'test (normalized_split/test): not scored: ' in result.stdout
