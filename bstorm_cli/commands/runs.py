@@ -30,6 +30,14 @@ def _test_text(test):
                     if name != 'split')
 
 
+def _study_folders(folder):
+    """The ``bstorm tune`` study folders directly in ``folder``."""
+    import pathlib
+    from bstorm_cli.tuning.study import JOURNAL_FILE, SETTINGS_FILE
+    return sorted(path for path in pathlib.Path(folder).iterdir()
+                  if (path / SETTINGS_FILE).is_file() and (path / JOURNAL_FILE).is_file())
+
+
 @click.command('runs', epilog="""\b
 Examples:
   bstorm runs
@@ -54,6 +62,11 @@ def runs_command(folder, sort, reverse, as_json):
         click.echo(json.dumps(rows, indent=2, default=str))
         return ExitStatus.OK
     out = console.out()
+    studies = _study_folders(folder)
+    if studies:  # their trials are run directories one level down
+        names = ', '.join(path.name for path in studies)
+        console.err().print(f"studies in {folder} (bstorm runs STUDY lists their trials): "
+                            f"{names}", markup=False, highlight=False)
     if not rows:
         out.print(f"no run directories in {folder}", markup=False, highlight=False)
         return ExitStatus.OK

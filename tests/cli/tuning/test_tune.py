@@ -80,6 +80,12 @@ def test_one_worker_runs_every_trial_into_its_run_directory(tmp_path, bstorm):
     assert f"best trial {summary['best']['number']}:" in shown.stdout
     assert f"best run directory: {summary['best']['run_dir']}" in shown.stdout
     assert 'learning_rate' in shown.stdout and 'complete' in shown.stdout
+    listed = bstorm('runs', tmp_path / 'runs')
+    assert f"studies in {tmp_path / 'runs'} (bstorm runs STUDY lists their trials): " \
+           f"{pathlib.Path(summary['study']).name}" in listed.stderr
+    trials = json.loads(bstorm('runs', summary['study'], '--json').stdout)
+    assert sorted(row['path'] for row in trials) == sorted(
+        trial['run_dir'] for trial in summary['trials'])
 
 
 def test_the_same_seed_suggests_the_same_values(tmp_path, bstorm):
@@ -259,3 +265,15 @@ def test_without_optuna_the_error_names_the_extra(tmp_path, bstorm, monkeypatch)
     assert "bstorm tune needs Optuna" in result.stderr
     assert "pip install 'brainstorm[tune]'" in result.stderr
     assert not list(tmp_path.glob('*-study-*'))
+
+
+def test_the_hyperband_pruner_runs_a_study(tmp_path, bstorm):
+    experiment = write_experiment(tmp_path, epochs=2)
+    result = bstorm('tune', experiment, '--trials', 3, '--seed', 1, '--pruner', 'hyperband',
+                    '--out', tmp_path, '--json')
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert len(summary['trials']) == 3
+    assert {trial['state'] for trial in summary['trials']} <= {'complete', 'pruned'}
+    settings = json.loads((pathlib.Path(summary['study']) / 'study.json').read_text())
+    assert settings['pruner']['type'] == 'hyperband'
