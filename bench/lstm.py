@@ -1,11 +1,11 @@
-"""Time forward+backward of an Lstm layer (T=100, B=50, 205 inputs; 256 and 1000 cells).
+"""Time forward+backward of Lstm and Gru layers (T=100, B=50, 205 inputs; 256 and 1000 cells).
 
-The network is Input -> Lstm(size), float32 on ``NumpyHandler``. One pass is a
+The network is Input -> Lstm(size) or Input -> Gru(size), float32 on ``NumpyHandler``. One pass is a
 training forward pass, then a backward pass from random output deltas (input
 deltas included). The script prints the best pass of ``--repeats`` as
 milliseconds and as characters per second (T*B / seconds).
 
-With ``--torch-python PATH`` it also times ``torch.nn.LSTM`` of the same size on
+With ``--torch-python PATH`` it also times ``torch.nn.LSTM`` / ``torch.nn.GRU`` of the same size on
 the CPU (no peepholes; input gradients on), run by that interpreter (torch is
 not a dependency of brainstorm; keep it in its own virtual environment, e.g.
 ``python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch numpy``),
@@ -17,7 +17,7 @@ chooses; set ``OPENBLAS_NUM_THREADS`` to compare at a fixed count, and pass the
 same number as ``--torch-threads`` (torch's default is one per core).
 
 Usage:
-    python bench/lstm.py [--repeats 5] [--rounds 2] [--sizes 256 1000]
+    python bench/lstm.py [--repeats 5] [--rounds 2] [--sizes 256 1000] [--layers Lstm Gru]
                          [--torch-python /tmp/torchvenv/bin/python] [--torch-threads N]
 """
 
@@ -42,7 +42,7 @@ size, repeats, T, B, I, threads = (int(v) for v in sys.argv[1:7])
 if threads > 0:
     torch.set_num_threads(threads)
 torch.manual_seed(0)
-lstm = torch.nn.LSTM(I, size)
+lstm = getattr(torch.nn, sys.argv[7])(I, size)
 x = torch.randn(T, B, I, requires_grad=True)
 deltas = torch.randn(T, B, size)
 def step():
@@ -57,11 +57,12 @@ print(json.dumps(best))
 
 
 class LstmPass:
-    """One Input -> Lstm(size) network with random data, parameters and output deltas."""
+    """One Input -> Lstm(size) (or another recurrent layer type) network with random data,
+    parameters and output deltas."""
 
-    def __init__(self, size, seed=0):
+    def __init__(self, size, seed=0, layer_type='Lstm'):
         rnd = np.random.RandomState(seed)
-        architecture = build_architecture('Lstm', {'size': size}, {'default': (INPUTS,)})
+        architecture = build_architecture(layer_type, {'size': size}, {'default': (INPUTS,)})
         self.net = Network.from_architecture(architecture)
         self.net.set_handler(NumpyHandler(np.float32))
         handler = self.net.handler
@@ -91,10 +92,15 @@ def time_brainstorm(lstm_pass, repeats):
     return best
 
 
-def time_torch(python, size, repeats, threads):
+#: brainstorm layer type -> the torch module of the same recurrence
+TORCH_MODULES = {'Lstm': 'LSTM', 'Gru': 'GRU'}
+
+
+def time_torch(python, size, repeats, threads, layer_type='Lstm'):
     completed = subprocess.run(
         [python, '-c', TORCH_SCRIPT, str(size), str(repeats), str(TIME_STEPS), str(BATCH),
-         str(INPUTS), str(threads or 0)], check=True, capture_output=True, text=True)
+         str(INPUTS), str(threads or 0), TORCH_MODULES[layer_type]], check=True,
+        capture_output=True, text=True)
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
@@ -103,20 +109,23 @@ def main(argv=None):
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--rounds', type=int, default=2)
     parser.add_argument('--sizes', type=int, nargs='+', default=[256, 1000])
+    parser.add_argument('--layers', nargs='+', choices=list(TORCH_MODULES),
+                        default=list(TORCH_MODULES))
     parser.add_argument('--torch-python', help='python interpreter that can import torch')
     parser.add_argument('--torch-threads', type=int, help="torch's thread count (default: its own)")
     args = parser.parse_args(argv)
     characters = TIME_STEPS * BATCH
-    for size in args.sizes:
-        lstm_pass = LstmPass(size)
+    for layer_type, size in ((layer_type, size) for layer_type in args.layers
+                             for size in args.sizes):
+        lstm_pass = LstmPass(size, layer_type=layer_type)
         lstm_pass.run()  # fills the handler's scratch cache
         ours = theirs = float('inf')
         for _ in range(args.rounds):
             ours = min(ours, time_brainstorm(lstm_pass, args.repeats))
             if args.torch_python:
                 theirs = min(theirs, time_torch(args.torch_python, size, args.repeats,
-                                                args.torch_threads))
-        line = (f"Lstm {size:5d}: brainstorm {ours * 1e3:8.1f} ms  "
+                                                args.torch_threads, layer_type))
+        line = (f"{layer_type:4s} {size:5d}: brainstorm {ours * 1e3:8.1f} ms  "
                 f"{characters / ours:9.0f} chars/s")
         if args.torch_python:
             line += (f" | torch {theirs * 1e3:8.1f} ms  {characters / theirs:9.0f} chars/s"

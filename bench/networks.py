@@ -14,6 +14,8 @@ set to zero for that).
   on 32x32x3 images (NHWC in brainstorm, torch's default NCHW there); batch 100.
 * ``hutter_lstm_1000`` / ``hutter_lstm_256``: 205 one-hot character inputs ->
   Lstm(1000 or 256) -> softmax over 205 characters at every step; T=100, B=50.
+* ``hutter_gru_256``: the same with Gru(256) (torch.nn.GRU computes the same
+  formulas: reset gate after the recurrent product; its recurrent bias is zero).
 
 Both engines train with SGD with momentum 0.9 (learning rate 0.01) and a loss
 summed over time steps and averaged over the batch (brainstorm's ``Loss``).
@@ -104,6 +106,8 @@ class Example:
             model = _torch_mlp(net)
         elif self.name == 'cifar10_cnn':
             model = _torch_cnn(net)
+        elif self.spec.startswith('G'):
+            model = _TorchGru(net)
         else:
             model = _TorchLstm(net)
         for parameter in model.parameters():
@@ -130,6 +134,8 @@ EXAMPLES = {
                                 one_hot_inputs=True),
     'hutter_lstm_256': Example('hutter_lstm_256', 'L256', (205,), 205, 100, 50, 1.3,
                                one_hot_inputs=True),
+    'hutter_gru_256': Example('hutter_gru_256', 'G256', (205,), 205, 100, 50, 1.3,
+                              one_hot_inputs=True),
 }
 
 
@@ -218,6 +224,37 @@ def _TorchLstm(net):
     (lstm,) = _parameters(net, 'LstmLayerImpl')
     (projection,) = _parameters(net, 'FullyConnectedLayerImpl')
     return TorchLstm(lstm, projection)
+
+
+def _TorchGru(net):
+    import torch
+
+    class TorchGru(torch.nn.Module):
+        """torch.nn.GRU (time-major) followed by the linear projection at every step."""
+
+        def __init__(self, gru_parameters, projection_parameters):
+            super().__init__()
+            p = gru_parameters
+            self.gru = torch.nn.GRU(p.Wz.shape[0], p.Wz.shape[1])
+            # torch's gate order is (reset, update, candidate)
+            gates = ('r', 'z', 'h')
+            with torch.no_grad():
+                self.gru.weight_ih_l0.copy_(torch.from_numpy(np.concatenate(
+                    [p['W' + gate].T for gate in gates])))
+                self.gru.weight_hh_l0.copy_(torch.from_numpy(np.concatenate(
+                    [p['R' + gate].T for gate in gates])))
+                self.gru.bias_ih_l0.copy_(torch.from_numpy(np.concatenate(
+                    [p['b' + gate] for gate in gates])))
+                self.gru.bias_hh_l0.zero_()
+            self.projection = _linear(torch, projection_parameters)
+
+        def forward(self, inputs):
+            outputs, _ = self.gru(inputs)
+            return self.projection(outputs)
+
+    (gru,) = _parameters(net, 'GruLayerImpl')
+    (projection,) = _parameters(net, 'FullyConnectedLayerImpl')
+    return TorchGru(gru, projection)
 
 
 def torch_loss(example, logits, labels):

@@ -2,7 +2,8 @@
 
 Every ``<name>_layer.py`` module in this package defines a factory (listed in
 its ``__all__``) and a ``<Name>LayerImpl`` class. They are found and re-exported
-here, so adding a layer means adding one file.
+here, so adding a layer means adding one file. ``HELPERS`` lists the names that
+build several layers at once (``Bidirectional``) rather than one.
 """
 
 import importlib
@@ -22,3 +23,9 @@ def _import_layer_modules():
 
 
 _import_layer_modules()
+
+# helpers that build several layers (not factories of one layer type)
+from brainstorm.layers.bidirectional import Bidirectional  # noqa: E402
+
+HELPERS = ('Bidirectional',)
+__all__.extend(HELPERS)

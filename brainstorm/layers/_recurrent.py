@@ -18,12 +18,16 @@ Conventions (all buffers are (T + context, B, ...) views from the network):
   matrix product; the loops do only the recurrent products and the
   elementwise gate math of one step.
 
+Direction and held steps (reversed layers, masks) are in
+:mod:`brainstorm.layers._direction`.
+
 Clockwork layers (Koutnik et al. 2014) update unit j at step t only if
 t % timing[j] == 0; the step index comes from the forward internal ``phase``
 (phase[t] = phase[t - 1] + 1, so it continues through the context).
 """
 
 from brainstorm.errors import LayerValidationError
+from brainstorm.layers._direction import TimeOrder
 from brainstorm.utils import flatten_time_and_features
 
 #: The activation functions recurrent layers accept for their units.
@@ -111,7 +115,7 @@ def _input_deltas(buffers, skip):
     return None if skip else flatten_time_and_features(buffers.input_deltas.default)
 
 
-def recurrent_weight_gradient(handler, outputs, deltas, gradient, time_size):
+def recurrent_weight_gradient(handler, outputs, deltas, gradient, time_size, reverse=False):
     """``gradient += sum_t y[t-1]^T @ deltas[t]``, with y[-1] the forward context slot.
 
     Args:
@@ -119,14 +123,21 @@ def recurrent_weight_gradient(handler, outputs, deltas, gradient, time_size):
         deltas: (T + 1, B, size) pre-activation deltas of one gate.
         gradient: (size, size), accumulated.
         time_size: T.
+        reverse: the layer runs backwards in time: y[t+1] instead of y[t-1]
+            (steps 1 .. T, the last being the context slot: one product).
     """
+    if reverse:
+        handler.dot_add_mm(steps(outputs[1:], time_size), steps(deltas, time_size), gradient,
+                           transa=True)
+        return
     if time_size > 1:
         handler.dot_add_mm(steps(outputs, time_size - 1), steps(deltas[1:], time_size - 1),
                            gradient, transa=True)
     handler.dot_add_mm(outputs[-1], deltas[0], gradient, transa=True)
 
 
-def peephole_gradient(handler, cells, deltas, gradient, products, time_size, shift):
+def peephole_gradient(handler, cells, deltas, gradient, products, time_size, shift,
+                      reverse=False):
     """``gradient += sum over t, b of cells[t - shift] * deltas[t]``.
 
     Args:
@@ -137,8 +148,11 @@ def peephole_gradient(handler, cells, deltas, gradient, products, time_size, shi
         time_size: T.
         shift: 1 for the input and forget gates (they see Ca[t-1]), 0 for the
             output gate (it sees Ca[t]).
+        reverse: the layer runs backwards in time (the gates see Ca[t+1]).
     """
-    if shift:
+    if shift and reverse:
+        handler.mult_tt(cells[1:time_size + 1], deltas[:time_size], products[:time_size])
+    elif shift:
         if time_size > 1:
             handler.mult_tt(cells[:time_size - 1], deltas[1:time_size], products[1:time_size])
         handler.mult_tt(cells[-1], deltas[0], products[0])
@@ -195,29 +209,33 @@ class Clock:
 
 # ---- simple recurrent (Recurrent, Clockwork) ---------------------------------------------
 
-def rnn_forward(handler, activation, buffers, clock=None):
-    """y[t] = act(x[t] W + y[t-1] R + bias); with a clock, skipping units keep y[t-1].
+def rnn_forward(handler, activation, buffers, hold=None, reverse=False):
+    """y[t] = act(x[t] W + y[t-1] R + bias); where ``hold`` says so, y[t] = y[t-1].
 
     Buffers: inputs.default, outputs.default (context 1), parameters W, R, bias,
-    internals Ha (pre-activations).
+    internals Ha (pre-activations). ``hold`` is a :class:`Clock` or a
+    ``_direction.MaskHold`` (or None); with ``reverse``, t - 1 reads t + 1.
     """
     parameters = buffers.parameters
     outputs = buffers.outputs.default
     Ha = buffers.internals.Ha
     time_size = buffers.inputs.default.shape[0]
+    order = TimeOrder(time_size, reverse)
     act = handler.act_func(activation)
     project_inputs(handler, flatten_time_and_features(buffers.inputs.default), parameters.W,
                    parameters.bias, steps(Ha, time_size))
-    for t in range(time_size):
-        handler.dot_add_mm(outputs[t - 1], parameters.R, Ha[t])
+    for t in order.forward_steps():
+        previous = order.previous(t)
+        handler.dot_add_mm(outputs[previous], parameters.R, Ha[t])
         act(Ha[t], outputs[t])
-        if clock is not None:
-            clock.advance(t)
-            clock.condition(t)
-            handler.copy_to_if(outputs[t - 1], outputs[t], clock.cond)
+        if hold is not None:
+            hold.advance(t)
+            hold.condition(t)
+            handler.copy_to_if(outputs[previous], outputs[t], hold.cond)
 
 
-def rnn_backward(handler, activation, buffers, clock=None, skip_input_deltas=False):
+def rnn_backward(handler, activation, buffers, hold=None, skip_input_deltas=False,
+                 reverse=False):
     """Add input deltas and gradients of :func:`rnn_forward`.
 
     Buffers as in :func:`rnn_forward` plus the backward internals dy and dHa
@@ -228,21 +246,22 @@ def rnn_backward(handler, activation, buffers, clock=None, skip_input_deltas=Fal
     outputs = buffers.outputs.default
     dHa = buffers.internals.dHa
     time_size = buffers.inputs.default.shape[0]
+    order = TimeOrder(time_size, reverse)
     dy = start_backward(handler, buffers, time_size, (dHa,))
     act_deriv = handler.act_func_deriv(activation)
-    for t in range(time_size - 1, -1, -1):
-        handler.dot_add_mm(dHa[t + 1], parameters.R, dy[t], transb=True)
-        if clock is not None:
-            # a unit that kept its state passes its whole delta on to step t - 1
-            clock.condition(t)
-            handler.add_into_if(dy[t], dy[t - 1], clock.cond)
-            handler.fill_if(dy[t], 0.0, clock.cond)
+    for t in order.backward_steps():
+        handler.dot_add_mm(dHa[order.next(t)], parameters.R, dy[t], transb=True)
+        if hold is not None:
+            # a unit that kept its state passes its whole delta on to the previous step
+            hold.condition(t)
+            handler.add_into_if(dy[t], dy[order.previous(t)], hold.cond)
+            handler.fill_if(dy[t], 0.0, hold.cond)
         act_deriv(None, outputs[t], dy[t], dHa[t])
     deltas = steps(dHa, time_size)
     project_inputs_backward(handler, flatten_time_and_features(buffers.inputs.default),
                             parameters.W, deltas, _input_deltas(buffers, skip_input_deltas),
                             gradients.W, gradients.bias)
-    recurrent_weight_gradient(handler, outputs, dHa, gradients.R, time_size)
+    recurrent_weight_gradient(handler, outputs, dHa, gradients.R, time_size, reverse)
 
 
 # ---- LSTM (Lstm, ClockworkLstm) -----------------------------------------------------------
@@ -266,7 +285,7 @@ def gate_columns(matrix, size):
     return [matrix[:, index * size:(index + 1) * size] for index in range(len(LSTM_GATES))]
 
 
-def lstm_forward(handler, activation, buffers, clock=None):
+def lstm_forward(handler, activation, buffers, hold=None, reverse=False):
     """One LSTM layer with peepholes (formulas in lstm_layer.py).
 
     The gate buffers Zb, Ib, Fb, Ob first receive the pre-activations (input
@@ -280,8 +299,9 @@ def lstm_forward(handler, activation, buffers, clock=None):
     ``internals.recurrent_products`` (B, 4*size) and adds its four column blocks
     to the gates.
 
-    With a clock, a skipping unit keeps Ca and y of step t - 1: its gates are
-    set to Ib = 0 and Fb = 1, so Ca[t] = Ca[t-1] exactly, and y[t] is copied.
+    Where ``hold`` (a :class:`Clock` or a ``_direction.MaskHold``) says so, a unit
+    keeps Ca and y of step t - 1: its gates are set to Ib = 0 and Fb = 1, so Ca[t] =
+    Ca[t-1] exactly, and y[t] is copied. With ``reverse``, t - 1 reads t + 1.
     """
     p, internals = buffers.parameters, buffers.internals
     y = buffers.outputs.default
@@ -290,6 +310,7 @@ def lstm_forward(handler, activation, buffers, clock=None):
     packed, products = internals.recurrent_weights, internals.recurrent_products
     size = packed.shape[1]
     time_size = buffers.inputs.default.shape[0]
+    order = TimeOrder(time_size, reverse)
     act = handler.act_func(activation)
     inputs = flatten_time_and_features(buffers.inputs.default)
     gates = (Zb, Ib, Fb, Ob)
@@ -298,9 +319,10 @@ def lstm_forward(handler, activation, buffers, clock=None):
     pack_recurrent_weights(handler, p, packed)
     recurrent_z, recurrent_i, recurrent_f, recurrent_o = gate_columns(products, size)
     pi, pf, po = row(p.pi), row(p.pf), row(p.po)
-    for t in range(time_size):
-        z, i, f, o, cell, previous_cell = Zb[t], Ib[t], Fb[t], Ob[t], Ca[t], Ca[t - 1]
-        handler.dot_mm(y[t - 1], packed, products, transb=True)
+    for t in order.forward_steps():
+        previous = order.previous(t)
+        z, i, f, o, cell, previous_cell = Zb[t], Ib[t], Fb[t], Ob[t], Ca[t], Ca[previous]
+        handler.dot_mm(y[previous], packed, products, transb=True)
         handler.add_tt(z, recurrent_z, z)
         handler.add_tt(i, recurrent_i, i)
         handler.add_tt(f, recurrent_f, f)
@@ -310,22 +332,23 @@ def lstm_forward(handler, activation, buffers, clock=None):
         act(z, z)
         handler.sigmoid(i, i)
         handler.sigmoid(f, f)
-        if clock is not None:
-            clock.advance(t)
-            clock.condition(t)
-            handler.fill_if(i, 0.0, clock.cond)
-            handler.fill_if(f, 1.0, clock.cond)
+        if hold is not None:
+            hold.advance(t)
+            hold.condition(t)
+            handler.fill_if(i, 0.0, hold.cond)
+            handler.fill_if(f, 1.0, hold.cond)
         handler.mult_tt(z, i, cell)
         handler.mult_add_tt(f, previous_cell, cell)
         handler.mult_add_mv(cell, po, o)
         handler.sigmoid(o, o)
         act(cell, Cb[t])
         handler.mult_tt(o, Cb[t], y[t])
-        if clock is not None:
-            handler.copy_to_if(y[t - 1], y[t], clock.cond)
+        if hold is not None:
+            handler.copy_to_if(y[previous], y[t], hold.cond)
 
 
-def lstm_backward(handler, activation, buffers, clock=None, skip_input_deltas=False):
+def lstm_backward(handler, activation, buffers, hold=None, skip_input_deltas=False,
+                  reverse=False):
     """Add input deltas and gradients of :func:`lstm_forward`.
 
     The recurrent deltas are four products dG[t+1] @ Rg^T per step, from the
@@ -334,7 +357,7 @@ def lstm_backward(handler, activation, buffers, clock=None, skip_input_deltas=Fa
     step single-threaded with 1000 cells) and faster than one with the forward
     pass's packed copy (7.5 ms), and they need no copying of the deltas.
 
-    With a clock, a skipping unit passes its whole output delta on to step
+    Where ``hold`` says so, a unit passes its whole output delta on to step
     t - 1 and takes none itself; its gate deltas vanish on their own because
     sigmoid'(Ib = 0) = sigmoid'(Fb = 1) = 0 and Ib = 0, and its cell delta flows
     through Fb = 1.
@@ -349,41 +372,43 @@ def lstm_backward(handler, activation, buffers, clock=None, skip_input_deltas=Fa
     dZa, dIa, dFa, dOa = internals.dZa, internals.dIa, internals.dFa, internals.dOa
     dCa = internals.dCa
     time_size = buffers.inputs.default.shape[0]
+    order = TimeOrder(time_size, reverse)
     dy = start_backward(handler, buffers, time_size, (dZa, dIa, dFa, dOa, dCa))
     act_deriv = handler.act_func_deriv(activation)
     pi, pf, po = row(p.pi), row(p.pf), row(p.po)
-    for t in range(time_size - 1, -1, -1):
-        handler.dot_add_mm(dZa[t + 1], p.Rz, dy[t], transb=True)
-        handler.dot_add_mm(dIa[t + 1], p.Ri, dy[t], transb=True)
-        handler.dot_add_mm(dFa[t + 1], p.Rf, dy[t], transb=True)
-        handler.dot_add_mm(dOa[t + 1], p.Ro, dy[t], transb=True)
-        if clock is not None:
-            clock.condition(t)
-            handler.add_into_if(dy[t], dy[t - 1], clock.cond)
-            handler.fill_if(dy[t], 0.0, clock.cond)
+    for t in order.backward_steps():
+        previous, following = order.previous(t), order.next(t)
+        handler.dot_add_mm(dZa[following], p.Rz, dy[t], transb=True)
+        handler.dot_add_mm(dIa[following], p.Ri, dy[t], transb=True)
+        handler.dot_add_mm(dFa[following], p.Rf, dy[t], transb=True)
+        handler.dot_add_mm(dOa[following], p.Ro, dy[t], transb=True)
+        if hold is not None:
+            hold.condition(t)
+            handler.add_into_if(dy[t], dy[previous], hold.cond)
+            handler.fill_if(dy[t], 0.0, hold.cond)
         handler.mult_tt(dy[t], Cb[t], dOa[t])
         handler.sigmoid_deriv(None, Ob[t], dOa[t], dOa[t])
         handler.mult_tt(dy[t], Ob[t], dCa[t])
         act_deriv(None, Cb[t], dCa[t], dCa[t])
         handler.mult_add_mv(dOa[t], po, dCa[t])
-        handler.mult_add_tt(dCa[t + 1], Fb[t + 1], dCa[t])
-        handler.mult_add_mv(dIa[t + 1], pi, dCa[t])
-        handler.mult_add_mv(dFa[t + 1], pf, dCa[t])
+        handler.mult_add_tt(dCa[following], Fb[following], dCa[t])
+        handler.mult_add_mv(dIa[following], pi, dCa[t])
+        handler.mult_add_mv(dFa[following], pf, dCa[t])
         handler.mult_tt(dCa[t], Ib[t], dZa[t])
         act_deriv(None, Zb[t], dZa[t], dZa[t])
         handler.mult_tt(dCa[t], Zb[t], dIa[t])
         handler.sigmoid_deriv(None, Ib[t], dIa[t], dIa[t])
-        handler.mult_tt(dCa[t], Ca[t - 1], dFa[t])
+        handler.mult_tt(dCa[t], Ca[previous], dFa[t])
         handler.sigmoid_deriv(None, Fb[t], dFa[t], dFa[t])
     inputs = flatten_time_and_features(buffers.inputs.default)
     input_deltas = _input_deltas(buffers, skip_input_deltas)
     for gate, deltas in zip(LSTM_GATES, (dZa, dIa, dFa, dOa)):
         project_inputs_backward(handler, inputs, p['W' + gate], steps(deltas, time_size),
                                 input_deltas, g['W' + gate], g['b' + gate])
-        recurrent_weight_gradient(handler, y, deltas, g['R' + gate], time_size)
+        recurrent_weight_gradient(handler, y, deltas, g['R' + gate], time_size, reverse)
     # dy is not read after the loop: its steps 0 .. T-1 serve as the scratch of the
     # peephole gradients (slot T, the delta passed on to the context, is kept)
     products = dy
-    peephole_gradient(handler, Ca, dIa, g.pi, products, time_size, shift=1)
-    peephole_gradient(handler, Ca, dFa, g.pf, products, time_size, shift=1)
-    peephole_gradient(handler, Ca, dOa, g.po, products, time_size, shift=0)
+    peephole_gradient(handler, Ca, dIa, g.pi, products, time_size, 1, reverse)
+    peephole_gradient(handler, Ca, dFa, g.pf, products, time_size, 1, reverse)
+    peephole_gradient(handler, Ca, dOa, g.po, products, time_size, 0, reverse)

@@ -41,7 +41,10 @@ class Layer:
 
     Class attributes:
         expected_inputs (dict[str, StructureTemplate]): the inputs the layer
-            needs; every one must be connected, no other may be.
+            needs; every one must be connected.
+        optional_inputs (dict[str, StructureTemplate]): inputs that may be
+            connected (a recurrent layer's 'mask'); ``in_shapes`` holds those that are.
+            No input outside these two may be connected.
         expected_kwargs (set[str]): the kwargs the layer accepts.
         computes_no_input_deltas_for (tuple[str]): inputs that get no deltas
             (targets, masks).
@@ -69,6 +72,7 @@ class Layer:
     """
 
     expected_inputs = {'default': StructureTemplate('T', 'B', '...')}
+    optional_inputs = {}
     expected_kwargs = set()
     computes_no_input_deltas_for = ()
     computes_no_gradients_for = ()
@@ -119,19 +123,21 @@ class Layer:
         if missing:
             raise NetworkValidationError(f"{self._label()}: input {missing[0]!r} is not "
                                          f"connected")
-        unexpected = [name for name in in_shapes if name not in self.expected_inputs]
+        known = dict(self.expected_inputs, **self.optional_inputs)
+        unexpected = [name for name in in_shapes if name not in known]
         if unexpected:
-            close = difflib.get_close_matches(unexpected[0], list(self.expected_inputs), n=1)
+            close = difflib.get_close_matches(unexpected[0], list(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise NetworkValidationError(
                 f"{self._label()}: has no input {unexpected[0]!r} (its inputs: "
-                f"{', '.join(self.expected_inputs)}){hint}")
-        for name, template in self.expected_inputs.items():
-            if not template.matches(in_shapes[name]):
+                f"{', '.join(known)}){hint}")
+        connected = [name for name in known if name in in_shapes]
+        for name in connected:
+            if not known[name].matches(in_shapes[name]):
                 raise LayerValidationError(
                     f"{self._label()}: input {name!r} has shape "
-                    f"{in_shapes[name].shape}, which does not fit {template.shape}")
-        return OrderedDict((name, in_shapes[name]) for name in self.expected_inputs)
+                    f"{in_shapes[name].shape}, which does not fit {known[name].shape}")
+        return OrderedDict((name, in_shapes[name]) for name in connected)
 
     def setup(self, kwargs, in_shapes):
         """Declare buffers: return (outputs, parameters, internals) as name -> BufferStructure."""

@@ -7,9 +7,14 @@ For each step t (y[-1] and Ca[-1] are the context slots), with g = activation:
     Ca = Zb * Ib + Fb * Ca[t-1]                     Cb = g(Ca)        cell
     Oa = x Wo + y[t-1] Ro + po * Ca + bo            Ob = sigmoid(Oa)  output gate
     y  = Ob * Cb
+With ``reverse=True`` the layer runs from the last step to the first and step
+t + 1 takes the place of t - 1. Where the optional ``mask`` input is 0 (padding),
+Ca and y keep their previous values (Ib = 0, Fb = 1), so a reversed layer starts
+at each sequence's last valid step.
 
 Buffers:
     inputs.default       ('T', 'B', *in_features)  any feature shape, flattened
+    inputs.mask          ('T', 'B', 1), optional   0 on padding steps
     outputs.default      ('T', 'B', size), context 1
     parameters.Wz Wi Wf Wo   (in_size, size)       rows: inputs, columns: units
     parameters.Rz Ri Rf Ro   (size, size)          rows: units at t-1
@@ -23,6 +28,7 @@ Buffers:
                          the other, copied at the start of every forward pass for one
                          product per step
     internals.recurrent_products    ('B', 4*size): scratch, y[t-1] @ recurrent_weights^T
+    internals.hold       ('T', 'B', size), only with a mask: 1 where a step is padding
     internals.dy dZa dIa dFa dOa dCa   ('T', 'B', size), context 1, backward only
                          (dy: output deltas + recurrent deltas, afterwards the scratch
                          of the peephole gradients; dZa ... dOa: deltas of the
@@ -31,7 +37,7 @@ Buffers:
 
 from collections import OrderedDict
 
-from brainstorm.layers import _recurrent
+from brainstorm.layers import _direction, _recurrent
 from brainstorm.layers.base_layer import Layer
 from brainstorm.structure.buffer_structure import BufferStructure
 from brainstorm.structure.construction import ConstructionWrapper
@@ -42,23 +48,26 @@ FORWARD_INTERNALS = ('Zb', 'Ib', 'Fb', 'Ob', 'Ca', 'Cb')
 BACKWARD_INTERNALS = ('dy', 'dZa', 'dIa', 'dFa', 'dOa', 'dCa')
 
 
-def Lstm(size, activation='tanh', name=None):
+def Lstm(size, activation='tanh', reverse=False, name=None):
     """Create an LSTM layer with peepholes.
 
     Args:
         size (int): number of cells.
         activation (str): activation of block input and cell output: one of
             'linear', 'rel', 'sigmoid', 'tanh', 'el'. The gates always use the sigmoid.
+        reverse (bool): run from the last step to the first (with a 'mask' input:
+            from the last valid step of each sequence).
         name (Optional[str]): the layer name.
 
     Example:
         >>> inp >> Lstm(100, name='Lstm') >> out
         >>> forget_gates = net.get('Lstm.internals.Fb')
     """
-    return ConstructionWrapper.create('Lstm', size=size, activation=activation, name=name)
+    return ConstructionWrapper.create('Lstm', size=size, activation=activation,
+                                      reverse=reverse or None, name=name)
 
 
-def lstm_buffers(size, in_size):
+def lstm_buffers(size, in_size, in_shapes=None):
     """(outputs, parameters, internals) of an LSTM layer of ``size`` cells."""
     outputs = OrderedDict(default=BufferStructure('T', 'B', size, context_size=1))
     parameters = OrderedDict()
@@ -73,6 +82,7 @@ def lstm_buffers(size, in_size):
     gates_size = len(_recurrent.LSTM_GATES) * size
     internals['recurrent_weights'] = BufferStructure(gates_size, size)
     internals['recurrent_products'] = BufferStructure('B', gates_size)
+    internals.update(_direction.hold_internal(size, in_shapes or {}))
     for name in BACKWARD_INTERNALS:
         internals[name] = BufferStructure('T', 'B', size, context_size=1,
                                           is_backward_only=True)
@@ -80,15 +90,23 @@ def lstm_buffers(size, in_size):
 
 
 class LstmLayerImpl(Layer):
-    expected_kwargs = {'size', 'activation'}
+    expected_inputs = _direction.DIRECTED_INPUTS
+    optional_inputs = _direction.DIRECTED_OPTIONAL_INPUTS
+    computes_no_input_deltas_for = ('mask',)
+    expected_kwargs = {'size', 'activation', 'reverse'}
 
     def setup(self, kwargs, in_shapes):
         self.size, self.activation = _recurrent.read_kwargs(self, kwargs)
-        return lstm_buffers(self.size, in_shapes['default'].feature_size)
+        self.reverse = _direction.read_direction_kwargs(self, kwargs, in_shapes)
+        return lstm_buffers(self.size, in_shapes['default'].feature_size, in_shapes)
 
     def forward_pass(self, buffers, training_pass=True):
-        _recurrent.lstm_forward(self.handler, self.activation, buffers)
+        _recurrent.lstm_forward(self.handler, self.activation, buffers,
+                                _direction.mask_hold(self.handler, buffers, compute=True),
+                                reverse=self.reverse)
 
     def backward_pass(self, buffers):
         _recurrent.lstm_backward(self.handler, self.activation, buffers,
-                                 skip_input_deltas='default' in self.skipped_input_deltas)
+                                 _direction.mask_hold(self.handler, buffers, compute=False),
+                                 skip_input_deltas='default' in self.skipped_input_deltas,
+                                 reverse=self.reverse)

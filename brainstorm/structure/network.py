@@ -40,6 +40,14 @@ class Network(Seedable):
             ``net.buffer['Layer.parameters.W']``, ``net.buffer.parameters``.
         output_name (str): path of the default output that scorers use, e.g.
             'Output.outputs.predictions' (set by tools that build the net).
+        carried_state (Optional[CarriedState]): when set, forward passes without an
+            explicit context continue from the state the previous one ended with
+            (truncated BPTT over long sequences; see
+            :mod:`brainstorm.training.carried_state`). None (default): zeros.
+        data_description (dict): JSON-able facts about the data the network reads,
+            saved with it: e.g. ``'alphabet'``, the byte value of each input index of
+            a network trained on the text converter's output (what ``bstorm
+            generate`` decodes with). Empty by default.
     """
 
     def __init__(self, layers, architecture, handler=None, seed=None):
@@ -60,6 +68,8 @@ class Network(Seedable):
         self._forward_done = False
         self._compute_data_deltas = True
         self._layers_without_backward = frozenset()
+        self.carried_state = None
+        self.data_description = {}
 
     # ---- creation -------------------------------------------------------------------------
     @classmethod
@@ -132,6 +142,10 @@ class Network(Seedable):
                 f"needs {net.buffer_manager.parameter_size} (truncated or foreign file)")
         net.handler.set_from_numpy(net.buffer.parameters, parameters.astype(net.handler.dtype))
         net.output_name = description.get('output_name', net.output_name)
+        data_description = description.get('data_description', {})
+        if not isinstance(data_description, dict):
+            raise FileFormatError(f"{filename}: the stored data_description is not a mapping")
+        net.data_description = data_description
         # the stored descriptions name these classes: make sure they are registered
         import brainstorm.initializers  # noqa: F401
         import brainstorm.value_modifiers  # noqa: F401
@@ -157,6 +171,8 @@ class Network(Seedable):
                        'initializers': get_description(self.initializers),
                        'weight_modifiers': get_description(self.weight_modifiers),
                        'gradient_modifiers': get_description(self.gradient_modifiers)}
+        if self.data_description:
+            description['data_description'] = self.data_description
         folder = os.path.dirname(os.path.abspath(filename))
         handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(filename),
                                              suffix='.tmp', dir=folder)
@@ -262,6 +278,10 @@ class Network(Seedable):
     def get_context(self):
         """The state at the last time step of the last forward pass, for continuing sequences.
 
+        A layer that runs backwards in time (``reverse=True``) ended its pass at
+        step 0, so its state is that of the FIRST ``context_size`` steps: it
+        continues into the data that comes before the last pass's.
+
         Returns:
             dict: layer name -> {'outputs.X' / 'internals.Y': numpy array of the
             last ``context_size`` steps}.
@@ -270,7 +290,9 @@ class Network(Seedable):
         context = OrderedDict()
         for layer_name, field, name, array in self.buffer_manager.slots_with_context():
             size = array.shape[0] - time_size
-            values = self.handler.get_numpy_copy(array)[time_size - size:time_size]
+            start = 0 if getattr(self.layers[layer_name], 'reverse', False) \
+                else time_size - size
+            values = self.handler.get_numpy_copy(array)[start:start + size]
             context.setdefault(layer_name, OrderedDict())[f"{field}.{name}"] = values
         return context
 
@@ -278,13 +300,21 @@ class Network(Seedable):
     def provide_external_data(self, data, all_inputs=True):
         """Copy ``data`` (name -> array (T, B, ...)) into the outputs of the Input layer.
 
+        A per-column reset signal in ``data`` (the item ``'@reset'`` that
+        ``SequenceWindows`` yields) is not an input: it goes to the carried state
+        (:attr:`carried_state`), or is ignored when there is none.
+
         Raises:
             DataError: on unknown names, missing names (when ``all_inputs``),
                 wrong feature shapes, or inconsistent T / B.
         """
+        from brainstorm.training.carried_state import split_reset_signal
         shapes = self._input_layer.out_shapes
         if not isinstance(data, dict) and not hasattr(data, 'keys'):
             raise DataError(f"expected a dict of named arrays, got {type(data).__name__}")
+        data, reset = split_reset_signal(data)
+        if reset is not None and self.carried_state is not None:
+            self.carried_state.reset(reset)
         unknown = [name for name in data if name not in shapes]
         if unknown:
             import difflib
@@ -339,13 +369,19 @@ class Network(Seedable):
         Args:
             training_pass (bool): layers like Dropout and BatchNorm behave as in training.
             context (Optional[dict]): a state from :meth:`get_context`, used as the
-                state at t = -1; zeros otherwise.
+                state at t = -1; otherwise that of :attr:`carried_state` if there is
+                one, else zeros.
         """
+        carried = self.carried_state
+        if context is None and carried is not None:
+            context = carried.context
         self._set_context(context)
         buffers = self.buffer
         for name, layer in self.layers.items():
             layer.forward_pass(buffers[name], training_pass=training_pass)
         self._forward_done = True
+        if carried is not None:
+            carried.remember(self)
 
     def _set_context(self, context):
         time_size = self.buffer_manager.time_size

@@ -132,6 +132,10 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
     :mod:`brainstorm.tools.spec_parser`. The spec's layers are chained from the
     input ``data_name`` to the projection of :func:`get_in_out_layers`, and are
     named like unnamed layers are ('FullyConnected', 'FullyConnected_1', ...).
+    A bidirectional layer ('L32<>') named 'Lstm' becomes 'Lstm_forward',
+    'Lstm_reverse' and their Merge 'Lstm'; with ``mask_name``, the mask goes to
+    every reversed or bidirectional layer, so each sequence is read backwards
+    from its own last valid step.
 
     Initialization: ``DenseSqrtFanInOut(activation)`` for every layer with an
     activation function (the projection too, with 'linear'), ``Gaussian()``
@@ -177,6 +181,7 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
     positions = {}
     counts = {}
     for letter, kwargs, position in parsed:
+        bidirectional = kwargs.pop('bidirectional', False)
         type_name = LAYER_LETTERS[letter]
         factory = getattr(layers, type_name, None)
         if factory is None:
@@ -187,6 +192,13 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
         name = type_name if count == 0 else f"{type_name}_{count}"
         positions[name] = (position, _token_at(spec, position))
         layer = factory(name=name, **kwargs)
+        if bidirectional:
+            layer = layers.Bidirectional(layer, name=name)
+            for half in ('_forward', '_reverse'):
+                positions[name + half] = positions[name]
+        if mask_name is not None and (bidirectional or kwargs.get('reverse')):
+            # a reversed layer must know where each sequence ends
+            input_layer - mask_name >> 'mask' - layer
         current = current >> layer
     current >> projection
     try:

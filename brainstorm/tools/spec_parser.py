@@ -4,8 +4,9 @@ A spec line is a sequence of layers. Each layer is one capital letter followed
 by its arguments; whitespace is ignored everywhere (``'F 5 0'`` is ``'F50'``)::
 
     F [act] SIZE                       FullyConnected(SIZE, activation=act)
-    R [act] SIZE                       Recurrent(SIZE, activation=act)
-    L [act] SIZE                       Lstm(SIZE, activation=act)
+    R [act] SIZE [<|<>]                Recurrent(SIZE, activation=act)
+    L [act] SIZE [<|<>]                Lstm(SIZE, activation=act)
+    G [act] SIZE [<|<>]                Gru(SIZE, activation=act)
     B                                  BatchNorm()
     D [PROB]                           Dropout(drop_prob=PROB), default 0.5
     C [act] FILTERS ':' KERNEL [pN] [sN]   Convolution2D(FILTERS, (KERNEL, KERNEL),
@@ -14,7 +15,10 @@ by its arguments; whitespace is ignored everywhere (``'F 5 0'`` is ``'F50'``)::
                                            padding=N, stride=(N, N))
 
 ``act`` is one of ``l`` (linear), ``r`` (rel), ``s`` (sigmoid), ``t`` (tanh);
-left out, the layer's own default applies. ``PROB`` is a decimal number in
+left out, the layer's own default applies. A recurrent layer followed by ``<``
+runs reversed (``reverse=True``); followed by ``<>`` it is bidirectional
+(``Bidirectional(...)``: a forward and a reversed layer of SIZE units each,
+merged to 2 * SIZE features): ``'L32<>'``, ``'Gt16<'``. ``PROB`` is a decimal number in
 [0, 1) such as ``.2``, ``0.25`` or ``0``. The ``p`` and ``s`` options may come in
 either order, each at most once. Sizes, kernels and strides are positive
 integers, paddings non-negative integers.
@@ -31,8 +35,15 @@ import re
 from brainstorm.errors import NetworkValidationError
 
 #: layer letter -> name of the layer factory in brainstorm.layers
-LAYER_LETTERS = {'F': 'FullyConnected', 'R': 'Recurrent', 'L': 'Lstm', 'B': 'BatchNorm',
-                 'D': 'Dropout', 'C': 'Convolution2D', 'P': 'Pooling2D'}
+LAYER_LETTERS = {'F': 'FullyConnected', 'R': 'Recurrent', 'L': 'Lstm', 'G': 'Gru',
+                 'B': 'BatchNorm', 'D': 'Dropout', 'C': 'Convolution2D', 'P': 'Pooling2D'}
+
+#: the letters of recurrent layers, which take the direction suffixes
+RECURRENT_LETTERS = 'RLG'
+
+#: direction suffix -> what it sets in the parsed kwargs ('bidirectional' is not a
+#: layer kwarg: create_net_from_spec turns it into Bidirectional(...)); longest first
+DIRECTION_SUFFIXES = (('<>', 'bidirectional'), ('<', 'reverse'))
 
 #: activation letter -> activation name of the layers
 ACTIVATION_LETTERS = {'l': 'linear', 'r': 'rel', 's': 'sigmoid', 't': 'tanh'}
@@ -44,8 +55,12 @@ _INTEGER = re.compile(r'\d+')
 _PROBABILITY = re.compile(r'\d+(\.\d*)?|\.\d+')
 
 _USAGE = {'F': "'F' needs a size after the optional activation, e.g. 'F100' or 'Ft100'",
-          'R': "'R' needs a size after the optional activation, e.g. 'R100' or 'Rs100'",
-          'L': "'L' needs a size after the optional activation, e.g. 'L100' or 'Ll100'",
+          'R': "'R' needs a size after the optional activation, e.g. 'R100' or 'Rs100'; "
+               "'<' after the size reverses it, '<>' makes it bidirectional ('R100<>')",
+          'L': "'L' needs a size after the optional activation, e.g. 'L100' or 'Ll100'; "
+               "'<' after the size reverses it, '<>' makes it bidirectional ('L100<>')",
+          'G': "'G' needs a size after the optional activation, e.g. 'G100' or 'Gr100'; "
+               "'<' after the size reverses it, '<>' makes it bidirectional ('G100<>')",
           'B': "'B' takes no arguments",
           'D': "'D' takes an optional dropout probability, e.g. 'D' or 'D.2'",
           'C': "'C' needs the number of filters and the kernel size, e.g. 'C32:5', 'Cr32:5p2s2'",
@@ -163,12 +178,18 @@ def _parse_conv_pool_options(arguments, layer_args):
 def _parse_layer_arguments(arguments):
     letter = arguments.letter
     layer_args = {}
-    if letter in 'FRLC':
+    if letter in 'FRLGC':
         activation = arguments.take_optional(ACTIVATION_LETTERS)
         if activation is not None:
             layer_args['activation'] = activation
-    if letter in 'FRL':
+    if letter in 'FRLG':
         layer_args['size'] = arguments.take_integer('a size')
+        if letter in RECURRENT_LETTERS:
+            for suffix, direction in DIRECTION_SUFFIXES:
+                if arguments.text.startswith(suffix, arguments.index):
+                    arguments.index += len(suffix)
+                    layer_args[direction] = True
+                    break
     elif letter == 'D':
         probability = arguments.take_probability()
         if probability is not None:
@@ -205,11 +226,12 @@ def parse_spec(spec):
         list[tuple[str, dict, int]]: one ``(letter, layer kwargs, position)`` per
         layer, in order; ``position`` is the index of the letter in ``spec`` and
         the kwargs are those of the layer factory named by ``LAYER_LETTERS``
-        (only the ones the spec sets). An empty or blank spec gives ``[]``.
+        (only the ones the spec sets), except ``'bidirectional': True`` for a
+        recurrent layer with the ``<>`` suffix. An empty or blank spec gives ``[]``.
 
     Raises:
         NetworkValidationError: ``"spec 'F50 X3': position 4: unknown layer
-            letter 'X' (expected one of F R L B D C P)"``: the character index
+            letter 'X' (expected one of F R L G B D C P)"``: the character index
             of the first malformed token in ``spec`` and what was expected.
     """
     if not isinstance(spec, str):

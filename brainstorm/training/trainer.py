@@ -18,6 +18,12 @@ One ``train(net, training_data_iter, **named_data_iters)`` call:
    run, so a ``SaveLogs`` after a stopper saves the final logs) or, after the current
    update, when :meth:`Trainer.request_stop` was called.
 
+With ``carry_state=True`` every training batch continues from the recurrent state the
+previous one ended with (truncated back-propagation through long sequences, fed by
+``SequenceWindows``; see :mod:`brainstorm.training.carried_state`): the state starts
+from zero at each epoch and where the data's reset signal says so, and hooks (a
+validation pass) carry their own state without disturbing the training's.
+
 Hooks run in the order they were added; a hook's returned dict is appended to
 ``logs[hook.name]``. Logs hold complete epochs only.
 
@@ -55,6 +61,11 @@ class Trainer(Describable):
         stepper (brainstorm.training.steppers.TrainingStepper): makes the updates.
         verbose (bool): report the logs (of hooks whose ``verbose`` is None) and why
             training stopped through :attr:`reporter`.
+        carry_state (bool): start every forward pass from the state the previous one
+            ended with (forward context carried, gradients not), for long sequences
+            cut into consecutive windows by ``SequenceWindows``. The state is reset
+            at the start of every epoch and per column by the data's reset signal;
+            a resumed run restarts the state of the interrupted epoch from zero.
 
     Attributes:
         hooks (OrderedDict[str, Hook]): the hooks by name, in the order added.
@@ -79,15 +90,16 @@ class Trainer(Describable):
         '_epoch_in_progress': False, '_batches_done': 0, '_epoch_iterator_state': None,
         '_rolling_scores': None, '_pending_state': None, '_net': None,
         '_named_data_iters': None}
-    __default_values__ = {'verbose': True}
+    __default_values__ = {'verbose': True, 'carry_state': False}
 
-    def __init__(self, stepper, verbose=True):
+    def __init__(self, stepper, verbose=True, carry_state=False):
         if not (callable(getattr(stepper, 'start', None)) and
                 callable(getattr(stepper, 'run', None))):
             raise TrainingError(f"Trainer: stepper must be a TrainingStepper (with start() "
                                 f"and run()), got {type(stepper).__name__}")
         self.stepper = stepper
         self.verbose = verbose
+        self.carry_state = bool(carry_state)
         self.hooks = OrderedDict()
         self.train_scorers = []
         self.current_epoch_nr = 0
@@ -170,6 +182,9 @@ class Trainer(Describable):
         self.stop_reason = None
         self.interrupted = False
         self.stepper.start(net)
+        if self.carry_state:
+            from brainstorm.training.carried_state import CarriedState
+            net.carried_state = CarriedState()
         try:
             for hook in self.hooks.values():
                 hook.report_to = self._report
@@ -181,6 +196,8 @@ class Trainer(Describable):
             self._run_epochs(net, training_data_iter)
         finally:
             self._stop_requested = None
+            if self.carry_state:
+                net.carried_state = None
             for hook in self.hooks.values():
                 hook.end()
 
@@ -197,6 +214,8 @@ class Trainer(Describable):
                 self._batches_done = 0
                 self._rolling_scores = OrderedDict()
                 self._epoch_iterator_state = _iterator_state(training_data_iter)
+            if net.carried_state is not None:
+                net.carried_state.reset()
             batches = training_data_iter(net.handler)
             for _ in range(skip):  # consumed before the interruption
                 if next(batches, None) is None:
@@ -230,12 +249,17 @@ class Trainer(Describable):
     def _call_hooks(self, net, timescale):
         """Call the due hooks (all of them for ``timescale=None``); True if one stops."""
         count = self.current_epoch_nr if timescale == 'epoch' else self.current_update_nr
+        carried = net.carried_state
+        # a hook's forward passes (validation) must not change the training's state
+        training_context = carried.snapshot() if carried is not None else None
         stop_messages = []
         for hook in self.hooks.values():
             if timescale is not None and (hook.timescale != timescale or
                                           count % hook.interval != 0):
                 continue
             hook._progress = (self.current_epoch_nr, self.current_update_nr)
+            if carried is not None:
+                carried.reset()  # each hook's passes start from zeros
             try:
                 result = hook(self.current_epoch_nr, self.current_update_nr, net,
                               self.stepper, self.logs)
@@ -244,6 +268,8 @@ class Trainer(Describable):
                 continue
             if result is not None:
                 self._add_log(hook.name, result, hook.run_verbosity)
+        if carried is not None:
+            carried.context = training_context
         if stop_messages:
             self.stop_reason = '; '.join(stop_messages)
             self._report(Report('stop', 'Trainer', self.current_epoch_nr,

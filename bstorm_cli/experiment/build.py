@@ -19,7 +19,7 @@ from bstorm_cli.experiment import components, schemas
 BUILTIN_PREFIX = 'builtin:'
 #: data files that ship with brainstorm, usable as ``data.file: builtin:NAME``
 BUILTIN_DATA = {'digits': 'brainstorm.datasets.digits:digits_path'}
-SOURCE_ITERATORS = ('Minibatches', 'Online', 'Undivided')
+SOURCE_ITERATORS = ('Minibatches', 'Online', 'Undivided', 'SequenceWindows')
 
 
 def engine_errors():
@@ -229,6 +229,17 @@ def build_data(experiment):
         h5file.close()
         raise
     return DataSources(path=path, h5file=h5file, iterators=iterators, attributes=attributes)
+
+
+#: data file attributes a network keeps (``Network.data_description``): what decodes its
+#: inputs and outputs (the text converter's alphabet, class names)
+DESCRIBING_ATTRIBUTES = ('alphabet', 'label_names')
+
+
+def data_description(attributes):
+    """The attributes of a data file worth saving with a network trained on it."""
+    return {key: attributes[key] for key in DESCRIBING_ATTRIBUTES
+            if isinstance(attributes.get(key), list) and attributes[key]}
 
 
 def _attribute(value):

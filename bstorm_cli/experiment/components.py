@@ -73,7 +73,7 @@ def _public_classes(module_name, base_name=None):
 
 def _layers():
     import brainstorm.layers as layers
-    return {name: getattr(layers, name) for name in layers.__all__}
+    return {name: getattr(layers, name) for name in layers.__all__ if name not in layers.HELPERS}
 
 
 def _iterators():

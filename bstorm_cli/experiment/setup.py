@@ -78,6 +78,8 @@ def build_run(experiment, run_folder, handler_override=None, limit=None):
         if setup.sources is not None:
             try:
                 setup.network = build.build_network(experiment, setup.sources)
+                setup.network.data_description = build.data_description(
+                    setup.sources.attributes)
             except BadInputError as error:
                 problems.append(error)
         if setup.network is not None:

@@ -183,7 +183,8 @@ class TrainingRun:
     def _make_trainer(self):
         from brainstorm.training.trainer import Trainer
         setup = self.setup
-        trainer = Trainer(setup.stepper, verbose=True)
+        carry_state = setup.experiment.resolved['trainer'].get('carry_state', False)
+        trainer = Trainer(setup.stepper, verbose=True, carry_state=carry_state)
         trainer.train_scorers = list(setup.train_scorers)
         for hook in setup.hooks:
             trainer.add_hook(hook)

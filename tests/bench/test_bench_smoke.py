@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EXAMPLES = ('mnist_pi', 'cifar10_cnn', 'hutter_lstm_1000', 'hutter_lstm_256')
+EXAMPLES = ('mnist_pi', 'cifar10_cnn', 'hutter_lstm_1000', 'hutter_lstm_256', 'hutter_gru_256')
 
 
 def run(*arguments):

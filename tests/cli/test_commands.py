@@ -15,8 +15,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXPERIMENTS = pathlib.Path(__file__).resolve().parent / 'experiments'
 TINY = EXPERIMENTS / 'valid' / 'tiny.yaml'
 GRAPH = EXPERIMENTS / 'valid' / 'graph.yaml'
-COMMANDS = ['train', 'tune', 'runs', 'validate', 'evaluate', 'extract', 'info', 'draw-net', 'plot', 'schema',
-            'data', 'data prepare', 'data list']
+COMMANDS = ['train', 'tune', 'runs', 'validate', 'evaluate', 'extract', 'info', 'draw-net',
+            'plot', 'schema', 'data', 'data prepare', 'data list', 'generate']
 
 
 def bstorm(*arguments, cwd=ROOT, env=None):

@@ -44,8 +44,9 @@ def _stand_in(name, folder):
                                           for s in ('training', 'validation', 'test')}, labels)
     elif name == 'hutter_lstm':
         rng = np.random.RandomState(0)
-        splits = {s: {'default': rng.randint(0, 205, (100, 4, 1)).astype(np.uint8),
-                      'targets': rng.randint(0, 205, (100, 4, 1)).astype(np.uint8)}
+        # SequenceWindows re-cuts the pieces into 100 columns: at least 100 pieces
+        splits = {s: {'default': rng.randint(0, 205, (100, 100, 1)).astype(np.uint8),
+                      'targets': rng.randint(0, 205, (100, 100, 1)).astype(np.uint8)}
                   for s in ('training', 'validation', 'test')}
         _write(path, 'split', splits, {'alphabet_size': 205})
     elif name == 'japanese_vowels':
@@ -91,6 +92,19 @@ def test_sequence_config_trains_on_masked_sequences(tmp_path):
                      '--set', 'trainer.hooks[3].max_epochs=2', '--out', tmp_path / 'runs')
     assert result.returncode == 0, result.stderr
     assert 'best validation.Accuracy' in result.stdout
+
+
+def test_sequence_config_trains_a_bidirectional_gru_from_the_spec(tmp_path):
+    data = _stand_in('japanese_vowels', tmp_path)
+    result = _bstorm('train', CONFIGS / 'japanese_vowels.yaml', '--set', f"data.file={data}",
+                     '--set', 'network.spec=G6<>', '--set', 'trainer.hooks[3].max_epochs=1',
+                     '--out', tmp_path / 'runs')
+    assert result.returncode == 0, result.stderr
+    (run,) = (tmp_path / 'runs').iterdir()
+    from brainstorm.structure.network import Network
+    net = Network.from_hdf5(run / 'best.h5')
+    assert net.architecture['Gru_reverse']['reverse'] is True
+    assert 'Gru_reverse.mask' in net.architecture['Input']['@outgoing_connections']['mask']
 
 
 @pytest.mark.slow

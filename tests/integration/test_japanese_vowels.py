@@ -55,3 +55,27 @@ def test_masked_lstm_classifies_japanese_vowels_to_90_percent(japanese_vowels_hd
     scores = bs.tools.evaluate(net, bs.Minibatches(100, shuffle=False, **test),
                                [bs.scorers.Accuracy(mask_name='mask')])
     assert scores['Accuracy'] >= THRESHOLD, scores
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_bidirectional_lstm_is_at_least_as_good_as_the_forward_one(japanese_vowels_hdf5):
+    # every real frame is classified: a forward LSTM has read only the frames so far,
+    # a bidirectional one the whole utterance (its reversed half reads each sequence
+    # from its own last real frame: the mask goes to it)
+    with h5py.File(japanese_vowels_hdf5, 'r') as f:
+        group = f['normalized_split']
+        training, test = ({name: group[split][name][:] for name in ('default', 'targets', 'mask')}
+                          for split in ('training', 'test'))
+    accuracies = {}
+    for spec in ('L32', 'L32<>'):
+        bs.global_rnd.set_seed(1)
+        net = bs.tools.create_net_from_spec('classification', 12, 9, spec, mask_name='mask')
+        trainer = bs.Trainer(bs.training.AdamStepper(learning_rate=0.01), verbose=False)
+        trainer.add_hook(bs.hooks.StopAfterEpoch(EPOCHS))
+        trainer.train(net, bs.Minibatches(30, **training))
+        scores = bs.tools.evaluate(net, bs.Minibatches(100, shuffle=False, **test),
+                                   [bs.scorers.Accuracy(mask_name='mask')])
+        accuracies[spec] = scores['Accuracy']
+    assert 'Lstm_reverse' in net.layers
+    assert accuracies['L32<>'] >= accuracies['L32'], accuracies

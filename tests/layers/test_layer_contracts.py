@@ -9,7 +9,7 @@
 - transient internals (shared by all layers, never zeroed) are written before they
   are read within the layer's backward pass;
 - layers with a context: T steps in one go == the first steps, then the rest with
-  the first part's ``get_context()``.
+  the first part's ``get_context()`` (reversed layers: the last steps first).
 """
 
 import numpy as np
@@ -166,7 +166,11 @@ def test_sequence_in_two_parts_equals_one_go(case):
     split = harness.time_steps // 2
     parts = {name: [] for name in whole}
     context = harness.context
-    for start, stop in ((0, split), (split, harness.time_steps)):
+    windows = [(0, split), (split, harness.time_steps)]
+    reverse = getattr(harness.layer, 'reverse', False)
+    if reverse:
+        windows.reverse()
+    for start, stop in windows:
         net.provide_external_data({name: data[start:stop] for name, data
                                    in harness.data.items()})
         net.forward_pass(training_pass=case.training_pass, context=context)
@@ -174,5 +178,6 @@ def test_sequence_in_two_parts_equals_one_go(case):
         for name in parts:
             parts[name].append(net.get(f"{harness.layer_name}.outputs.{name}"))
     for name, values in whole.items():
-        np.testing.assert_allclose(np.concatenate(parts[name]), values, rtol=1e-12,
+        in_time_order = parts[name][::-1] if reverse else parts[name]
+        np.testing.assert_allclose(np.concatenate(in_time_order), values, rtol=1e-12,
                                    atol=1e-12, err_msg=f"{case.id}: output {name!r}")

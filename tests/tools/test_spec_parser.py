@@ -17,6 +17,10 @@ VALID = [
     ('Fs5', [('F', {'activation': 'sigmoid', 'size': 5}, 0)]),
     ('Ft5', [('F', {'activation': 'tanh', 'size': 5}, 0)]),
     ('R7 Lt3', [('R', {'size': 7}, 0), ('L', {'activation': 'tanh', 'size': 3}, 3)]),
+    ('G4 Gs5< Rt6<>', [('G', {'size': 4}, 0),
+                       ('G', {'activation': 'sigmoid', 'size': 5, 'reverse': True}, 3),
+                       ('R', {'activation': 'tanh', 'size': 6, 'bidirectional': True}, 8)]),
+    ('Lr3 < >', [('L', {'activation': 'rel', 'size': 3, 'bidirectional': True}, 0)]),
     ('B', [('B', {}, 0)]),
     ('D', [('D', {}, 0)]),
     ('D.2', [('D', {'drop_prob': 0.2}, 0)]),
@@ -59,14 +63,14 @@ def test_error_message_names_spec_position_and_letter():
     with pytest.raises(NetworkValidationError) as info:
         parse_spec('F50 X3')
     assert str(info.value) == ("spec 'F50 X3': position 4: unknown layer letter 'X' "
-                               "(expected one of F R L B D C P)")
+                               "(expected one of F R L G B D C P)")
 
 
 MALFORMED = [
     # spec, position, fragment of the message
     ('X', 0, "unknown layer letter 'X'"),
     ('50', 0, "expected a layer letter"),
-    ('  f50', 2, "expected a layer letter (one of F R L B D C P), found 'f'"),
+    ('  f50', 2, "expected a layer letter (one of F R L G B D C P), found 'f'"),
     ('F', 1, "expected a size"),
     ('Ft', 2, "expected a size"),
     ('Fx50', 1, "found 'x'"),
@@ -76,6 +80,10 @@ MALFORMED = [
     ('R', 1, "'R' needs a size"),
     ('L t', 3, "'L' needs a size"),
     ('B3', 1, "'B' takes no arguments"),
+    ('G', 1, "'G' needs a size"),
+    ('L5<<', 3, "'<>' makes it bidirectional"),
+    ('L5r', 2, "unexpected 'r'"),
+    ('F5<', 2, "unexpected '<'"),
     ('D1', 1, "dropout probability must be in [0, 1)"),
     ('D 2.5', 2, "dropout probability must be in [0, 1)"),
     ('D.', 1, "unexpected '.'"),
