@@ -56,3 +56,7 @@ class HandlerUnavailableError(BrainstormError, RuntimeError):
 
 class TrainingError(BrainstormError, RuntimeError):
     """Training cannot start or continue (bad hook setup, missing iterator)."""
+
+
+class ParallelSetupError(BrainstormError, RuntimeError):
+    """Processes started by an MPI launcher cannot train together (no mpi4py, no one world)."""

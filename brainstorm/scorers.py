@@ -213,14 +213,19 @@ def aggregate_losses_and_scores(scores, net, scorers):
 
     Args:
         scores (dict[str, list]): name -> list of ``(weight, value_sum)`` pairs.
-        net (brainstorm.structure.Network): the network (kept for the API; the
-            loss names are those in ``scores`` that are not scorer names).
+        net (brainstorm.structure.Network): the network (the loss names are those
+            in ``scores`` that are not scorer names); while it is trained on several
+            processes (``net.data_parallel``), the pairs of all processes are
+            combined first, so every process gets the values of the whole data.
         scorers (list[Scorer]): the scorers that were gathered.
 
     Returns:
         dict[str, float]: every loss (batch-size weighted mean, in the network's
         order) followed by every scorer's ``aggregate`` (NaN where no data).
     """
+    parallel = getattr(net, 'data_parallel', None)
+    if parallel is not None:
+        scores = parallel.gather_scores(scores)
     scorer_names = {scorer.name for scorer in scorers}
     results = {name: weighted_average(pairs) for name, pairs in scores.items()
                if name not in scorer_names}

@@ -34,6 +34,14 @@ def err():
     return _consoles['err']
 
 
+def silence():
+    """Send both consoles to the null device (the MPI processes other than rank 0)."""
+    import os
+    null = open(os.devnull, 'w')  # noqa: SIM115 -- open for the life of the process
+    for name in ('out', 'err'):
+        _consoles[name] = Console(file=null, force_terminal=False, no_color=True)
+
+
 def print_error_lines(lines):
     """Print error lines verbatim (no markup interpretation) to stderr."""
     console = err()

@@ -5,7 +5,9 @@ own random state, and return new arrays (the wrapped iterator's arrays are never
 written). Settings are dicts ``data name -> value``; items not named pass through
 unchanged. Image wrappers expect 5-D data in TNHWC layout ``(T, B, H, W, C)`` and
 treat a sequence of images alike (one flip decision / crop position per sequence
-``b``, shared by its ``T`` time steps).
+``b``, shared by its ``T`` time steps). Under a :class:`BatchShard` (data-parallel
+training) each wrapper draws for the whole global batch and keeps its part, so the
+processes together see the batch one process would have seen.
 """
 
 import numbers
@@ -46,7 +48,7 @@ class AddGaussianNoise(WrappingIterator):
         batch = dict(batch)
         for name, std in self.std_dict.items():
             data = batch[name]
-            noisy = self.rnd.standard_normal(data.shape)
+            noisy = self.draw_for_batch(self.rnd.standard_normal, data.shape)
             noisy *= std
             noisy += self.mean_dict.get(name, 0.0) + data
             batch[name] = noisy.astype(_float_dtype(data), copy=False)
@@ -86,7 +88,7 @@ class AddSaltNPepper(WrappingIterator):
         batch = dict(batch)
         for name, prob in self.prob_dict.items():
             data = batch[name]
-            draws = self.rnd.random_sample(data.shape)
+            draws = self.draw_for_batch(self.rnd.random_sample, data.shape)
             salt_limit = prob * self.ratio_dict.get(name, 0.5)
             corrupted = np.array(data, copy=True)
             corrupted[draws < prob] = 0
@@ -122,7 +124,7 @@ class Flip(WrappingIterator):
         batch = dict(batch)
         for name, prob in self.prob_dict.items():
             data = batch[name]
-            flipped = self.rnd.random_sample(data.shape[1]) < prob
+            flipped = self.draw_for_batch(self.rnd.random_sample, data.shape[1:2], 0) < prob
             batch[name] = np.where(flipped[None, :, None, None, None],
                                    data[:, :, :, ::-1, :], data)
         return batch
@@ -200,8 +202,12 @@ class RandomCrop(WrappingIterator):
         for name, (crop_height, crop_width) in self.shape_dict.items():
             data = batch[name]
             nr_sequences, height, width = data.shape[1:4]
-            top = self.rnd.randint(0, height - crop_height + 1, size=nr_sequences)
-            left = self.rnd.randint(0, width - crop_width + 1, size=nr_sequences)
+            top = self.draw_for_batch(
+                lambda size: self.rnd.randint(0, height - crop_height + 1, size=size),
+                (nr_sequences,), 0)
+            left = self.draw_for_batch(
+                lambda size: self.rnd.randint(0, width - crop_width + 1, size=size),
+                (nr_sequences,), 0)
             rows = top[:, None] + np.arange(crop_height)       # (B, h)
             columns = left[:, None] + np.arange(crop_width)    # (B, w)
             sequences = np.arange(nr_sequences)[:, None, None]

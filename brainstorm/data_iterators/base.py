@@ -43,6 +43,8 @@ class DataIterator:
         length (int | None): as above.
         rnd (brainstorm.randomness.RandomState): this iterator's random state,
             drawn from ``global_rnd``.
+        shard (Optional[BatchShard]): set by :meth:`set_shard` when several
+            processes share every batch (data-parallel training); None otherwise.
     """
 
     def __init__(self, data_shapes, length):
@@ -50,6 +52,27 @@ class DataIterator:
                             for name, shape in data_shapes.items()}
         self.length = length
         self.rnd = global_rnd.create_random_state()
+        self.shard = None
+
+    def set_shard(self, shard):
+        """Yield only part ``shard.index`` of ``shard.count`` of every batch from now on.
+
+        Data-parallel training (:mod:`brainstorm.parallel`) calls this on every
+        iterator it uses; None makes the iterator yield whole batches again.
+
+        Args:
+            shard (Optional[brainstorm.data_iterators.sharding.BatchShard]): the part.
+
+        Raises:
+            IteratorValidationError: if a batch of this iterator cannot be split.
+        """
+        self.shard = shard
+
+    def draw_for_batch(self, draw, shape, batch_axis=1):
+        """``draw(shape)``, or under a shard this part of the global batch's draw."""
+        if self.shard is None:
+            return draw(shape)
+        return self.shard.draw(draw, shape, batch_axis)
 
     def __call__(self, handler=None):
         """Yield one dict ``name -> (T, B, ...) numpy array`` per batch.
@@ -216,6 +239,10 @@ class WrappingIterator(DataIterator):
     def __call__(self, handler=None):
         for batch in self.iter(handler):
             yield self.transform(batch)
+
+    def set_shard(self, shard):
+        self.iter.set_shard(shard)  # the source checks and splits; this chain shares it
+        super().set_shard(shard)
 
     def transform(self, batch):
         """Return the transformed batch (a new dict) for one batch of ``iter``."""

@@ -5,6 +5,10 @@ Each takes its data as named arguments, numpy arrays or h5py datasets of shape
 ``Minibatches(100, **h5py_file['training'])`` works on a file's group. h5py data is
 read batch by batch, as contiguous slices along ``B``; the whole file is never
 loaded (except by ``Undivided``, whose one batch is everything).
+
+Under a :class:`~brainstorm.data_iterators.sharding.BatchShard` (``set_shard``, used
+by data-parallel training) ``Minibatches`` and ``Undivided`` read only the shard's
+part of every batch; ``Online`` (one sequence per batch) cannot be split.
 """
 
 import math
@@ -27,12 +31,22 @@ class Undivided(DataIterator):
     """
 
     def __init__(self, **named_data):
-        data_shapes, _, _ = check_named_data('Undivided', named_data)
+        data_shapes, _, nr_sequences = check_named_data('Undivided', named_data)
         super().__init__(data_shapes, length=1)
         self.data = named_data
+        self.nr_sequences = nr_sequences
+
+    def set_shard(self, shard):
+        if shard is not None:
+            shard.check_batch_sizes('Undivided', [self.nr_sequences])
+        super().set_shard(shard)
 
     def __call__(self, handler=None):
-        yield {name: read_all(data) for name, data in self.data.items()}
+        if self.shard is None:
+            yield {name: read_all(data) for name, data in self.data.items()}
+            return
+        part = self.shard.begin_batch(self.nr_sequences)
+        yield {name: read_batch(data, part) for name, data in self.data.items()}
 
 
 class Online(DataIterator):
@@ -54,6 +68,13 @@ class Online(DataIterator):
         self.shuffle = shuffle
         self.verbose = verbose
         self.nr_sequences = nr_sequences
+
+    def set_shard(self, shard):
+        if shard is not None and shard.count > 1:
+            raise IteratorValidationError(
+                f"Online yields one sequence per batch, which cannot be split over "
+                f"{shard.count} processes; use Minibatches(batch_size=...) instead")
+        super().set_shard(shard)
 
     def __call__(self, handler=None):
         order = np.arange(self.nr_sequences)
@@ -104,6 +125,13 @@ class Minibatches(DataIterator):
         self.verbose = verbose
         self.nr_sequences = nr_sequences
 
+    def set_shard(self, shard):
+        if shard is not None:
+            last = self.nr_sequences - (self.length - 1) * self.batch_size
+            shard.check_batch_sizes('Minibatches', [min(self.batch_size, self.nr_sequences),
+                                                    last])
+        super().set_shard(shard)
+
     def __call__(self, handler=None):
         order = np.arange(self.length)
         if self.shuffle:
@@ -111,14 +139,21 @@ class Minibatches(DataIterator):
         for batch_index in order:
             start = int(batch_index) * self.batch_size
             sequences = slice(start, min(start + self.batch_size, self.nr_sequences))
+            mask_sequences = sequences
+            if self.shard is not None:
+                part = self.shard.begin_batch(sequences.stop - sequences.start)
+                sequences = slice(start + part.start, start + part.stop)
             batch = {name: read_batch(data, sequences) for name, data in self.data.items()}
             if self.cut_according_to in batch:
-                batch = _cut_to_mask(batch, batch[self.cut_according_to])
+                # cut where one process would (the whole batch's mask: it is small)
+                mask = batch[self.cut_according_to] if mask_sequences == sequences else \
+                    read_batch(self.data[self.cut_according_to], mask_sequences)
+                batch = _cut_to_mask(batch, mask)
             yield batch
 
 
 def _cut_to_mask(batch, mask):
-    """Cut every item of ``batch`` with the mask's ``T`` to the last valid step."""
+    """Cut every item of ``batch`` with the mask's ``T`` to the last valid step of ``mask``."""
     time_steps = mask.shape[0]
     if time_steps == 1:
         return batch

@@ -84,19 +84,27 @@ class SequenceWindows(DataIterator):
                   for name, data in streams.items()}
         super().__init__(shapes, length=int(math.ceil(self.stream_length / self.window_size)))
 
+    def set_shard(self, shard):
+        """Under a shard every process gets the same columns (streams) in every window."""
+        if shard is not None:
+            shard.check_batch_sizes('SequenceWindows',
+                                    [next(iter(self.streams.values())).shape[1]])
+        super().set_shard(shard)
+
     def __call__(self, handler=None):
         batch_size = next(iter(self.streams.values())).shape[1]
+        columns = slice(None) if self.shard is None else self.shard.begin_batch(batch_size)
         for index in range(self.length):
             start = index * self.window_size
             stop = min(start + self.window_size, self.stream_length)
-            batch = {name: data[start:stop] for name, data in self.streams.items()}
+            batch = {name: data[start:stop, columns] for name, data in self.streams.items()}
             if index == 0:
                 reset = np.ones(batch_size, dtype=bool)
             elif self.starts is not None:
                 reset = self.starts[start].copy()
             else:
                 reset = np.zeros(batch_size, dtype=bool)
-            batch[RESET_NAME] = reset
+            batch[RESET_NAME] = reset[columns]
             yield batch
 
 

@@ -44,6 +44,10 @@ class Hook(Describable):
     #: whether EarlyStopper-like hooks must share timescale and interval with their log
     watches_log_on_its_schedule = False
 
+    #: True for hooks that write files (the savers): under data-parallel training
+    #: only the process of rank 0 calls them
+    writes_files = False
+
     def __init__(self, name=None, timescale='epoch', interval=1, verbose=None):
         if name is not None and (not isinstance(name, str) or not name):
             raise ValidationError(f"{type(self).__name__}: name must be a non-empty string "

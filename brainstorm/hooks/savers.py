@@ -38,6 +38,8 @@ class SaveNetwork(Hook):
         interval (int): called every ``interval`` epochs/updates.
     """
 
+    writes_files = True
+
     def __init__(self, filename, name=None, timescale='epoch', interval=1):
         super().__init__(name, timescale, interval)
         self.filename = _check_filename(self.name, filename)
@@ -74,6 +76,8 @@ class SaveBestNetwork(Hook):
     Example:
         >>> SaveBestNetwork('validation.Accuracy', filename='best.h5', criterion='max')
     """
+
+    writes_files = True
 
     watches_log_on_its_schedule = True
     __undescribed__ = {'best_value': None, 'best_parameters': None, '_entries_seen': 0}
@@ -166,6 +170,8 @@ class SaveLogs(Hook):
         timescale (str): ``'epoch'`` or ``'update'``.
         interval (int): called every ``interval`` epochs/updates.
     """
+
+    writes_files = True
 
     def __init__(self, filename, name=None, timescale='epoch', interval=1):
         super().__init__(name, timescale, interval)

@@ -40,6 +40,10 @@ class Network(Seedable):
             ``net.buffer['Layer.parameters.W']``, ``net.buffer.parameters``.
         output_name (str): path of the default output that scorers use, e.g.
             'Output.outputs.predictions' (set by tools that build the net).
+        data_parallel (Optional[brainstorm.parallel.DataParallel]): set while a
+            data-parallel trainer trains this network: it sums the gradients of all
+            processes after each backward pass (before the gradient modifiers) and
+            combines the scorers' partial results. None otherwise.
         carried_state (Optional[CarriedState]): when set, forward passes without an
             explicit context continue from the state the previous one ended with
             (truncated BPTT over long sequences; see
@@ -49,6 +53,8 @@ class Network(Seedable):
             a network trained on the text converter's output (what ``bstorm
             generate`` decodes with). Empty by default.
     """
+
+    __undescribed__ = {'data_parallel': None}
 
     def __init__(self, layers, architecture, handler=None, seed=None):
         super().__init__(seed)
@@ -68,6 +74,7 @@ class Network(Seedable):
         self._forward_done = False
         self._compute_data_deltas = True
         self._layers_without_backward = frozenset()
+        self.data_parallel = None
         self.carried_state = None
         self.data_description = {}
 
@@ -409,6 +416,8 @@ class Network(Seedable):
         for name, layer in reversed(self.layers.items()):
             if name not in self._layers_without_backward:
                 layer.backward_pass(buffers[name])
+        if self.data_parallel is not None:
+            self.data_parallel.reduce_gradients(self)
         self.apply_gradient_modifiers()
 
     # ---- initialisation and modifiers -------------------------------------------------------

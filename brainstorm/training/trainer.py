@@ -257,6 +257,8 @@ class Trainer(Describable):
             if timescale is not None and (hook.timescale != timescale or
                                           count % hook.interval != 0):
                 continue
+            if self._skips(hook):
+                continue
             hook._progress = (self.current_epoch_nr, self.current_update_nr)
             if carried is not None:
                 carried.reset()  # each hook's passes start from zeros
@@ -276,6 +278,10 @@ class Trainer(Describable):
                                 self.current_update_nr, message=self.stop_reason),
                          self.verbose)
         return bool(stop_messages)
+
+    def _skips(self, hook):
+        """Whether this process leaves ``hook`` out (data-parallel: file writers)."""
+        return False
 
     def _add_log(self, name, values, verbose):
         add_log(self.logs, name, values)

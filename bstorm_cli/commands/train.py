@@ -57,29 +57,38 @@ def _absolute_paths(experiment):
     return resolved
 
 
-def start_run(experiment_path, overrides, out, verbose, prepare=None):
+def start_run(experiment_path, overrides, out, verbose, world=None, prepare=None):
     """Validate, create the run directory, build and train; return (status, run).
 
-    ``prepare(run)``, when given, is called with the TrainingRun before it trains
-    (``bstorm tune`` attaches its pruning listener there).
+    ``world`` (``experiment.parallel_run``) runs the steps on every MPI process
+    together; by default there is one process. ``prepare(run)``, when given, is
+    called with the TrainingRun before it trains (``bstorm tune`` attaches its
+    pruning listener there, ``--quiet`` its display options).
     """
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
+    from bstorm_cli.experiment.parallel_run import SingleProcess
     from bstorm_cli.experiment.setup import build_run
-    from bstorm_cli.experiment.training_run import TrainingRun, current_command_line
-    experiment = load_experiment(experiment_path, overrides, problem_limit(verbose))
-    folder = run_dir.create_run_directory(_output_folder(experiment, out), experiment.name)
+    from bstorm_cli.experiment.training_run import current_command_line
+    world = world or SingleProcess()
+    experiment = world.together(
+        lambda: load_experiment(experiment_path, overrides, problem_limit(verbose)))
+    folder = world.from_root(lambda: run_dir.create_run_directory(
+        _output_folder(experiment, out), experiment.name))
     try:
-        setup = build_run(experiment, folder, limit=problem_limit(verbose))
+        setup = world.together(
+            lambda: build_run(experiment, folder, limit=problem_limit(verbose)))
     except BaseException:
-        _remove_if_empty(folder)
+        if world.is_root:
+            _remove_if_empty(folder)
         raise
     try:
         experiment.resolved = _absolute_paths(experiment)
-        run_dir.write_experiment(folder / run_dir.EXPERIMENT_FILE, experiment.resolved,
-                                 str(experiment_path), list(overrides))
-        run_dir.write_text(folder / run_dir.COMMAND_FILE, current_command_line() + '\n')
-        run = TrainingRun(setup, folder, current_command_line())
+        if world.is_root:
+            run_dir.write_experiment(folder / run_dir.EXPERIMENT_FILE, experiment.resolved,
+                                     str(experiment_path), list(overrides))
+            run_dir.write_text(folder / run_dir.COMMAND_FILE, current_command_line() + '\n')
+        run = world.training_run(setup, folder, current_command_line())
         if prepare is not None:
             prepare(run)
         if not run.display_options.get('quiet'):
@@ -96,17 +105,34 @@ def _remove_if_empty(folder):
         pass
 
 
-def resume_run(folder, verbose, prepare=None):
+def resume_run(folder, verbose, world=None, prepare=None):
     """Continue the run in ``folder`` from its checkpoint; return (status, run).
 
-    ``prepare(run)`` as for :func:`start_run`.
+    Under MPI (``world``) the run continues on any number of processes. ``folder``
+    may be ``latest`` or a run-name prefix; ``prepare(run)`` as for :func:`start_run`.
     """
+    from bstorm_cli.experiment.parallel_run import SingleProcess
+    from bstorm_cli.experiment.run_lookup import resolve_run_directory
+    from bstorm_cli.experiment.training_run import current_command_line
+    world = world or SingleProcess()
+    folder = world.together(lambda: resolve_run_directory(folder))
+    checkpoint, experiment, setup = world.together(lambda: _load_run(folder, verbose))
+    try:
+        run = world.training_run(setup, folder, current_command_line(), resume=True)
+        if prepare is not None:
+            prepare(run)
+        return run.execute(checkpoint), run
+    finally:
+        setup.close()
+
+
+def _load_run(folder, verbose):
+    """Checkpoint, experiment and built setup of the run directory ``folder``."""
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
     from bstorm_cli.experiment.setup import build_run
-    from bstorm_cli.experiment.training_run import TrainingRun, current_command_line
-    from bstorm_cli.experiment.run_lookup import resolve_run_directory
-    folder = resolve_run_directory(folder)
+    if not folder.is_dir():
+        raise BadInputError("no such run directory", Location(str(folder)))
     experiment_file = folder / run_dir.EXPERIMENT_FILE
     if not experiment_file.exists():
         raise BadInputError(f"not a run directory (no {run_dir.EXPERIMENT_FILE})",
@@ -123,14 +149,7 @@ def resume_run(folder, verbose, prepare=None):
                                 hint="start a new run with bstorm train EXPERIMENT.yaml")
     checkpoint = run_dir.load_checkpoint(folder / run_dir.CHECKPOINT_FILE)
     experiment = load_experiment(experiment_file, (), problem_limit(verbose))
-    setup = build_run(experiment, folder, limit=problem_limit(verbose))
-    try:
-        run = TrainingRun(setup, folder, current_command_line(), resume=True)
-        if prepare is not None:
-            prepare(run)
-        return run.execute(checkpoint), run
-    finally:
-        setup.close()
+    return checkpoint, experiment, build_run(experiment, folder, limit=problem_limit(verbose))
 
 
 def _dry_run(experiment_path, overrides, verbose):
@@ -200,6 +219,8 @@ def train_command(experiment, overrides, out, resume, handler, seed, quiet, prog
     """
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose contradict each other; give one")
+    from bstorm_cli.experiment.parallel_run import current_world
+    world = current_world()
 
     def prepare(run):
         run.display_options = {'quiet': quiet, 'verbose': verbose,
@@ -211,7 +232,7 @@ def train_command(experiment, overrides, out, resume, handler, seed, quiet, prog
             raise click.UsageError("--resume continues a run as it was started; give only "
                                    "--resume RUN_DIR (no EXPERIMENT, --set, --out, "
                                    "--handler, --seed or --dry-run)")
-        status, run = resume_run(resume, verbose, prepare)
+        status, run = resume_run(resume, verbose, world, prepare)
     elif dry_run:
         if experiment is None:
             raise click.UsageError("--dry-run needs an EXPERIMENT.yaml")
@@ -221,7 +242,9 @@ def train_command(experiment, overrides, out, resume, handler, seed, quiet, prog
         if experiment is None:
             raise click.UsageError("give an EXPERIMENT.yaml to train, or --resume RUN_DIR")
         status, run = start_run(experiment, tuple(overrides) + tuple(
-            _option_overrides(seed, handler)), out, verbose, prepare)
+            _option_overrides(seed, handler)), out, verbose, world, prepare)
+    if not world.is_root:
+        return status
     for line in run.result_lines():
         console.out().print(line, markup=False, highlight=False)
     return status
