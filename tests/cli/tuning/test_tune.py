@@ -145,9 +145,19 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, bstorm):
     assert any(trial['state'] == 'complete' for trial in trials)
 
 
-def start_and_stop(tmp_path, experiment, stop_signal, wait=0.3):
-    """Start a study, send ``stop_signal`` to it ``wait`` seconds after trial 1 ended
-    (in trial 2); return its exit code."""
+def trial_2_trains(tmp_path, log):
+    """Whether trial 2's run has finished its first epoch (and is in the next)."""
+    for status in tmp_path.glob('*-study-*/tiny-trial-0002-*/status.json'):
+        try:
+            return json.loads(status.read_text())['epochs'] >= 1
+        except (ValueError, KeyError):
+            return False
+    return False
+
+
+def start_and_stop(tmp_path, experiment, stop_signal, ready=lambda tmp_path, log: True):
+    """Start a study, send ``stop_signal`` to it once trial 1 ended and ``ready`` says
+    so; return its exit code."""
     log = tmp_path / 'stderr.txt'
     with open(log, 'w') as stderr:
         process = subprocess.Popen(
@@ -156,10 +166,10 @@ def start_and_stop(tmp_path, experiment, stop_signal, wait=0.3):
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while 'trial 1:' not in log.read_text() and time.monotonic() < deadline:
+        while not ('trial 1:' in log.read_text() and ready(tmp_path, log)) and \
+                time.monotonic() < deadline:
             assert process.poll() is None, log.read_text()
-            time.sleep(0.05)
-        time.sleep(wait)
+            time.sleep(0.01)
     finally:
         os.killpg(process.pid, stop_signal)
         code = process.wait(timeout=120)
@@ -169,7 +179,8 @@ def start_and_stop(tmp_path, experiment, stop_signal, wait=0.3):
 @pytest.mark.slow
 def test_a_killed_study_resumes(tmp_path):
     experiment = write_experiment(tmp_path, epochs=3)
-    assert start_and_stop(tmp_path, experiment, signal.SIGKILL) == -signal.SIGKILL
+    assert start_and_stop(tmp_path, experiment, signal.SIGKILL, trial_2_trains) == \
+        -signal.SIGKILL
     folder = study_folder(tmp_path)
     resumed = run_tune('--resume', folder, '--json')
     assert resumed.returncode == 0, resumed.stderr
@@ -189,7 +200,7 @@ def test_a_killed_study_resumes(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_stops_a_study_that_resume_finishes(tmp_path):
     experiment = write_experiment(tmp_path, epochs=30)  # trial 2 trains for seconds
-    assert start_and_stop(tmp_path, experiment, signal.SIGINT, wait=1.5) == 130
+    assert start_and_stop(tmp_path, experiment, signal.SIGINT, trial_2_trains) == 130
     folder = study_folder(tmp_path)
     shown = json.loads(run_tune('--show', folder, '--json').stdout)['trials']
     assert [trial['state'] for trial in shown] == ['complete', 'complete', 'fail']
