@@ -3,7 +3,8 @@
 On a terminal: a rich progress bar per epoch (batches done, rate, elapsed time, ETA),
 above it one table row per epoch with the monitored values, and a summary at the end.
 When stderr is not a terminal (a pipe, a log file, CI): no bar, the same rows as plain
-text, so logs stay readable.
+text, and a progress line at a fixed wall-time interval (``progress_lines``), so logs
+stay readable and still show that a long epoch is moving.
 
 Two small hooks feed it: one after every update (advances the bar) and one after every
 epoch (prints the row); ``training_run`` adds them after the experiment's own hooks so
@@ -16,6 +17,7 @@ import time
 from brainstorm.hooks.base import Hook
 
 from bstorm_cli import console
+from bstorm_cli.progress_lines import DEFAULT_INTERVAL, ProgressLines
 
 
 def latest_numbers(logs, prefix=''):
@@ -48,8 +50,19 @@ def format_value(value):
 class TrainingDisplay:
     """Renders epochs, rows and the summary on the stderr console."""
 
-    def __init__(self, run_name, batches_per_epoch, max_epochs=None):
+    def __init__(self, run_name, batches_per_epoch, max_epochs=None, quiet=False,
+                 verbose=False, interval=DEFAULT_INTERVAL, samples_per_batch=None,
+                 running_loss=None):
         self.console = console.err()
+        #: print nothing but errors (bstorm tune's trials, --quiet)
+        self.quiet = quiet
+        #: progress lines every ``interval`` seconds: off a terminal, or with --verbose
+        #: on one (instead of the bar)
+        self.lines = None
+        if not quiet and (verbose or not self.console.is_terminal):
+            self.lines = ProgressLines(batches_per_epoch, max_epochs, samples_per_batch,
+                                       running_loss, interval)
+        self.batch_in_epoch = 0
         self.run_name = run_name
         self.batches_per_epoch = batches_per_epoch
         self.max_epochs = max_epochs
@@ -65,7 +78,7 @@ class TrainingDisplay:
     def _new_bar(self, epoch_nr):
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
-        if not self.console.is_terminal:
+        if not self.console.is_terminal or self.quiet or self.lines is not None:
             return
         of = f"/{self.max_epochs}" if self.max_epochs else ''
         self.progress = Progress(
@@ -81,7 +94,13 @@ class TrainingDisplay:
             self.close_bar()
             self.epoch = epoch_nr
             self.epoch_started = time.monotonic()
+            self.batch_in_epoch = 0
             self._new_bar(epoch_nr)
+        self.batch_in_epoch += 1
+        if self.lines is not None:
+            line = self.lines.update(epoch_nr, self.batch_in_epoch)
+            if line is not None:
+                self._print(line, style='dim')
         if self.progress is not None:
             task = self.progress.tasks[0]
             seconds = max(time.monotonic() - self.epoch_started, 1e-9)
@@ -116,6 +135,8 @@ class TrainingDisplay:
         self._print('  '.join(cells), style='bold')
 
     def _print(self, text, style=None):
+        if self.quiet:
+            return
         self.console.print(text, markup=False, highlight=False, style=style,
                            soft_wrap=True)
 

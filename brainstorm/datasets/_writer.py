@@ -172,13 +172,23 @@ def file_digest(path, algorithm='md5'):
     return digest.hexdigest()
 
 
-def verify_checksum(path, published_md5, verify):
+def content_digest(path):
+    """sha256 of a file's data: of its decompressed bytes when it is gzip data."""
+    return hashlib.sha256(read_maybe_compressed(path)).hexdigest()
+
+
+def verify_checksum(path, published_md5, verify, content_sha256=None):
     """Compare a source file with its published md5; return a provenance note.
+
+    A compressed file whose md5 differs is still accepted when its decompressed data
+    has the sha256 ``content_sha256``: a distribution that re-compressed the authors'
+    files (Debian's dataset-fashion-mnist) changes the archive, not the data.
 
     Args:
         path: the source file.
         published_md5: the published md5 hex digest, or None where none is published.
         verify: raise on a mismatch (else only record it).
+        content_sha256: the sha256 of the published file's decompressed data, or None.
 
     Returns:
         a dict ``{'file', 'md5', 'status'}`` for the output's ``checksums`` attribute.
@@ -192,6 +202,9 @@ def verify_checksum(path, published_md5, verify):
         status = 'no published checksum'
     elif md5 == published_md5:
         status = 'matches the published md5'
+    elif content_sha256 is not None and content_digest(path) == content_sha256:
+        status = ('re-compressed copy: the md5 differs from the published one, the '
+                  'decompressed data matches the published data (sha256)')
     elif verify:
         raise DataError(
             f"{path}: md5 {md5} differs from the published {published_md5}; the file is "

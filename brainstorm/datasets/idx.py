@@ -49,6 +49,23 @@ PUBLISHED_MD5 = {
     },
 }
 
+# sha256 of the decompressed data of the published gzipped files: a re-compressed copy
+# (Debian's dataset-fashion-mnist package re-compresses the authors' files) has another
+# md5 but the same data, and is accepted by its data.
+PUBLISHED_CONTENT_SHA256 = {
+    'mnist': {},
+    'fashion-mnist': {
+        'train-images-idx3-ubyte.gz':
+            'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888',
+        'train-labels-idx1-ubyte.gz':
+            'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
+        't10k-images-idx3-ubyte.gz':
+            '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
+        't10k-labels-idx1-ubyte.gz':
+            '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
+    },
+}
+
 DATASET_ATTRIBUTES = {
     'mnist': {
         'source': 'MNIST database of handwritten digits, Yann LeCun, Corinna Cortes and '
@@ -139,7 +156,8 @@ def _prepare_idx_dataset(name, source, output, progress, overwrite, flatten, nor
     for step, (role, path) in enumerate(paths.items()):
         _writer.report(progress, step, total_steps, f'reading {path.name}')
         checksums.append(_writer.verify_checksum(
-            path, PUBLISHED_MD5[name].get(path.name), verify_checksums))
+            path, PUBLISHED_MD5[name].get(path.name), verify_checksums,
+            PUBLISHED_CONTENT_SHA256[name].get(path.name)))
         arrays[role] = _read_role(path, role)
     for split in ('train', 'test'):
         images, labels = arrays[f'{split}_images'], arrays[f'{split}_labels']

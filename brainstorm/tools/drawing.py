@@ -4,6 +4,8 @@ import os
 import shutil
 import subprocess
 
+import numpy as np
+
 from brainstorm.errors import BrainstormError, ValidationError
 from brainstorm.structure.architecture import parse_connection
 from brainstorm.utils import temporary_file_beside
@@ -24,8 +26,9 @@ def _shape_text(structure):
 def network_to_dot(network):
     """Return the DOT text of the network's layer graph.
 
-    One box per layer (name, type, output feature shapes), one edge per
-    connection; an edge is labelled 'output -> input' unless both are 'default'.
+    One box per layer (name, type, output feature shapes and, for a layer with
+    parameters, their count), one edge per connection; an edge is labelled
+    'output -> input' unless both are 'default'.
 
     Args:
         network (brainstorm.structure.Network): the network.
@@ -40,6 +43,10 @@ def network_to_dot(network):
         outputs = ', '.join(f"{output}: {_shape_text(structure)}"
                             for output, structure in layer.out_shapes.items())
         label = f"{name}\n{layer.layer_type}\n{outputs}"
+        parameter_count = sum(int(np.prod(structure.feature_shape))
+                              for structure in layer.parameter_shapes.values())
+        if parameter_count:
+            label += f"\n{parameter_count:,} parameters"
         lines.append(f"    {_quote(name)} [label={_quote(label)}];")
     for name in network.layers:
         connections = network.architecture[name].get('@outgoing_connections', {})

@@ -9,11 +9,13 @@ from bstorm_cli.commands.generate import generate_command
 from bstorm_cli.commands.info import info_command
 from bstorm_cli.commands.plot import plot_command
 from bstorm_cli.commands.predict import predict_command
+from bstorm_cli.commands.runs import runs_command
 from bstorm_cli.commands.schema import schema_command
 from bstorm_cli.commands.train import train_command
+from bstorm_cli.commands.tune import tune_command
 from bstorm_cli.commands.validate import validate_command
 
 #: every command, in the order `bstorm --help` lists them
-ALL_COMMANDS = [train_command, validate_command, evaluate_command, extract_command,
-                predict_command, export_command, info_command, draw_net_command, plot_command,
-                schema_command, data_group, generate_command]
+ALL_COMMANDS = [train_command, tune_command, runs_command, validate_command, evaluate_command,
+                extract_command, predict_command, export_command, info_command, draw_net_command,
+                plot_command, schema_command, data_group, generate_command]

@@ -53,6 +53,9 @@ def load_network_file(path):
     # classes must be registered first (Network.from_hdf5 does not import them itself)
     import brainstorm.initializers  # noqa: F401
     import brainstorm.value_modifiers  # noqa: F401
+    from bstorm_cli.experiment.run_lookup import names_a_run, network_of_run
+    if names_a_run(path):  # a run directory stands for its best network
+        path = network_of_run(path)
     if not pathlib.Path(path).exists():
         raise BadInputError("no such file", Location(str(path)))
     try:
@@ -81,8 +84,9 @@ def network_from_experiment(path, overrides, verbose=False):
 
 
 def load_any_network(path, overrides=(), verbose=False):
-    """A network from an HDF5 network file or an experiment file."""
-    if is_network_file(path):
+    """A network from an HDF5 network file, a run directory or an experiment file."""
+    from bstorm_cli.experiment.run_lookup import names_a_run
+    if is_network_file(path) or names_a_run(path):
         if overrides:
             raise BadInputError("--set applies to experiment files, not to network files",
                                 Location(str(path)))

@@ -44,13 +44,27 @@ def _parse_option(text):
     return key.strip().replace('-', '_'), parsed
 
 
-@data_group.command('prepare', epilog="""\b
+class _PrepareCommand(click.Command):
+    """``prepare``, whose ``--help`` after a dataset name also lists that converter's
+    source and options (``bstorm data prepare mnist --help``)."""
+
+    def parse_args(self, context, args):
+        if args and args[0] in _datasets() and any(arg in ('--help', '-h') for arg in args):
+            from bstorm_cli.converter_options import options_help
+            click.echo(self.get_help(context))
+            click.echo('\n' + options_help(args[0], _datasets()[args[0]]))
+            context.exit()
+        return super().parse_args(context, args)
+
+
+@data_group.command('prepare', cls=_PrepareCommand, epilog="""\b
 Examples:
   bstorm data prepare mnist --source ~/Downloads/mnist -o data/MNIST.hdf5
   bstorm data prepare cifar10 --source cifar-10-python.tar.gz -o data/CIFAR-10.hdf5
   bstorm data prepare text --source enwik8.zip -o data/Hutter.hdf5
   bstorm data prepare ucr --source JapaneseVowels/ -o data/JapaneseVowels.hdf5 \\
-      --option problem=JapaneseVowels""")
+      --option problem=JapaneseVowels
+  bstorm data prepare mnist --help     # the mnist converter's source and options""")
 @click.argument('name', metavar='NAME')
 @click.option('--source', '-s', required=True, metavar='PATH',
               help="The dataset's original files (a folder or archive; see the converter).")
@@ -60,8 +74,11 @@ Examples:
 @click.option('--overwrite', is_flag=True, help='Replace an existing output file.')
 def prepare_command(name, source, output, options, overwrite):
     """Convert dataset NAME (see `bstorm data list`) from its original files in
-    --source into an HDF5 file with the splits brainstorm's experiments read."""
+    --source into an HDF5 file with the splits brainstorm's experiments read.
+    `bstorm data prepare NAME --help` lists NAME's options; docs/datasets.md says
+    where each dataset can be had."""
     from brainstorm.errors import BrainstormError
+    from bstorm_cli.converter_options import cli_terms, keyword_options
     from bstorm_cli.experiment.schemas import _did_you_mean
     datasets = _datasets()
     if name not in datasets:
@@ -69,9 +86,7 @@ def prepare_command(name, source, output, options, overwrite):
                             hint=_did_you_mean(name, datasets))
     converter = datasets[name]
     keyword_arguments = dict(_parse_option(text) for text in options)
-    accepted = [parameter.name for parameter in inspect.signature(converter).parameters.values()
-                if parameter.kind == inspect.Parameter.KEYWORD_ONLY and
-                parameter.name != 'overwrite']
+    accepted = list(keyword_options(converter))
     for key in keyword_arguments:
         if key not in accepted:
             raise BadInputError(f"the {name} converter has no option {key!r} (options: "
@@ -85,8 +100,8 @@ def prepare_command(name, source, output, options, overwrite):
             written = converter(source, output, progress=progress, overwrite=overwrite,
                                 **keyword_arguments)
         except BrainstormError as error:
-            raise BadInputError(str(error)) from error
+            raise BadInputError(cli_terms(str(error), converter)) from error
         except TypeError as error:
-            raise BadInputError(f"{name}: {error}") from error
+            raise BadInputError(cli_terms(f"{name}: {error}", converter)) from error
     console.out().print(str(written), markup=False, highlight=False)
     return ExitStatus.OK

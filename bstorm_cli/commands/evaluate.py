@@ -83,8 +83,9 @@ def evaluate_network(network_path, data, split, group, scorer_texts, batch_size,
 @click.command('evaluate', epilog="""\b
 Examples:
   bstorm evaluate runs/quickstart-20240101-120000/best.h5 builtin:digits
+  bstorm evaluate latest builtin:digits --split validation
   bstorm evaluate best.h5 data/MNIST.hdf5 --split test --scorer Accuracy --json""")
-@click.argument('network', metavar='NETWORK.h5')
+@click.argument('network', metavar='NETWORK.h5|RUN_DIR')
 @click.argument('data', metavar='DATA.h5')
 @click.option('--split', default='test', show_default=True, help='The split group to use.')
 @click.option('--group', default=None,
@@ -100,6 +101,7 @@ Examples:
 def evaluate_command(network, data, split, group, scorers, batch_size, mask, as_json):
     """Compute the losses and scores of a saved network on a split of a data file.
 
+    A run directory (or 'latest', or a run-name prefix) stands for its best.h5.
     DATA.h5 may be 'builtin:digits' for the dataset that ships with brainstorm.
     """
     results, where = evaluate_network(network, data, split, group, scorers, batch_size,

@@ -49,9 +49,11 @@ def _made_by_backward_pass(network, path):
 
 @click.command('extract', epilog="""\b
 Example:
-  bstorm extract best.h5 builtin:digits --buffer Output.outputs.probabilities \\
-      --buffer Hid1.outputs.default -o features.h5""")
-@click.argument('network', metavar='NETWORK.h5')
+  bstorm extract latest builtin:digits --buffer Output.outputs.probabilities \\
+      --buffer Output_projection.outputs.default -o features.h5
+  (the buffers of the quickstart's network; `bstorm info NETWORK.h5` lists a network's
+  layers)""")
+@click.argument('network', metavar='NETWORK.h5|RUN_DIR')
 @click.argument('data', metavar='DATA.h5')
 @click.option('--buffer', 'buffers', multiple=True, required=True, metavar='PATH',
               help="A buffer in dotted notation, e.g. Output.outputs.probabilities "

@@ -128,7 +128,7 @@ def plot_curves(path, series, title, steps=None):
 Examples:
   bstorm plot runs/quickstart-20240101-120000 -o curves.png
   bstorm plot runs/quickstart-20240101-120000 -o curves.csv   # no matplotlib needed""")
-@click.argument('run', metavar='RUN_DIR')
+@click.argument('run', metavar='RUN_DIR|latest|NAME-PREFIX')
 @click.option('--output', '-o', default=None, metavar='FILE.{png,svg,pdf,csv}',
               help='Where to write the curves (default: RUN_DIR/curves.png).')
 def plot_command(run, output):
@@ -137,6 +137,8 @@ def plot_command(run, output):
     PNG/SVG/PDF need matplotlib (pip install 'brainstorm[plot]'); .csv writes
     the numbers as a table instead.
     """
+    from bstorm_cli.experiment.run_lookup import resolve_run_directory
+    run = str(resolve_run_directory(run))
     series = read_run_logs(run)
     if not series:
         raise BadInputError("the logs hold no numeric series yet", Location(str(run)))

@@ -6,7 +6,8 @@ import pathlib
 import click
 
 from bstorm_cli import console
-from bstorm_cli.commands._common import problem_limit, set_option, verbose_option
+from bstorm_cli.commands._common import problem_limit, set_option
+from bstorm_cli.progress_lines import DEFAULT_INTERVAL
 from bstorm_cli.errors import BadInputError, Location
 from bstorm_cli.experiment.run_lock import RunLock, remove_stale_temporaries
 from bstorm_cli.interrupts import terminate_as_interrupt
@@ -58,11 +59,14 @@ def _absolute_paths(experiment):
     return resolved
 
 
-def start_run(experiment_path, overrides, out, verbose, world=None):
+def start_run(experiment_path, overrides, out, verbose, world=None, prepare=None):
     """Validate, create the run directory, build and train; return (status, run).
 
     ``world`` (``experiment.parallel_run``) runs the steps on every MPI process
     together; by default there is one process. Rank 0 holds the run directory's lock.
+    ``prepare(run)``, when given, is called with the TrainingRun before it trains
+    (``bstorm tune`` attaches its pruning listener there, ``--quiet`` its display
+    options).
     """
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
@@ -78,7 +82,8 @@ def start_run(experiment_path, overrides, out, verbose, world=None):
         try:
             if world.is_root:
                 lock.acquire()
-            return _train_in(folder, experiment, experiment_path, overrides, verbose, world)
+            return _train_in(folder, experiment, experiment_path, overrides, verbose, world,
+                             prepare)
         except BaseException:
             if world.is_root:
                 _discard_if_unstarted(folder)
@@ -87,7 +92,7 @@ def start_run(experiment_path, overrides, out, verbose, world=None):
             lock.release()
 
 
-def _train_in(folder, experiment, experiment_path, overrides, verbose, world):
+def _train_in(folder, experiment, experiment_path, overrides, verbose, world, prepare):
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.setup import build_run
     from bstorm_cli.experiment.training_run import current_command_line
@@ -98,8 +103,11 @@ def _train_in(folder, experiment, experiment_path, overrides, verbose, world):
             run_dir.write_experiment(folder / run_dir.EXPERIMENT_FILE, experiment.resolved,
                                      str(experiment_path), list(overrides))
             run_dir.write_text(folder / run_dir.COMMAND_FILE, current_command_line() + '\n')
-        console.err().print(f"run directory: {folder}", markup=False, highlight=False)
         run = world.training_run(setup, folder, current_command_line())
+        if prepare is not None:
+            prepare(run)
+        if not run.display_options.get('quiet'):
+            console.err().print(f"run directory: {folder}", markup=False, highlight=False)
         return run.execute(), run
     finally:
         setup.close()
@@ -124,18 +132,20 @@ def _discard_if_unstarted(folder):
         pass
 
 
-def resume_run(folder, verbose, world=None):
+def resume_run(folder, verbose, world=None, prepare=None):
     """Continue the run in ``folder`` from its checkpoint; return (status, run).
 
     Under MPI (``world``) the run continues on any number of processes; rank 0 holds
     the run directory's lock. A run whose checkpoint says it finished returns
-    (status, None).
+    (status, None). ``folder`` may be ``latest`` or a run-name prefix;
+    ``prepare(run)`` as for :func:`start_run`.
     """
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.parallel_run import SingleProcess
+    from bstorm_cli.experiment.run_lookup import resolve_run_directory
     from bstorm_cli.experiment.training_run import current_command_line
     world = world or SingleProcess()
-    folder = pathlib.Path(folder)
+    folder = pathlib.Path(world.together(lambda: resolve_run_directory(folder)))
     lock = RunLock(folder, current_command_line())
 
     def take_the_run():
@@ -152,6 +162,8 @@ def resume_run(folder, verbose, world=None):
                     lambda: run_dir.complete_finished_run(folder, checkpoint)), None
             try:
                 run = world.training_run(setup, folder, current_command_line(), resume=True)
+                if prepare is not None:
+                    prepare(run)
                 return run.execute(checkpoint), run
             finally:
                 setup.close()
@@ -180,24 +192,64 @@ def _load_run(folder, verbose):
     return checkpoint, experiment, build_run(experiment, folder, limit=problem_limit(verbose))
 
 
+def _dry_run(experiment_path, overrides, verbose):
+    """``--dry-run``: one batch forward and backward, no run directory."""
+    from bstorm_cli.experiment.document import load_experiment
+    from bstorm_cli.experiment.dry_run import dry_run
+    from bstorm_cli.experiment.network_info import human_bytes
+    from bstorm_cli.exit_codes import ExitStatus
+    experiment = load_experiment(experiment_path, overrides, problem_limit(verbose))
+    summary = dry_run(experiment, problem_limit(verbose))
+    memory = summary['memory_bytes']
+    out = console.out()
+    for line in (f"{experiment_path}: dry run passed; nothing was written",
+                 f"parameters: {summary['parameters']:,}",
+                 f"one batch (T={summary['time_size']}, B={summary['batch_size']}) forward "
+                 f"and backward in {summary['seconds'] * 1000:.1f} ms, loss "
+                 f"{summary['loss']:.4f}",
+                 f"memory for T={summary['time_size']}, B={summary['batch_size']}: "
+                 f"{human_bytes(memory['total'])} (parameters "
+                 f"{human_bytes(memory['parameters'])}, gradients "
+                 f"{human_bytes(memory['gradients'])}, forward "
+                 f"{human_bytes(memory['forward'])}, backward "
+                 f"{human_bytes(memory['backward'])})"):
+        out.print(line, markup=False, highlight=False)
+    return ExitStatus.OK
+
+
 @click.command('train', epilog="""\b
 Examples:
   bstorm train configs/quickstart.yaml
   bstorm train configs/quickstart.yaml --set trainer.stepper.learning_rate=0.05 --out /tmp/runs
-  bstorm train --resume runs/quickstart-20240101-120000""")
+  bstorm train --resume runs/quickstart-20240101-120000
+  bstorm train --resume latest
+  bstorm train configs/quickstart.yaml --dry-run""")
 @click.argument('experiment', required=False, metavar='EXPERIMENT.yaml')
 @set_option
 @click.option('--out', '-o', default=None, metavar='DIR',
               help="Folder for the run directory (default: the experiment's 'output', "
                    "else ./runs).")
 @click.option('--resume', default=None, metavar='RUN_DIR',
-              help='Continue an interrupted run from its checkpoint, in its directory.')
+              help='Continue an interrupted run from its checkpoint, in its directory '
+                   "('latest' or a run-name prefix name one under ./runs).")
 @click.option('--handler', type=click.Choice(sorted(HANDLERS)), default=None,
               help='Run on this handler (the same as --set handler={type: ...}).')
 @click.option('--seed', type=click.IntRange(min=0, max=2 ** 32 - 1), default=None,
               help='Seed for everything random (the same as --set seed=N).')
-@verbose_option
-def train_command(experiment, overrides, out, resume, handler, seed, verbose):
+@click.option('--quiet', '-q', is_flag=True,
+              help='Print no progress, rows or summary; only errors and the result lines.')
+@click.option('--progress-interval', type=click.FloatRange(min=0, min_open=True),
+              default=DEFAULT_INTERVAL, show_default=True, metavar='SECONDS',
+              help='Seconds between two progress lines when stderr is not a terminal (or '
+                   'with --verbose).')
+@click.option('--dry-run', is_flag=True,
+              help='Build everything, run one batch forward and backward, report the '
+                   'memory the network takes; write no run directory.')
+@click.option('--verbose', is_flag=True,
+              help='List every problem (by default the first 20), and print progress lines '
+                   'on a terminal too (instead of the bar).')
+def train_command(experiment, overrides, out, resume, handler, seed, quiet, progress_interval,
+                  dry_run, verbose):
     """Train the network of an experiment file.
 
     Creates OUT/NAME-TIMESTAMP/ with the resolved experiment, the logs, the last
@@ -207,21 +259,34 @@ def train_command(experiment, overrides, out, resume, handler, seed, verbose):
     become NaN or infinite ends 'diverged' (exit 3) and keeps its last finite
     checkpoint.
     """
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose contradict each other; give one")
     from bstorm_cli.experiment.parallel_run import current_world
     world = current_world()
+
+    def prepare(run):
+        run.display_options = {'quiet': quiet, 'verbose': verbose,
+                               'interval': progress_interval}
+
     if resume is not None:
-        if experiment is not None or overrides or out or handler or seed is not None:
+        if experiment is not None or overrides or out or handler or seed is not None or \
+                dry_run:
             raise click.UsageError("--resume continues a run as it was started; give only "
                                    "--resume RUN_DIR (no EXPERIMENT, --set, --out, "
-                                   "--handler or --seed)")
-        status, run = resume_run(resume, verbose, world)
+                                   "--handler, --seed or --dry-run)")
+        status, run = resume_run(resume, verbose, world, prepare)
         if run is None:  # it had already finished
             return status
+    elif dry_run:
+        if experiment is None:
+            raise click.UsageError("--dry-run needs an EXPERIMENT.yaml")
+        return _dry_run(experiment, tuple(overrides) + tuple(_option_overrides(seed, handler)),
+                        verbose)
     else:
         if experiment is None:
             raise click.UsageError("give an EXPERIMENT.yaml to train, or --resume RUN_DIR")
         status, run = start_run(experiment, tuple(overrides) + tuple(
-            _option_overrides(seed, handler)), out, verbose, world)
+            _option_overrides(seed, handler)), out, verbose, world, prepare)
     if not world.is_root:
         return status
     for line in run.result_lines():

@@ -36,17 +36,28 @@ def validate_experiment(path, overrides=(), verbose=False):
 @click.command('validate', epilog="""\b
 Example:
   bstorm validate configs/quickstart.yaml
-  bstorm validate my.yaml --set trainer.stepper.learning_rate=0.01""")
+  bstorm validate my.yaml --set trainer.stepper.learning_rate=0.01
+  bstorm validate my.yaml --set seed=3 --print > resolved.yaml""")
 @click.argument('experiment', metavar='EXPERIMENT.yaml')
 @set_option
+@click.option('--print', 'print_resolved', is_flag=True,
+              help='Print the resolved experiment (defaults filled in, --set applied) as '
+                   'YAML; comments name where overridden values came from.')
 @verbose_option
-def validate_command(experiment, overrides, verbose):
+def validate_command(experiment, overrides, print_resolved, verbose):
     """Check an experiment file: schema, data file, shapes, hooks and buffer paths.
 
     Builds everything a training run would (data iterators, network, stepper,
     hooks) without training, and reports every problem it finds, one line each.
     """
     summary = validate_experiment(experiment, overrides, verbose)
+    if print_resolved:
+        from bstorm_cli.experiment.document import load_experiment
+        from bstorm_cli.experiment.resolved_yaml import annotated_yaml
+        loaded = load_experiment(experiment, overrides, problem_limit(verbose))
+        click.echo(f"# resolved experiment: {experiment}\n"
+                   + annotated_yaml(loaded.resolved, loaded.index.origins), nl=False)
+        return ExitStatus.OK
     batches = ', '.join(f"{name}: {length} batches" for name, length in
                         summary['iterators'].items())
     console.out().print(f"{experiment}: valid ({summary['parameters']:,} parameters; "

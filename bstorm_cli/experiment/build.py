@@ -484,6 +484,19 @@ def location_of(experiment, *path):
 
 # ---- data for evaluate / extract ------------------------------------------------------------
 
+def _split_paths(h5file, candidates):
+    """'GROUP/SPLIT' of every split group under the candidate groups (for messages)."""
+    import h5py
+    found = []
+    for candidate in candidates:
+        parent = h5file[candidate] if candidate else h5file
+        for key in parent:
+            path = f"{candidate}/{key}".strip('/')
+            if isinstance(parent[key], h5py.Group) and path not in candidates:
+                found.append(path)
+    return sorted(found)
+
+
 def network_split(data_argument, split, group, network, batch_size):
     """A Minibatches iterator over ``split`` of a data file, with the network's inputs.
 
@@ -550,9 +563,14 @@ def network_split(data_argument, split, group, network, batch_size):
                 raise BadInputError(error_text(error), location) from error
             return iterator, h5file, where
         if not problems:
+            splits = _split_paths(h5file, candidates)
+            names = sorted({path.split('/')[-1] for path in splits})
             raise BadInputError(f"no split {split!r} in the file"
-                                + (f" under {group!r}" if group else ''), location,
-                                hint="choose one with --split (and --group)")
+                                + (f" under {group!r}" if group else '')
+                                + (f" (splits: {', '.join(splits)})" if splits else ''),
+                                location,
+                                hint=schemas._did_you_mean(split, names) or
+                                "choose one with --split (and --group)")
         raise BadInputError(f"split {split!r} does not fit the network: "
                             f"{' / '.join(problems)}", location)
     except BaseException:

@@ -25,7 +25,7 @@ from bstorm_cli.errors import BadInputError, Location, RunFailedError
 from bstorm_cli.log_files import log_file_hooks
 from bstorm_cli.network_summary import summary_attributes
 from bstorm_cli.exit_codes import ExitStatus
-from bstorm_cli.experiment import checks, run_dir
+from bstorm_cli.experiment import checks, run_dir, test_score
 from bstorm_cli.experiment.divergence import DIVERGED_NETWORK, DivergenceCheck
 from bstorm_cli.progress import TrainingDisplay, UpdateProgressHook
 
@@ -54,6 +54,16 @@ def _latest(logs, log_name):
     return value if math.isfinite(value) else None  # best is never NaN or infinite
 
 
+def _batch_size_of(iterator):
+    """The batch size of an iterator chain's source (Minibatches), or None."""
+    while iterator is not None:
+        size = getattr(iterator, 'batch_size', None)
+        if isinstance(size, int):
+            return size
+        iterator = getattr(iterator, 'iter', None)
+    return None
+
+
 class RunRecorder(Hook):
     """After every epoch (and before the first): files of the run directory and the row."""
 
@@ -73,6 +83,15 @@ class TrainingRun:
 
     def __init__(self, setup, folder, command_line, resume=False):
         self.setup = setup
+        #: optional ``listener(epoch_nr, value of the best log) -> None or a status word``;
+        #: a word (e.g. 'pruned') stops the run after this epoch with that status
+        self.epoch_listener = None
+        self.stopped_as = None
+        self.max_epochs = None
+        #: the best network's losses and scores on the data's test split (test_score)
+        self.test_result = None
+        #: keyword arguments of the TrainingDisplay (``quiet``, ``verbose``, ``interval``)
+        self.display_options = {}
         self.folder = folder
         self.command_line = command_line
         self.resume = resume
@@ -104,7 +123,7 @@ class TrainingRun:
             'status': status, 'message': message, 'epochs': self.epochs_done,
             'updates': self.updates_done, 'best_log': self.best_log,
             'best_value': self.best_value, 'best_epoch': self.best_epoch,
-            'time': run_dir.timestamp()})
+            'test': self.test_result, 'time': run_dir.timestamp()})
 
     def save_logs(self):
         run_dir.save_logs(self.path(run_dir.LOGS_FILE), self.trainer.logs,
@@ -145,7 +164,6 @@ class TrainingRun:
         A diverged state is written beside the run's files (never over them) and stops
         the training.
         """
-        network = self.setup.network
         self.save_logs()
         reason = self.divergence_reason(logs)
         if reason is not None:
@@ -166,6 +184,10 @@ class TrainingRun:
                                   f"best {self.best_log} = {value} at epoch {epoch_nr}"
                                   if self.best_log else 'last epoch')
             self.display.epoch_row(epoch_nr, logs)
+            if self.epoch_listener is not None and self.stopped_as is None:
+                self.stopped_as = self.epoch_listener(epoch_nr, _latest(logs, self.best_log))
+                if self.stopped_as is not None:
+                    self.trainer.request_stop(f"{self.stopped_as} after epoch {epoch_nr}")
         self.write_checkpoint('epoch')
         self.write_status('running')
 
@@ -229,6 +251,12 @@ class TrainingRun:
         trainer.reporter = self._report
         return trainer
 
+    def _running_training_loss(self):
+        """Mean training loss over the current epoch's batches so far (None before any)."""
+        pairs = (getattr(self.trainer, '_rolling_scores', None) or {}).get('total_loss') or ()
+        weight = sum(pair[0] for pair in pairs)
+        return sum(pair[1] for pair in pairs) / weight if weight else None
+
     def _report(self, report):
         if report.kind != 'log' and self.display is not None:
             text = report.message or ''
@@ -260,7 +288,11 @@ class TrainingRun:
         max_epochs = min((hook.get('max_epochs') for hook in
                           setup.experiment.resolved['trainer']['hooks']
                           if hook['type'] == 'StopAfterEpoch'), default=None)
-        self.display = TrainingDisplay(self.folder.name, training_iterator.length, max_epochs)
+        self.max_epochs = max_epochs
+        self.display = TrainingDisplay(self.folder.name, training_iterator.length, max_epochs,
+                                       samples_per_batch=_batch_size_of(training_iterator),
+                                       running_loss=self._running_training_loss,
+                                       **self.display_options)
         self.trainer = self._make_trainer()
         if checkpoint is not None:
             self._restore(*checkpoint)
@@ -322,6 +354,10 @@ class TrainingRun:
         self.epochs_done = self.trainer.completed_epochs
         self.updates_done = self.trainer.current_update_nr
         self.save_logs()
+        if self.stopped_as is not None and self.stop_signal is None:
+            self.write_status(self.stopped_as, self.trainer.stop_reason or '')
+            self.display.summary([f"{self.stopped_as} after epoch {self.epochs_done}"])
+            return ExitStatus.OK
         if self.stop_signal is not None or self.trainer.interrupted:
             self.stop_signal = self.stop_signal or 'stop request'
             self.write_checkpoint(self.stop_signal)
@@ -336,6 +372,8 @@ class TrainingRun:
         if not self.path(run_dir.BEST_NETWORK).exists():
             self.save_network(run_dir.BEST_NETWORK, 'last epoch')
         self.write_checkpoint('finished')
+        self.test_result = test_score.evaluate_best_network(setup,
+                                                            self.path(run_dir.BEST_NETWORK))
         self.write_status('finished')
         self.display.summary(self.summary_lines())
         return ExitStatus.OK
@@ -346,6 +384,8 @@ class TrainingRun:
                  f"{seconds:.1f} s"]
         if self.best_log is not None and self.best_value is not None:
             lines.append(f"best {self.best_log}: {self.best_value:.4f} (epoch {self.best_epoch})")
+        if self.test_result is not None:
+            lines.append(test_score.result_text(self.test_result))
         lines.append(f"run directory: {self.folder}")
         return lines
 
@@ -360,6 +400,8 @@ class TrainingRun:
             ended = self.stop_signal is None and not self.trainer.interrupted and \
                 self.diverged is None
             lines.append(f"{'final' if ended else 'latest'} {self.best_log}: {final:.4f}")
+        if self.test_result is not None:
+            lines.append(test_score.result_text(self.test_result))
         return lines
 
 

@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXPERIMENTS = pathlib.Path(__file__).resolve().parent / 'experiments'
 TINY = EXPERIMENTS / 'valid' / 'tiny.yaml'
 GRAPH = EXPERIMENTS / 'valid' / 'graph.yaml'
-COMMANDS = ['train', 'validate', 'evaluate', 'extract', 'predict', 'export', 'info', 'draw-net',
+COMMANDS = ['train', 'tune', 'runs', 'validate', 'evaluate', 'extract', 'predict', 'export', 'info', 'draw-net',
             'plot', 'schema', 'data', 'data prepare', 'data list', 'generate']
 
 

@@ -227,15 +227,41 @@ def test_real_fashion_mnist(fashion_mnist_hdf5):
     assert attributes['license'] == 'MIT'
     assert list(attributes['label_names'])[9] == 'Ankle boot'
     statuses = [entry['status'] for entry in json.loads(attributes['checksums'])]
-    assert all(status.startswith('differs from the published md5') for status in statuses)
+    assert all(status.startswith('re-compressed copy') for status in statuses), statuses
+
+
+def test_a_recompressed_copy_is_accepted_by_its_data_and_a_changed_one_is_not(tmp_path,
+                                                                             monkeypatch):
+    arrays = write_mnist_folder(tmp_path / 'src', compress=True)
+    published = {f'{name}.gz': hashlib.sha256(idx_bytes(array)).hexdigest()
+                 for name, array in arrays.items()}
+    # what the authors published: another compression of the same data
+    monkeypatch.setitem(idx.PUBLISHED_MD5, 'fashion-mnist', {
+        name: hashlib.md5(gzip.compress(idx_bytes(arrays[name[:-3]]), compresslevel=1,
+                                        mtime=1)).hexdigest() for name in published})
+    monkeypatch.setitem(idx.PUBLISHED_CONTENT_SHA256, 'fashion-mnist', published)
+    output = prepare_fashion_mnist(tmp_path / 'src', tmp_path / 'out.hdf5', validation_size=3)
+    with h5py.File(output, 'r') as h5file:
+        statuses = [entry['status'] for entry in json.loads(h5file.attrs['checksums'])]
+    assert all(status.startswith('re-compressed copy') for status in statuses), statuses
+    changed = arrays['t10k-labels-idx1-ubyte'].copy()
+    changed[0] = (changed[0] + 1) % 10
+    (tmp_path / 'src' / 't10k-labels-idx1-ubyte.gz').write_bytes(
+        gzip.compress(idx_bytes(changed)))
+    with pytest.raises(DataError, match='t10k-labels-idx1-ubyte.gz: md5 .* differs from the '
+                                        'published'):
+        prepare_fashion_mnist(tmp_path / 'src', tmp_path / 'other.hdf5', validation_size=3)
+    assert no_output_left(tmp_path, tmp_path / 'other.hdf5')
 
 
 @pytest.mark.realdata
-def test_real_fashion_mnist_debian_copies_fail_the_published_checksum(fashion_mnist_source,
-                                                                     tmp_path):
-    with pytest.raises(DataError, match='differs from the published 8d4fb7e6c68d591d4c3dfef9ec88bf0d'):
-        prepare_fashion_mnist(fashion_mnist_source, tmp_path / 'out.hdf5')
-    assert no_output_left(tmp_path, tmp_path / 'out.hdf5')
+def test_real_fashion_mnist_debian_copies_are_accepted_by_their_data(fashion_mnist_source,
+                                                                    tmp_path):
+    output = prepare_fashion_mnist(fashion_mnist_source, tmp_path / 'out.hdf5')
+    with h5py.File(output, 'r') as h5file:
+        statuses = [entry['status'] for entry in json.loads(h5file.attrs['checksums'])]
+    assert len(statuses) == 4
+    assert all(status.startswith('re-compressed copy') for status in statuses), statuses
 
 
 @pytest.mark.realdata
