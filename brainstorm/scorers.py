@@ -26,6 +26,8 @@ Example:
     >>> # logs come out as trainer.logs['validation']['Accuracy']
 """
 
+import math
+
 import numpy as np
 
 from brainstorm.describable import Describable
@@ -253,12 +255,20 @@ class MeanSquaredError(Scorer):
 
 
 def weighted_average(pairs):
-    """Return ``sum(values) / sum(weights)`` of ``(weight, value)`` pairs (NaN if 0)."""
+    """Return ``sum(values) / sum(weights)`` of ``(weight, value)`` pairs (NaN if 0).
+
+    The sums are exactly rounded (``math.fsum``), so they do not depend on the order of
+    the pairs: a resumed or data-parallel run, whose pairs arrive in another order,
+    logs the same bits as one uninterrupted process.
+    """
     pairs = np.asarray(pairs, dtype=np.float64).reshape(-1, 2)
-    total_weight = pairs[:, 0].sum()
+    total_weight = math.fsum(pairs[:, 0])
     if total_weight == 0:
         return float('nan')
-    return float(pairs[:, 1].sum() / total_weight)
+    values = pairs[:, 1]
+    if not np.isfinite(values).all():  # fsum refuses inf - inf; numpy gives nan
+        return float(values.sum() / total_weight)
+    return math.fsum(values) / total_weight
 
 
 def gather_losses_and_scores(net, scorers, scores, out_name='', targets_name='targets',

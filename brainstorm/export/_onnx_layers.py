@@ -61,16 +61,51 @@ def convolution2d(builder, layer, inputs, parameters):
 
 
 def pooling2d(builder, layer, inputs, parameters):
+    """brainstorm 0.5's padding rules: padding never wins a max and is not counted in an
+    average; a window entirely in the padding gives 0. ONNX's own pads cannot say this
+    (onnxruntime also refuses pads as large as the window), so the image is padded
+    explicitly: with -inf for max (then -inf, an all-padding window, becomes 0), with 0
+    for average (then each window's mean is rescaled by area / in-image positions)."""
     x = inputs['default']
-    attributes = dict(kernel_shape=list(layer.kernel_size), strides=list(layer.stride),
-                      pads=[layer.padding] * 4)
-    if layer.type == 'max':  # ONNX pads max-pooling with -inf: padding never wins
-        op_type = 'MaxPool'
-    else:  # brainstorm counts the padded zeros in the divisor
-        op_type, attributes['count_include_pad'] = 'AveragePool', 1
-    y = builder.node(op_type, [_as_nchw(builder, x, layer.in_shapes['default'].feature_shape)],
-                     **attributes)
+    height, width, _ = layer.in_shapes['default'].feature_shape
+    (kernel_height, kernel_width), padding = layer.kernel_size, layer.padding
+    attributes = dict(kernel_shape=[kernel_height, kernel_width], strides=list(layer.stride))
+    images = _as_nchw(builder, x, layer.in_shapes['default'].feature_shape)
+    if padding > 0:
+        fill = -np.inf if layer.type == 'max' else 0.0
+        images = builder.node('Pad', [images, builder.int64(
+            'pads', [0, 0, padding, padding, 0, 0, padding, padding]),
+            builder.constant(f"{layer.name}.fill", np.array(fill, dtype=np.float32))],
+            mode='constant')
+    if layer.type == 'max':
+        y = builder.node('MaxPool', [images], **attributes)
+        if padding > 0:
+            y = builder.node('Where', [builder.node('IsInf', [y], detect_positive=0),
+                                       builder.constant(f"{layer.name}.zero",
+                                                        np.zeros((), np.float32)), y])
+    else:
+        y = builder.node('AveragePool', [images], **attributes)
+        if padding > 0:
+            y = builder.node('Mul', [y, builder.constant(
+                f"{layer.name}.rescale", _average_rescale(layer, height, width))])
     return {'default': _from_nchw(builder, y, x, layer.out_shapes['default'].feature_shape)}
+
+
+def _average_rescale(layer, height, width):
+    """(1, 1, out_height, out_width): window area / in-image positions (0 where none)."""
+    (kernel_height, kernel_width), padding = layer.kernel_size, layer.padding
+    stride_height, stride_width = layer.stride
+    out_height, out_width, _ = layer.out_shapes['default'].feature_shape
+
+    def in_image(size, kernel, stride, count):
+        starts = np.arange(count) * stride - padding
+        return np.clip(starts + kernel, 0, size) - np.clip(starts, 0, size)
+
+    counts = np.outer(in_image(height, kernel_height, stride_height, out_height),
+                      in_image(width, kernel_width, stride_width, out_width))
+    factor = np.zeros(counts.shape, dtype=np.float32)
+    np.divide(kernel_height * kernel_width, counts, out=factor, where=counts > 0)
+    return factor.reshape(1, 1, out_height, out_width)
 
 
 def batch_norm(builder, layer, inputs, parameters):
