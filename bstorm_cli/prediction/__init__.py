@@ -33,7 +33,11 @@ class PredictionRequest:
 
 
 def network_file(path):
-    """The network file ``path`` names: itself, or a run directory's best (else last) network."""
+    """The network file ``path`` names: itself, or a run directory's best (else last)
+    network; a run directory may be named as ``latest`` or by a run-name prefix."""
+    from bstorm_cli.experiment.run_lookup import names_a_run, resolve_run_directory
+    if names_a_run(str(path)):
+        path = resolve_run_directory(str(path))
     path = pathlib.Path(path)
     if path.is_dir():
         for name in RUN_NETWORKS:
