@@ -76,8 +76,10 @@ class TrialObjective:
             self._say(trial, f"pruned after epoch {run.epochs_done}", started, params)
             raise optuna.TrialPruned()
         value = run.best_value
-        if value is None or not math.isfinite(value):
-            message = f"the run gave no finite value of {run.best_log}"
+        if status == ExitStatus.DIVERGED or value is None or not math.isfinite(value):
+            # a diverged run keeps its last finite best, but the trial's setting failed
+            message = run.diverged if status == ExitStatus.DIVERGED else \
+                f"the run gave no finite value of {run.best_log}"
             trial.set_user_attr('error', message)
             self._say(trial, 'failed', started, params, message)
             raise RunFailedError(message)

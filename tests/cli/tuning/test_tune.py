@@ -177,6 +177,21 @@ def start_and_stop(tmp_path, experiment, stop_signal, ready=lambda tmp_path, log
 
 
 @pytest.mark.slow
+def test_a_diverging_trial_is_recorded_as_failed(tmp_path, bstorm):
+    search = "  trainer.stepper.learning_rate: {type: categorical, choices: [0.1, 1.0e+30]}"
+    experiment = write_experiment(tmp_path, search=search, epochs=2)
+    result = bstorm('tune', experiment, '--trials', 4, '--seed', 0, '--pruner', 'none',
+                    '--out', tmp_path, '--json')
+    assert result.exit_code == 0, result.stderr
+    trials = json.loads(result.stdout)['trials']
+    diverged = [trial for trial in trials
+                if trial['params']['trainer.stepper.learning_rate'] == 1e30]
+    assert diverged and all(trial['state'] == 'fail' for trial in diverged), trials
+    assert all('diverged' in trial['error'] for trial in diverged)
+    assert all(status_of(trial)['status'] == 'diverged' for trial in diverged)
+    assert any(trial['state'] == 'complete' for trial in trials)
+
+
 def test_a_killed_study_resumes(tmp_path):
     experiment = write_experiment(tmp_path, epochs=3)
     assert start_and_stop(tmp_path, experiment, signal.SIGKILL, trial_2_trains) == \
