@@ -1,5 +1,6 @@
 """The Network (spec 8.1 and 9.1.4): layers, their memory, and everything users do with them."""
 
+import contextlib
 import json
 import os
 from collections import OrderedDict
@@ -103,30 +104,23 @@ class Network(Seedable):
         """
         import h5py
         filename = os.fspath(filename)
-        if not os.path.exists(filename):
-            raise FileFormatError(f"{filename}: no such file")
-        try:
-            with h5py.File(filename, 'r') as f:
-                _check_network_file_format(f, filename)
-                description = _read_json_attr(f, 'description', filename)
-                if 'parameters' not in f:
-                    raise FileFormatError(f"{filename}: dataset 'parameters' is missing")
-                dataset = f['parameters']
-                if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind != 'f' or \
-                        dataset.ndim != 1:
-                    raise FileFormatError(f"{filename}: 'parameters' must be a 1-D float "
-                                          f"dataset")
-                net = cls._from_stored_description(description, filename)
-                # the declared size is checked before anything is read: a small file
-                # may declare a dataset of billions of values
-                if dataset.shape != (net.buffer_manager.parameter_size,):
-                    raise FileFormatError(
-                        f"{filename}: {dataset.shape[0]:,} parameters stored, but the "
-                        f"architecture needs {net.buffer_manager.parameter_size:,} (truncated "
-                        f"or foreign file)")
-                parameters = dataset[()]
-        except OSError as error:
-            raise FileFormatError(f"{filename}: cannot be read as HDF5 ({error})") from error
+        with _open_network_file(filename) as (f, description):
+            if 'parameters' not in f:
+                raise FileFormatError(f"{filename}: dataset 'parameters' is missing")
+            dataset = f['parameters']
+            if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind != 'f' or \
+                    dataset.ndim != 1:
+                raise FileFormatError(f"{filename}: 'parameters' must be a 1-D float "
+                                      f"dataset")
+            net = cls._from_stored_description(description, filename)
+            # the declared size is checked before anything is read: a small file
+            # may declare a dataset of billions of values
+            if dataset.shape != (net.buffer_manager.parameter_size,):
+                raise FileFormatError(
+                    f"{filename}: {dataset.shape[0]:,} parameters stored, but the "
+                    f"architecture needs {net.buffer_manager.parameter_size:,} (truncated "
+                    f"or foreign file)")
+            parameters = dataset[()]
         net.handler.set_from_numpy(net.buffer.parameters, parameters.astype(net.handler.dtype))
         net.output_name = description.get('output_name', net.output_name)
         data_description = description.get('data_description', {})
@@ -614,6 +608,28 @@ def _check_network_file_format(f, filename):
                               f"({HDF5_FORMAT_VERSION})")
 
 
+@contextlib.contextmanager
+def _open_network_file(filename):
+    """Open the brainstorm network file ``filename`` (a str) for reading.
+
+    Yields:
+        (h5py.File, dict): the open file, its format checked, and its stored description.
+
+    Raises:
+        FileFormatError: if the file is missing, not HDF5 or not a brainstorm network
+            (also for an OSError of h5py while the caller reads the file).
+    """
+    import h5py
+    if not os.path.exists(filename):
+        raise FileFormatError(f"{filename}: no such file")
+    try:
+        with h5py.File(filename, 'r') as f:
+            _check_network_file_format(f, filename)
+            yield f, _read_json_attr(f, 'description', filename)
+    except OSError as error:
+        raise FileFormatError(f"{filename}: cannot be read as HDF5 ({error})") from error
+
+
 def read_network_description(filename):
     """The description stored in a network file (architecture, output name, ...),
     read without its parameters and without building the network.
@@ -621,16 +637,9 @@ def read_network_description(filename):
     Raises:
         FileFormatError: as :meth:`Network.from_hdf5`.
     """
-    import h5py
     filename = os.fspath(filename)
-    if not os.path.exists(filename):
-        raise FileFormatError(f"{filename}: no such file")
-    try:
-        with h5py.File(filename, 'r') as f:
-            _check_network_file_format(f, filename)
-            description = _read_json_attr(f, 'description', filename)
-    except OSError as error:
-        raise FileFormatError(f"{filename}: cannot be read as HDF5 ({error})") from error
+    with _open_network_file(filename) as (_, description):
+        pass
     if not isinstance(description, dict) or not isinstance(
             description.get('architecture'), dict):
         raise FileFormatError(f"{filename}: the network description has no architecture")
