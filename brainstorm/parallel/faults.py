@@ -11,6 +11,7 @@ launcher itself, which ends the others.)
 import contextlib
 import os
 import sys
+import time
 
 
 @contextlib.contextmanager
@@ -36,6 +37,9 @@ def abort_on_error(comm, describe=None, exit_code=None):
         sys.stderr.write(f"error: rank {comm.Get_rank()} of {comm.Get_size()}: "
                          f"{message}\n")
         sys.stderr.flush()
+        # the launcher forwards a rank's output asynchronously; Abort can tear the job
+        # down before it has passed the line on, so give it a moment (only on failure)
+        time.sleep(0.3)
         comm.Abort(int(code) or 1)
         os._exit(int(code) or 1)  # Abort may return before the launcher ends this process
 
