@@ -170,8 +170,50 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
             position and the token) or a layer that does not fit its input
             (naming the position of that layer in the spec).
     """
-    from brainstorm import layers
     from brainstorm.structure.network import Network
+    projection, positions = _spec_graph(task_type, in_shape, out_shape, spec, data_name,
+                                        targets_name, mask_name, use_conv)
+    try:
+        net = Network.from_layer(projection)
+    except (LayerValidationError, NetworkValidationError, StructureValidationError) as error:
+        raise _located_build_error(spec, positions, error) from error
+    net.initialize(_spec_initializers(net))
+    return net
+
+
+def create_architecture_from_spec(task_type, in_shape, out_shape, spec, data_name='default',
+                                  targets_name='targets', mask_name=None, use_conv=None):
+    """The architecture (spec 9.3) of the network :func:`create_net_from_spec` builds.
+
+    Validated as building the network would validate it (the layers are
+    instantiated and their shapes computed), but no handler and no buffers are
+    made: describing a large network costs no memory. The arguments and the
+    errors are those of :func:`create_net_from_spec`.
+
+    Returns:
+        dict: the architecture, as ``Network.from_architecture`` takes it.
+    """
+    from brainstorm.structure.architecture import (generate_architecture,
+                                                   instantiate_layers_from_architecture)
+    projection, positions = _spec_graph(task_type, in_shape, out_shape, spec, data_name,
+                                        targets_name, mask_name, use_conv)
+    try:
+        architecture = generate_architecture(projection)
+        instantiate_layers_from_architecture(architecture)
+    except (LayerValidationError, NetworkValidationError, StructureValidationError) as error:
+        raise _located_build_error(spec, positions, error) from error
+    return architecture
+
+
+def _spec_graph(task_type, in_shape, out_shape, spec, data_name, targets_name, mask_name,
+                use_conv):
+    """The spec's layers wired from the input to the projection.
+
+    Returns:
+        tuple: the projection layer (any layer of the graph names it) and, per layer
+        name, its (character position, token) in ``spec`` for error messages.
+    """
+    from brainstorm import layers
     parsed = parse_spec(spec)
     input_layer, projection = get_in_out_layers(task_type, in_shape, out_shape,
                                                 data_name=data_name,
@@ -198,12 +240,7 @@ def create_net_from_spec(task_type, in_shape, out_shape, spec, data_name='defaul
             input_layer - mask_name >> 'mask' - layer
         current = current >> layer
     current >> projection
-    try:
-        net = Network.from_layer(projection)
-    except (LayerValidationError, NetworkValidationError, StructureValidationError) as error:
-        raise _located_build_error(spec, positions, error) from error
-    net.initialize(_spec_initializers(net))
-    return net
+    return projection, positions
 
 
 def _spec_layer_names(parsed, projection):

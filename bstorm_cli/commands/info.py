@@ -7,7 +7,7 @@ from rich.table import Table
 
 from bstorm_cli import console
 from bstorm_cli.commands._common import (engine_file_error, is_network_file,
-                                        load_any_network, set_option)
+                                        problem_limit, set_option)
 from bstorm_cli.errors import BadInputError, Location
 from bstorm_cli.exit_codes import ExitStatus
 
@@ -40,20 +40,32 @@ def info_command(source, batch_size, time_steps, as_json, overrides):
     """Show a network's layers with their input, output and parameter shapes, the
     parameter counts and the memory its buffers take for a batch.
 
-    An experiment file's network is built (reading the data file for the
-    shapes a 'spec' network infers); a network file is loaded, and the
-    experiment it was trained in (name, seed, epoch, best value) is shown when
-    bstorm train saved it.
+    Only the network's structure is built, never its buffers, so a network of
+    any size is described without the memory it would take: an experiment's
+    architecture (the data file is opened for the shapes a 'spec' network
+    infers), or the description stored in a network file, together with the
+    experiment it was trained in (name, seed, epoch, best value) when bstorm
+    train saved it. A run directory stands for its best network.
     """
     from bstorm_cli.experiment.network_info import human_bytes, network_summary
+    from bstorm_cli.experiment.network_structure import structure_from_experiment
+    from bstorm_cli.experiment.run_lookup import names_a_run, network_of_run
     from bstorm_cli.network_summary import read_summary, summary_line
-    if is_network_file(source) and not overrides:
-        # the stored structure is enough to report: nothing is allocated or read
-        network = _structure_of_file(source)
+    network_file = None
+    if names_a_run(source):  # a run directory stands for its best network
+        network_file = network_of_run(source)
+    elif is_network_file(source):
+        network_file = source
+    if network_file is not None and overrides:
+        raise BadInputError("--set applies to experiment files, not to network files",
+                            Location(str(source)))
+    if network_file is not None:
+        network = _structure_of_file(network_file)
+        origin = read_summary(network_file)
     else:
-        network, _ = load_any_network(source, overrides)
+        network = structure_from_experiment(source, overrides, problem_limit(False))
+        origin = None
     summary = network_summary(network, time_steps, batch_size)
-    origin = read_summary(source) if is_network_file(source) else None
     if origin is not None:
         summary['experiment'] = origin
     if as_json:

@@ -325,6 +325,46 @@ def build_network(experiment, sources=None):
     if 'layers' in network_spec:
         return _network_from_layers(network_spec, locate)
     from brainstorm import tools
+    arguments, keywords = _spec_arguments(experiment, sources)
+    try:
+        return tools.create_net_from_spec(*arguments, **keywords)
+    except engine_errors() as error:
+        raise BadInputError(error_text(error), locate(('network', 'spec'))) from error
+
+
+def build_architecture(experiment, sources=None):
+    """The architecture (spec 9.3) of the network of ``experiment``, validated as
+    :func:`build_network` validates it, with nothing allocated.
+
+    Returns:
+        tuple: the architecture dict and the network's ``output_name`` (None: the
+        network's default).
+    """
+    from brainstorm.structure.architecture import instantiate_layers_from_architecture
+    network_spec = experiment.resolved['network']
+    locate = experiment.index.locate
+    if 'layers' in network_spec:
+        architecture = architecture_from_layers(
+            user_components.registered_layers(network_spec['layers'], locate))
+        try:
+            instantiate_layers_from_architecture(architecture)
+        except engine_errors() as error:
+            raise BadInputError(error_text(error), _layer_location(error, network_spec,
+                                                                   locate)) from error
+        return architecture, network_spec.get('output_name') or None
+    from brainstorm.tools.network_building import create_architecture_from_spec
+    arguments, keywords = _spec_arguments(experiment, sources)
+    try:
+        return create_architecture_from_spec(*arguments, **keywords), None
+    except engine_errors() as error:
+        raise BadInputError(error_text(error), locate(('network', 'spec'))) from error
+
+
+def _spec_arguments(experiment, sources):
+    """The arguments of ``create_net_from_spec`` for a ``network.spec`` experiment, with
+    the shapes a null ``in_shape``/``out_shape`` leaves to the training data."""
+    network_spec = experiment.resolved['network']
+    locate = experiment.index.locate
     training_name = experiment.resolved['trainer']['training_iterator']
     in_shape, out_shape = network_spec['in_shape'], network_spec['out_shape']
     if (in_shape is None or out_shape is None) and (
@@ -343,14 +383,11 @@ def build_network(experiment, sources=None):
     if out_shape is None:
         out_shape = infer_out_shape(network_spec['task_type'], sources, training_name,
                                     network_spec['targets_name'], locate(('network',)))
-    arguments = dict(data_name=network_spec['data_name'],
-                     targets_name=network_spec['targets_name'],
-                     mask_name=network_spec['mask_name'], use_conv=network_spec['use_conv'])
-    try:
-        return tools.create_net_from_spec(network_spec['task_type'], _shape(in_shape),
-                                          _shape(out_shape), network_spec['spec'], **arguments)
-    except engine_errors() as error:
-        raise BadInputError(error_text(error), locate(('network', 'spec'))) from error
+    keywords = dict(data_name=network_spec['data_name'],
+                    targets_name=network_spec['targets_name'],
+                    mask_name=network_spec['mask_name'], use_conv=network_spec['use_conv'])
+    return (network_spec['task_type'], _shape(in_shape), _shape(out_shape),
+            network_spec['spec']), keywords
 
 
 def data_deltas_wanted(resolved):

@@ -1,11 +1,12 @@
 """A network's structure (layers and their shapes) without its memory, for reports.
 
-``bstorm info NETWORK.h5`` needs the layers' shapes and parameter counts, not the
-network's buffers: building a ``Network`` allocates parameters, gradients and
-activations (gigabytes for a large file, or a file that only declares a large
-network). :func:`structure_from_file` reads the stored description and instantiates
-the layer objects, which validates the architecture and computes every shape, and
-allocates nothing.
+``bstorm info`` needs the layers' shapes and parameter counts, not the network's
+buffers: building a ``Network`` allocates parameters, gradients and activations
+(gigabytes for a large experiment, or a file that only declares a large network).
+:func:`structure_from_file` reads a network file's stored description and
+:func:`structure_from_experiment` builds an experiment's architecture; both
+instantiate the layer objects, which validates the architecture and computes every
+shape, and allocate nothing.
 """
 
 import dataclasses
@@ -59,6 +60,34 @@ def structure_from_file(path):
     if not isinstance(output_name, str):
         output_name = _guess_output_name(layers)
     return NetworkStructure(layers, description['architecture'], output_name)
+
+
+def structure_from_experiment(path, overrides=(), problem_limit=None):
+    """The NetworkStructure of the network the experiment file ``path`` describes.
+
+    The data file is opened only where a ``spec`` network takes its shapes from
+    the training data; its arrays are not loaded.
+
+    Raises:
+        bstorm_cli.errors.BadInputError: the experiment is invalid (located).
+    """
+    from brainstorm.structure.architecture import instantiate_layers_from_architecture
+    from brainstorm.structure.network import _guess_output_name
+    from bstorm_cli.experiment import build
+    from bstorm_cli.experiment.document import load_experiment
+    experiment = load_experiment(path, overrides, problem_limit)
+    sources = None
+    try:
+        if 'layers' not in experiment.resolved['network']:
+            sources = build.build_data(experiment)
+        architecture, output_name = build.build_architecture(experiment, sources)
+    finally:
+        if sources is not None:
+            sources.close()
+    layers = instantiate_layers_from_architecture(architecture)
+    dtype = np.dtype(experiment.resolved['handler'].get('dtype') or 'float32')
+    return NetworkStructure(layers, architecture, output_name or _guess_output_name(layers),
+                            types.SimpleNamespace(dtype=dtype))
 
 
 def _check_declared_parameters(path, layers):

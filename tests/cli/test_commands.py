@@ -222,6 +222,54 @@ def test_info_for_experiments_and_networks(trained_run, source):
     assert 'Hidden' in text.stdout and '1,810' in text.stdout
 
 
+@pytest.mark.parametrize('source, overrides', [
+    (ROOT / 'configs' / 'quickstart.yaml', ()),
+    (ROOT / 'configs' / 'quickstart.yaml', ('network.spec=Fr7 D L4<> F2',)),
+    (ROOT / 'configs' / 'quickstart.yaml', ('handler.type=NumpyHandler', 'handler.dtype=float64')),
+    (GRAPH, ())])
+def test_info_of_an_experiment_reports_what_building_its_network_gives(source, overrides):
+    # info builds the architecture only; the figures must be those of the real network
+    from bstorm_cli.commands._common import network_from_experiment
+    from bstorm_cli.experiment.network_info import network_summary
+    from bstorm_cli.experiment.network_structure import structure_from_experiment
+    structure = structure_from_experiment(source, overrides)
+    network, experiment = network_from_experiment(source, overrides)
+    network.set_handler(build_handler(experiment))
+    assert network_summary(structure, 3, 7) == network_summary(network, 3, 7)
+
+
+def build_handler(experiment):
+    from bstorm_cli.experiment.build import build_handler
+    return build_handler(experiment.resolved['handler'], experiment.index.locate)
+
+
+def test_info_of_a_huge_experiment_allocates_nothing():
+    # 900 million parameters: 7.2 GB of parameters and gradients if the network were
+    # built; info must report them within a 2 GiB address space
+    import resource
+
+    def limit_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024 ** 3, 2 * 1024 ** 3))
+    completed = subprocess.run(
+        [sys.executable, '-m', 'bstorm_cli', 'info', str(ROOT / 'configs' / 'quickstart.yaml'),
+         '--set', 'network.spec=F30000 F30000', '--json'],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, preexec_fn=limit_memory)
+    assert completed.returncode == 0, completed.stderr
+    info = json.loads(completed.stdout)
+    assert info['parameter_count'] == 64 * 30000 + 30000 + 30000 * 30000 + 30000 + 30000 * 10 + 10
+    assert info['memory_bytes']['parameters'] == info['parameter_count'] * 4
+
+
+def test_info_of_a_run_directory_describes_its_best_network(trained_run):
+    run, _ = trained_run
+    from_run = json.loads(bstorm('info', run, '--json').stdout)
+    from_file = json.loads(bstorm('info', run / 'best.h5', '--json').stdout)
+    assert from_run == from_file and from_run['parameter_count'] == 1810
+    refused = bstorm('info', run, '--set', 'seed=1')
+    assert refused.returncode == 2
+    assert '--set applies to experiment files' in refused.stderr
+
+
 @pytest.mark.parametrize('spec', ['F5 F9 F3', 'Fr7 L4 F2'])
 def test_info_memory_is_what_the_buffer_manager_allocates(spec):
     # transient internals (dH, the loss's dx) share one region: counted once
