@@ -49,8 +49,9 @@ def instrument(handler):
         return wrapper
 
     for name in dir(type(handler)):
-        if name.startswith('_') or name in ('act_func', 'act_func_deriv', 'set_seed'):
-            continue
+        if name.startswith('_') or name == 'set_seed' or \
+                isinstance(getattr(type(handler), name), property):
+            continue  # the activation tables are properties; their entries are timed ops
         method = getattr(handler, name)
         if callable(method):
             setattr(handler, name, timed(name, method))
