@@ -1,4 +1,4 @@
-"""CBLAS through ctypes: Intel MKL where the ``mkl`` wheel is installed (or numpy's OpenBLAS).
+"""CBLAS through ctypes: Intel MKL where the ``mkl`` wheel is installed, numpy's OpenBLAS on AMD.
 
 Why: on Intel processors MKL's ``sgemm`` is 1.3-1.9x faster than the OpenBLAS
 that the numpy and scipy wheels bundle for the small-M products of these
@@ -20,11 +20,19 @@ transposed recurrent matrix (1000 cells 6.9 against 8.4 ms). Mixing them per
 shape would bring back two thread pools (see ``_blas``), so scipy's stays the
 default without MKL.
 
+On AMD processors the order turns around: on an AMD EPYC (Zen 3, AVX2) numpy's
+OpenBLAS 0.3.31 is the fastest of the three for every product of the benchmark
+networks, and MKL the slowest for the large ones (the LSTM input projection
+5000x205x1024: 29.5 ms against MKL's 47.0 and scipy's 32.3, single-threaded;
+with 2 threads 11.8 against 20.1 ms), measured in bench/README.md. ``auto``
+therefore takes the processor's vendor into account.
+
 Which BLAS serves: the environment variable ``BRAINSTORM_BLAS`` = ``auto``
-(default: MKL where it is found, else scipy's BLAS), ``mkl`` or ``openblas``
-(that one, an error if it cannot be loaded) or ``scipy``. ``load()`` decides
-once per process. Threads: the library's own settings (``MKL_NUM_THREADS``,
-``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``).
+(default: on an AMD processor numpy's OpenBLAS; elsewhere MKL where it is
+found; else scipy's BLAS), ``mkl`` or ``openblas`` (that one, an error if it
+cannot be loaded) or ``scipy``. ``load()`` decides once per process. Threads:
+the library's own settings (``MKL_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
+``OMP_NUM_THREADS``).
 """
 
 import ctypes
@@ -146,6 +154,28 @@ def _load_numpy_openblas():
     return None
 
 
+def cpu_vendor():
+    """The processor's vendor string (``'AuthenticAMD'``, ``'GenuineIntel'``), or ''
+    where the system does not say (read from /proc/cpuinfo on Linux)."""
+    try:
+        with open('/proc/cpuinfo', encoding='ascii', errors='replace') as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith('vendor_id'):
+                    return line.partition(':')[2].strip()
+    except OSError:
+        pass
+    return ''
+
+
+def _automatic_choice():
+    """The CBLAS ``auto`` takes: see the module docstring for the measurements."""
+    if cpu_vendor() == 'AuthenticAMD':
+        cblas = _load_numpy_openblas()
+        if cblas is not None:
+            return cblas
+    return _load_mkl()
+
+
 #: why a BRAINSTORM_BLAS choice could not be loaded
 _WHY_NOT = {'mkl': "no libmkl_rt could be loaded; install it with pip install "
                    "'brainstorm[mkl]'",
@@ -172,6 +202,6 @@ def load():
             if cblas is None:
                 raise HandlerUnavailableError(f"BRAINSTORM_BLAS={choice}: {_WHY_NOT[choice]}")
         elif choice == 'auto':
-            cblas = _load_mkl()
+            cblas = _automatic_choice()
         _LOADED.append(cblas)
     return _LOADED[0]

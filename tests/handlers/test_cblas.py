@@ -87,13 +87,28 @@ def test_handler_level_one_and_two_ops_go_through_cblas(cblas, dtype):
     assert handler.scratch_allocation_count == 0
 
 
-def test_auto_takes_mkl_where_found_else_scipy(monkeypatch):
+@pytest.mark.parametrize('vendor, mkl, openblas, expected', [
+    ('GenuineIntel', 'M', 'O', 'M'), ('GenuineIntel', None, 'O', None), ('', 'M', 'O', 'M'),
+    ('AuthenticAMD', 'M', 'O', 'O'), ('AuthenticAMD', 'M', None, 'M'),
+    ('AuthenticAMD', None, None, None)])
+def test_auto_takes_the_fastest_blas_for_the_vendor(monkeypatch, vendor, mkl, openblas,
+                                                    expected):
+    # Intel: MKL where found, else scipy's; AMD: numpy's OpenBLAS first (bench/README.md)
     monkeypatch.setenv('BRAINSTORM_BLAS', 'auto')
-    monkeypatch.setattr(_cblas, '_load_numpy_openblas', lambda: 'O')
-    for mkl, expected in (('M', 'M'), (None, None)):
-        monkeypatch.setattr(_cblas, '_LOADED', [])
-        monkeypatch.setattr(_cblas, '_load_mkl', lambda: mkl)
-        assert _cblas.load() == expected
+    monkeypatch.setattr(_cblas, 'cpu_vendor', lambda: vendor)
+    monkeypatch.setattr(_cblas, '_load_numpy_openblas', lambda: openblas)
+    monkeypatch.setattr(_cblas, '_load_mkl', lambda: mkl)
+    monkeypatch.setattr(_cblas, '_LOADED', [])
+    assert _cblas.load() == expected
+
+
+def test_cpu_vendor_reads_this_machines_processor():
+    import platform
+    vendor = _cblas.cpu_vendor()
+    if platform.system() == 'Linux' and platform.machine() in ('x86_64', 'AMD64'):
+        assert vendor in ('GenuineIntel', 'AuthenticAMD', 'HygonGenuine')
+    else:
+        assert isinstance(vendor, str)
 
 
 def test_numpys_openblas_loads_where_numpys_wheel_bundles_it():
