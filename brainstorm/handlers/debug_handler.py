@@ -409,7 +409,8 @@ def _rule_pool2d(handler, op, values):
 
 _SHAPE_CHECKS = {
     'none': _rule_none, 'same': _rule_same, 'numpy_same': _rule_numpy_same,
-    'numpy_out': _rule_numpy_out, 'mv': _rule_mv, 'dot': _rule_dot, 'sum': _rule_sum, 'broadcast': _rule_broadcast, 'merge': _rule_merge,
+    'numpy_out': _rule_numpy_out, 'mv': _rule_mv, 'dot': _rule_dot, 'sum': _rule_sum,
+    'broadcast': _rule_broadcast, 'merge': _rule_merge,
     'split': _rule_split, 'binarize': _rule_binarize, 'index': _rule_index,
     'conv2d': _rule_conv2d, 'pool2d': _rule_pool2d,
 }
