@@ -183,6 +183,8 @@ def _text(number):
 class LogFilesHook(Hook):
     """Hands the trainer's logs to :class:`LogFiles` on one timescale (every step)."""
 
+    can_stop = False
+
     __undescribed__ = {'files': None}
 
     def __init__(self, files, timescale):

@@ -154,6 +154,8 @@ class TrainingDisplay:
 class UpdateProgressHook(Hook):
     """Called after every update: advances the display's bar."""
 
+    can_stop = False
+
     __undescribed__ = {'display': None}
 
     def __init__(self, display):

@@ -268,6 +268,34 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
                 handler's dtype.
         """
 
+    @abc.abstractmethod
+    def allocate_host(self, shape):
+        """Allocate a numpy array to receive :meth:`copy_to_numpy`, content arbitrary.
+
+        Allocate it once and reuse it: a GPU handler gives page-locked host memory,
+        which the device copies into at full speed but which is costly to allocate.
+
+        Args:
+            shape (tuple[int]): shape of the array.
+
+        Returns:
+            numpy.ndarray: C-contiguous, of the handler's dtype.
+        """
+
+    @abc.abstractmethod
+    def copy_to_numpy(self, mem, out):
+        """Copy ``mem`` into the existing numpy array ``out``, allocating nothing.
+
+        The allocation-free counterpart of :meth:`get_numpy_copy` for transfers
+        made again and again (the gradients of every update under data-parallel
+        training).
+
+        Args:
+            mem (array_type): source array.
+            out (numpy.ndarray): destination: C-contiguous, shape ``mem.shape``,
+                the handler's dtype (e.g. from :meth:`allocate_host`).
+        """
+
     # ======================================================================
     # Copy and fill (primitives)
     # ======================================================================

@@ -125,6 +125,14 @@ class DebugHandler(Handler):
                                            f"{self.dtype}")
             if op.check_finite and not self.handler.is_fully_finite(result):
                 raise HandlerContractError(f"{op.name}: the new array contains inf or nan")
+        if op.returns == 'numpy' and 'shape' in values and not (
+                isinstance(result, np.ndarray) and result.dtype == self.dtype
+                and tuple(result.shape) == tuple(values['shape'])
+                and result.flags.c_contiguous):
+            raise HandlerContractError(f"{op.name}: {type(self.handler).__name__} returned "
+                                       f"{_describe_value(result)}, expected a C-contiguous "
+                                       f"numpy array of shape {tuple(values['shape'])} and "
+                                       f"dtype {self.dtype}")
         if op.returns == 'bool' and not isinstance(result, (bool, np.bool_)):
             raise HandlerContractError(f"{op.name}: returned {_describe_value(result)}, "
                                        f"expected a bool")
@@ -237,6 +245,16 @@ def _rule_same(handler, op, values):
 
 def _rule_numpy_same(handler, op, values):
     _expect_shape(op, 'arr', values['arr'], values['mem'].shape, "(the shape of mem)")
+
+
+def _rule_numpy_out(handler, op, values):
+    out = values['out']
+    _expect_shape(op, 'out', out, values['mem'].shape, "(the shape of mem)")
+    if out.dtype != handler.dtype:
+        raise HandlerContractError(f"{op.name}: out has dtype {out.dtype}, expected the "
+                                   f"handler's dtype {handler.dtype}")
+    if not out.flags.c_contiguous:
+        raise HandlerContractError(f"{op.name}: out must be C-contiguous")
 
 
 def _rule_mv(handler, op, values):
@@ -390,8 +408,9 @@ def _rule_pool2d(handler, op, values):
 
 
 _SHAPE_CHECKS = {
-    'none': _rule_none, 'same': _rule_same, 'numpy_same': _rule_numpy_same, 'mv': _rule_mv,
-    'dot': _rule_dot, 'sum': _rule_sum, 'broadcast': _rule_broadcast, 'merge': _rule_merge,
+    'none': _rule_none, 'same': _rule_same, 'numpy_same': _rule_numpy_same,
+    'numpy_out': _rule_numpy_out, 'mv': _rule_mv, 'dot': _rule_dot, 'sum': _rule_sum,
+    'broadcast': _rule_broadcast, 'merge': _rule_merge,
     'split': _rule_split, 'binarize': _rule_binarize, 'index': _rule_index,
     'conv2d': _rule_conv2d, 'pool2d': _rule_pool2d,
 }

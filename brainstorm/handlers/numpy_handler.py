@@ -97,6 +97,12 @@ class NumpyHandler(Handler):
     def set_from_numpy(self, mem, arr):
         np.copyto(mem, arr, casting='unsafe')
 
+    def allocate_host(self, shape):
+        return np.empty(tuple(shape), dtype=self.dtype)
+
+    def copy_to_numpy(self, mem, out):
+        np.copyto(out, mem)
+
     # -- copy and fill ---------------------------------------------------------
 
     def copy_to(self, src, dest):

@@ -71,6 +71,7 @@ SHAPE_RULES = {
     'none': "no relation between the arguments' shapes",
     'same': "all array arguments have the same shape",
     'numpy_same': "the numpy array has the same shape as the handler array",
+    'numpy_out': "out is a C-contiguous numpy array of mem's shape and the handler's dtype",
     'mv': "v is (1, N), (M, 1) or (M, N) for an (M, N) m; out has m's shape",
     'dot': "out has the shape of op(a) @ op(b), op transposing when trans* is True",
     'sum': "a is 1D or 2D; out has the reduced shape, with or without the summed axis",
@@ -236,6 +237,13 @@ _OPS = [
     Op('set_from_numpy', 'memory', (_a('mem', 't', 'overwrite'), _a('arr', 'numpy')),
        "mem = arr (same shape; converted to the handler's dtype)",
        shape_rule='numpy_same', check_finite=False),
+    Op('allocate_host', 'memory', (_a('shape', 'shape'),),
+       "new numpy array of the given shape and the handler's dtype, content arbitrary, "
+       "to receive copy_to_numpy (page-locked host memory on a GPU handler)",
+       returns='numpy', shape_rule='none', allocates=True, check_finite=False),
+    Op('copy_to_numpy', 'memory', (_a('mem', 't'), _a('out', 'numpy', 'overwrite')),
+       "out = mem, into an existing numpy array (allocates nothing)",
+       shape_rule='numpy_out', check_finite=False),
     # copy and fill ---------------------------------------------------------
     Op('copy_to', 'copy_fill', (_a('src', 't'), _a('dest', 't', 'overwrite')), "dest = src",
        may_alias=('src',)),

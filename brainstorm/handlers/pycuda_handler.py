@@ -425,6 +425,28 @@ class PyCudaHandler(Handler):
         self._cuda.driver.memcpy_htod(self._pointer(target), host)
         self._write_back(target, mem)
 
+    def allocate_host(self, shape):
+        shape = tuple(int(size) for size in shape)
+        pagelocked_empty = getattr(self._cuda.driver, 'pagelocked_empty', None)
+        if pagelocked_empty is None:
+            return np.empty(shape, dtype=self.dtype)
+        return pagelocked_empty(shape, self.dtype)
+
+    def copy_to_numpy(self, mem, out):
+        # a copy through a converted or contiguous temporary would allocate on every call,
+        # which is what this op exists to avoid: refuse instead
+        if not (isinstance(out, np.ndarray) and out.dtype == self.dtype
+                and out.flags.c_contiguous and tuple(out.shape) == tuple(mem.shape)):
+            raise HandlerContractError(
+                f"copy_to_numpy: out must be a C-contiguous numpy array of shape "
+                f"{tuple(mem.shape)} and dtype {self.dtype}, got "
+                f"{type(out).__name__} {getattr(out, 'shape', '')} "
+                f"{getattr(out, 'dtype', '')}")
+        if out.size == 0:
+            return
+        source = self._readable('copy_to_numpy', mem)
+        self._cuda.driver.memcpy_dtoh(out, self._pointer(source))
+
     # -- copy and fill ----------------------------------------------------------------
 
     def copy_to(self, src, dest):

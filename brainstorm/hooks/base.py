@@ -49,6 +49,14 @@ class Hook(Describable):
     #: only the process of rank 0 calls them
     writes_files = False
 
+    #: False for hooks that never raise StopIteration (monitors, savers, progress
+    #: displays): under data-parallel training the processes agree on stopping only
+    #: after rounds of hooks in which a hook that can stop was called, so hooks that
+    #: cannot stop, even one called after every update, cost no communication. A
+    #: hook declaring False that raises StopIteration anyway ends the training with
+    #: a TrainingError there (it could not be agreed on)
+    can_stop = True
+
     def __init__(self, name=None, timescale='epoch', interval=1, verbose=None):
         if name is not None and (not isinstance(name, str) or not name):
             raise ValidationError(f"{type(self).__name__}: name must be a non-empty string "

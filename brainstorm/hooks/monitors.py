@@ -56,6 +56,8 @@ class MonitorScores(Hook):
         >>> trainer.add_hook(MonitorScores('valid_getter', [Accuracy()], name='validation'))
     """
 
+    can_stop = False
+
     def __init__(self, iter_name, scorers, name=None, timescale='epoch', interval=1,
                  verbose=None):
         super().__init__(name, timescale, interval, verbose)
@@ -123,6 +125,8 @@ class _LayerMonitor(Hook):
     The default name is brainstorm 0.5's ``<default_name_prefix>_<layer_name>``,
     e.g. ``'MonitorParameters_Hidden'``.
     """
+
+    can_stop = False
 
     #: the default name is this followed by '_' and the layer name
     default_name_prefix = ''
@@ -238,6 +242,8 @@ class InfoUpdater(Hook):
         timescale (str): ``'epoch'`` or ``'update'``.
         interval (int): called every ``interval`` epochs/updates.
     """
+
+    can_stop = False
 
     provided_log_entries = ()
     __undescribed__ = {'run': None}

@@ -21,6 +21,8 @@ class ProgressBar(Hook):
             creates a stderr console at :meth:`start`. Tests and the CLI may set it.
     """
 
+    can_stop = False
+
     __undescribed__ = {'console': None, '_progress_display': None, '_task': None,
                        '_epoch': None, '_total': None}
 

@@ -40,6 +40,8 @@ class SaveNetwork(Hook):
         interval (int): called every ``interval`` epochs/updates.
     """
 
+    can_stop = False
+
     provided_log_entries = ()
     writes_files = True
 
@@ -87,6 +89,8 @@ class SaveBestNetwork(Hook):
     Example:
         >>> SaveBestNetwork('validation.Accuracy', filename='best.h5', criterion='max')
     """
+
+    can_stop = False
 
     provided_log_entries = ()
     writes_files = True
@@ -210,6 +214,8 @@ class SaveLogs(Hook):
         timescale (str): ``'epoch'`` or ``'update'``.
         interval (int): called every ``interval`` epochs/updates.
     """
+
+    can_stop = False
 
     provided_log_entries = ()
     writes_files = True

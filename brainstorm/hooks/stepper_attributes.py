@@ -29,6 +29,8 @@ class ModifyStepperAttribute(Hook):
         >>> ModifyStepperAttribute(Exponential(0.1, 0.9), attr_name='learning_rate')
     """
 
+    can_stop = False
+
     __default_values__ = {'attr_name': 'learning_rate'}
 
     def __init__(self, schedule, attr_name='learning_rate', timescale='epoch', interval=1,

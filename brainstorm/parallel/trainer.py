@@ -16,13 +16,24 @@ the same network, iterators and hooks with the same seed, and trains with a
 
 Everything else is the same on all processes: parameters (broadcast from rank 0
 at the start, then updated with the same reduced gradients), logs (scorer pairs
-are gathered before they are aggregated), and every decision to stop, which is
-agreed on after every round of hooks, so no process waits alone in a collective.
+are gathered before they are aggregated), and every decision to stop, so no
+process waits alone in a collective:
+
+* a stop request (a signal, :meth:`request_stop`) on any process travels in the
+  gradient Allreduce of the next update (one spare element after the gradients),
+  so all processes stop after that update, without a message of its own;
+* a hook that stops training (``StopIteration``) may decide on values of its own
+  process (``StopOnSigQuit``, a user's hook), so after each round of hooks in
+  which a hook that can stop (``Hook.can_stop``) was called, the processes agree
+  (a 2-integer Allreduce, which also carries the stop requests). Which rounds
+  those are depends only on the hooks' schedules, the same everywhere; rounds of
+  hooks that cannot stop (monitors, savers, progress) agree on nothing.
 """
 
 from collections import OrderedDict
 
 from brainstorm.data_iterators.sharding import BatchShard
+from brainstorm.errors import TrainingError
 from brainstorm.parallel.reduction import DataParallel
 from brainstorm.training.trainer import TRAINING_ITERATOR, Trainer
 
@@ -82,8 +93,10 @@ class DataParallelTrainer(Trainer):
         shards = {name: BatchShard(self.rank, self.size) for name in iterators}
         for name, iterator in iterators.items():
             iterator.set_shard(shards[name])
-        self.parallel = DataParallel(self.comm, shards[TRAINING_ITERATOR])
+        self.parallel = DataParallel(self.comm, shards[TRAINING_ITERATOR],
+                                     stop_requested=lambda: self._stop_requested is not None)
         self._agreed_stop = None
+        self.parallel.prepare(net)
         self.parallel.broadcast_parameters(net)
         self._decorrelate_random_state(net)
         net.data_parallel = self.parallel
@@ -112,17 +125,35 @@ class DataParallelTrainer(Trainer):
 
     def _call_hooks(self, net, timescale):
         hook_stopped = super()._call_hooks(net, timescale)
+        if not self._a_stopping_hook_was_due(timescale):
+            if hook_stopped:  # it said it cannot stop: the others are not listening
+                raise TrainingError(f"a hook declared can_stop = False but stopped the "
+                                    f"training ({self.stop_reason}); under data-parallel "
+                                    f"training it must declare can_stop = True")
+            return False
         stop_requested, any_hook_stopped = self.parallel.agree(
             self._stop_requested is not None, hook_stopped)
-        if stop_requested and self._agreed_stop is None:
-            self._agreed_stop = self._stop_requested or _STOPPED_ELSEWHERE
+        if stop_requested:
+            self._agree_on_stop()
         if any_hook_stopped and not hook_stopped:
             self.stop_reason = 'a hook stopped the training on another process'
         return any_hook_stopped
 
+    def _a_stopping_hook_was_due(self, timescale):
+        """Whether a hook that can stop was called in this round (the same on every process)."""
+        count = self.current_epoch_nr if timescale == 'epoch' else self.current_update_nr
+        return any(getattr(hook, 'can_stop', True) and self._is_due(hook, timescale, count)
+                   for hook in self.hooks.values())
+
+    def _agree_on_stop(self):
+        if self._agreed_stop is None:
+            self._agreed_stop = self._stop_requested or _STOPPED_ELSEWHERE
+
     def _stop_if_requested(self):
-        # only the agreed request counts: a signal that reached one process between
-        # two agreements waits for the next one
+        # only an agreed request counts: a signal that reached one process after the
+        # last reduction (or agreement) waits for the next one
+        if self.parallel is not None and self.parallel.stop_agreed:
+            self._agree_on_stop()
         if self._agreed_stop is None:
             return False
         self._stop_requested = self._agreed_stop

@@ -91,6 +91,8 @@ class BufferManager:
         self._order = {}              # (direction, buffer_type) -> [slot keys] in memory order
         self._capacity = {}
         self._memory = {}
+        self.gradient_tail = 0
+        self.gradients_with_tail = None
         self._plan_layout()
         check_fits_in_memory(self.parameter_size, handler)
         self._plan_clearing()
@@ -172,6 +174,29 @@ class BufferManager:
         return [(name, (layer_name, field, name)) for name in names]
 
     # ---- memory ---------------------------------------------------------------------------
+    def set_gradient_tail(self, size):
+        """Keep ``size`` spare elements right after the gradients (default 0).
+
+        ``gradients_with_tail`` is then one contiguous array of the gradients and
+        the spare elements, so a message can carry a few numbers with them (the
+        data-parallel reduction sends its stop flag that way). The constant
+        backward memory is allocated again (its content, recomputed by every
+        backward pass, is not kept) and every view is rebuilt.
+
+        Args:
+            size (int): number of spare elements.
+        """
+        size = int(size)
+        if size == self.gradient_tail:
+            return
+        self.gradient_tail = size
+        key = (BACKWARD, 0)
+        needed = sum(self._slots[k].structure.feature_size for k in self._order.get(key, ()))
+        self._memory[key] = self.handler.zeros((max(needed + size, 1),))
+        self._capacity[key] = max(needed + size, 1)
+        self._plan_clearing()
+        self._build_views()
+
     def _segment_size(self, key, time_size, batch_size):
         return product(self._slots[key].structure.get_shape(time_size, batch_size))
 
@@ -191,7 +216,7 @@ class BufferManager:
                     per_layer[key[0]] = per_layer.get(key[0], 0) + size
                 needed = max(per_layer.values())
             else:
-                needed = sum(sizes)
+                needed = sum(sizes) + (self.gradient_tail if buffer_key == (BACKWARD, 0) else 0)
             if buffer_key[1] == 0 and buffer_key in self._memory:
                 continue
             if self._capacity.get(buffer_key, -1) < needed:
@@ -209,6 +234,7 @@ class BufferManager:
             for key in keys:
                 if buffer_key[0] == TRANSIENT and key[0] != layer_name:
                     offset, layer_name = 0, key[0]  # each layer from the region's start
+                offset += self._gap_before(buffer_key, key, offset)
                 structure = self._slots[key].structure
                 shape = structure.get_shape(time_size, batch_size)
                 size = product(shape)
@@ -218,9 +244,13 @@ class BufferManager:
         parameter_memory = self._memory.get((FORWARD, 0))
         gradient_memory = self._memory.get((BACKWARD, 0))
         if parameter_memory is None:
-            parameter_memory = gradient_memory = self.handler.zeros((0,))
+            parameter_memory = self.handler.zeros((0,))
+        if gradient_memory is None:
+            gradient_memory = parameter_memory
         self.parameters = parameter_memory[:self.parameter_size]
         self.gradients = gradient_memory[:self.parameter_size]
+        self.gradients_with_tail = (gradient_memory[:self.parameter_size + self.gradient_tail]
+                                    if self.gradient_tail else None)
         layer_views = OrderedDict()
         for layer_name, layer in self.layers.items():
             fields = OrderedDict()
@@ -272,6 +302,14 @@ class BufferManager:
             else:
                 self.handler.fill(memory, 0.0)
 
+    def _gap_before(self, buffer_key, key, offset):
+        """Elements to skip before ``key``'s array: the gradient tail, right after the
+        gradients (which come first in the constant backward buffer)."""
+        end_of_tail = self.parameter_size + self.gradient_tail
+        if buffer_key == (BACKWARD, 0) and key[1] != 'gradients' and offset < end_of_tail:
+            return end_of_tail - offset
+        return 0
+
     def _plan_clearing(self):
         """The (start, stop) element ranges of the constant backward buffer to zero.
 
@@ -286,6 +324,8 @@ class BufferManager:
             if field == 'gradients' and self.layers[layer_name].overwrites_gradients:
                 continue
             start, stop = slot.feature_start, slot.feature_start + slot.structure.feature_size
+            if field != 'gradients':  # behind the gradient tail
+                start, stop = start + self.gradient_tail, stop + self.gradient_tail
             if ranges and ranges[-1][1] == start:
                 ranges[-1] = (ranges[-1][0], stop)
             else:

@@ -261,8 +261,7 @@ class Trainer(Describable):
         training_context = carried.snapshot() if carried is not None else None
         stop_messages = []
         for hook in self.hooks.values():
-            if timescale is not None and (hook.timescale != timescale or
-                                          count % hook.interval != 0):
+            if not self._is_due(hook, timescale, count):
                 continue
             if self._skips(hook):
                 continue
@@ -288,6 +287,12 @@ class Trainer(Describable):
                                 self.current_update_nr, message=self.stop_reason),
                          self.verbose)
         return bool(stop_messages)
+
+    @staticmethod
+    def _is_due(hook, timescale, count):
+        """Whether ``hook`` is called in the round of ``timescale`` (None: all) at ``count``."""
+        return timescale is None or (hook.timescale == timescale and
+                                     count % hook.interval == 0)
 
     def _skips(self, hook):
         """Whether this process leaves ``hook`` out (data-parallel: file writers)."""

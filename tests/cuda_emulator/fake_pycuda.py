@@ -193,6 +193,17 @@ def memcpy_dtoh(destination, source):
     destination.reshape(-1).view(np.uint8)[...] = host_view(pointer, destination.nbytes)
 
 
+def pagelocked_empty(shape, dtype, order='C', mem_flags=0):
+    """pycuda's page-locked host array; here a plain one, counted in ``PAGELOCKED_COUNT``."""
+    global PAGELOCKED_COUNT
+    PAGELOCKED_COUNT += 1
+    return np.empty(shape, dtype=dtype, order=order)
+
+
+#: how many arrays ``pagelocked_empty`` made (a test checks that transfers reuse theirs)
+PAGELOCKED_COUNT = 0
+
+
 def _make_driver():
     driver = types.ModuleType('pycuda.driver')
 
@@ -237,6 +248,7 @@ def _make_driver():
     driver.mem_alloc = mem_alloc
     driver.memcpy_htod = memcpy_htod
     driver.memcpy_dtoh = memcpy_dtoh
+    driver.pagelocked_empty = pagelocked_empty
     driver.DeviceAllocation = DeviceAllocation
     driver.LaunchError = EmulatorError
     return driver
@@ -321,6 +333,14 @@ def _make_gpuarray_class(mem_alloc):
         @property
         def flags(self):
             return _ArrayFlags(self)
+
+        @property
+        def __cuda_array_interface__(self):
+            # what pycuda's GPUArray exports (version 3, no stream): a CUDA-aware MPI
+            # reads device memory through it; the emulator's device memory is host memory
+            return {'shape': self.shape, 'strides': self.strides, 'typestr': self.dtype.str,
+                    'data': (int(self.gpudata) if self.gpudata is not None else 0, False),
+                    'stream': None, 'version': 3}
 
         def __len__(self):
             if not self.shape:

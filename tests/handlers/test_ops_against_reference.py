@@ -248,6 +248,45 @@ def check_get_numpy_copy(handler):
     np.testing.assert_allclose(handler.get_numpy_copy(array), data, rtol=1e-6)
 
 
+def check_allocate_host(handler):
+    for shape in [(3, 4), (1,), (0,), (2, 3, 1)]:
+        host = handler.allocate_host(shape)
+        assert isinstance(host, np.ndarray) and host.flags.c_contiguous
+        assert host.shape == shape and host.dtype == handler.dtype
+        host[...] = 1.5  # writable host memory
+    first, second = handler.allocate_host((2, 2)), handler.allocate_host((2, 2))
+    assert not np.shares_memory(first, second)
+
+
+def check_copy_to_numpy(handler):
+    """Copies into the given array itself, from contiguous and strided views."""
+    data = values((3, 8))
+    array = handler.create_from_numpy(data)
+    for view, expected in [(array, data), (array[:, 2:6], data[:, 2:6]),
+                           (array[1:2], data[1:2])]:
+        out = handler.allocate_host(tuple(view.shape))
+        out[...] = np.nan
+        address = out.ctypes.data
+        assert handler.copy_to_numpy(view, out) is None
+        assert out.ctypes.data == address
+        np.testing.assert_allclose(out, expected, rtol=1e-6)
+    np.testing.assert_allclose(handler.get_numpy_copy(array), data, rtol=1e-6)  # source kept
+
+
+def check_copy_to_numpy_refuses_what_it_would_convert(handler):
+    """Debug and GPU handlers refuse an out that a copy could only fill through a temporary."""
+    from brainstorm.errors import HandlerContractError
+    from brainstorm.handlers import NumpyHandler
+    if type(handler) is NumpyHandler:  # numpy copies into anything; the contract is checked
+        return                          # by DebugHandler (and the GPU handler itself)
+    array = handler.create_from_numpy(values((3, 4)))
+    other = np.float64 if handler.dtype == np.float32 else np.float32
+    for out in [np.empty((3, 4), dtype=other), np.empty((4, 3), dtype=handler.dtype).T,
+                np.empty((3, 5), dtype=handler.dtype)]:
+        with pytest.raises(HandlerContractError):
+            handler.copy_to_numpy(array, out)
+
+
 def check_set_from_numpy(handler):
     for data in [values((3, 4)), np.arange(12).reshape(3, 4)]:
         array = handler.zeros((3, 4))
@@ -323,6 +362,10 @@ OP_CASES = {
     'get_numpy_copy': [CustomCase('is-a-copy', check_get_numpy_copy)] + [
         Case(f'{shape_id(shape)}', {'mem': values(shape)}, lambda mem: {'return': mem}, layout)
         for shape in SHAPES for layout in ('contiguous', 'strided')],
+    'allocate_host': [CustomCase('shapes', check_allocate_host)],
+    'copy_to_numpy': [CustomCase('in-place', check_copy_to_numpy),
+                      CustomCase('refuses-conversion',
+                                 check_copy_to_numpy_refuses_what_it_would_convert)],
     'set_from_numpy': [CustomCase('dtypes', check_set_from_numpy),
                        CustomCase('strided', check_set_from_numpy_strided, 'strided')],
     'copy_to': variants('copy_to', SHAPES, lambda shape: {'src': values(shape), 'dest': Out(shape)},

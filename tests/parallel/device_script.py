@@ -4,7 +4,10 @@ emulated PyCudaHandler whose gradients are reduced through host memory.
 ``python -m tests.parallel.device_script OUT_DIR [--train]``: every rank writes
 ``OUT_DIR/rank<r>.npz`` with ``device`` (what ``select_cuda_device`` chose),
 ``local_rank`` and, with ``--train``, the final parameters of a few updates of a
-small MLP in float32 (alone: on NumpyHandler, the reference).
+small MLP in float32 (alone: on NumpyHandler, the reference) and which path the
+reduction took (``host_path``; ``device_path``: the device arrays went to MPI, as on a
+CUDA-aware MPI; ``BRAINSTORM_MPI_CUDA_AWARE=1`` forces it, and works on the emulator,
+whose device memory is host memory).
 """
 
 import argparse
@@ -66,7 +69,9 @@ def _train(comm):
     trainer.add_hook(StopAfterEpoch(2))
     trainer.train(net, Minibatches(5, **data))
     host_path = comm is not None and trainer.parallel._host is not None
-    return {'parameters': net.get('parameters'), 'initial': initial, 'host_path': host_path}
+    device_path = comm is not None and trainer.parallel.cuda_aware
+    return {'parameters': net.get('parameters'), 'initial': initial, 'host_path': host_path,
+            'device_path': device_path}
 
 
 if __name__ == '__main__':

@@ -53,6 +53,20 @@ def test_device_memory_is_reduced_through_the_host(tmp_path):
     out = _run(tmp_path, 'emulated', 2, '--train')
     first = _load(out, 0)
     assert bool(first['host_path'])  # device memory: reduced through the host buffer
+    assert not bool(first['device_path'])
     assert np.array_equal(first['parameters'], _load(out, 1)['parameters'])
     np.testing.assert_allclose(first['parameters'], reference, rtol=1e-4, atol=1e-5)
     assert not np.allclose(first['parameters'], _load(out, 0)['initial'])  # it trained
+
+
+@needs_emulator
+def test_a_cuda_aware_mpi_reduces_device_memory_itself(tmp_path):
+    """Forced CUDA-aware, the emulated device arrays go to MPI's Allreduce and Bcast
+    through ``__cuda_array_interface__`` (real MPI, emulated device memory)."""
+    reference = _load(_run(tmp_path, 'alone', 0), 0)['parameters']
+    out = _run(tmp_path, 'cuda-aware', 2, '--train', BRAINSTORM_MPI_CUDA_AWARE='1')
+    first = _load(out, 0)
+    assert bool(first['device_path']) and not bool(first['host_path'])
+    assert np.array_equal(first['parameters'], _load(out, 1)['parameters'])
+    np.testing.assert_allclose(first['parameters'], reference, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(first['parameters'], first['initial'])

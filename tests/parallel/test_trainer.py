@@ -110,13 +110,14 @@ def test_a_raising_rank_ends_the_job_with_one_message(tmp_path):
 
 
 
-@pytest.mark.parametrize('scenario, interrupted', [('request_stop', True),
-                                                   ('hook_stop', False)])
+@pytest.mark.parametrize('scenario, interrupted, update_nr', [
+    ('request_stop', True, 3), ('hook_stop', False, 3),
+    ('signal_stop', True, 5)])  # the request travels in update 5's gradient Allreduce
 def test_a_stop_on_one_rank_stops_every_rank_after_the_same_update(tmp_path, scenario,
-                                                                   interrupted):
+                                                                   interrupted, update_nr):
     out, _ = _train(tmp_path, scenario, 3)
     results = [_load(out, f"{scenario}-mlp-rank{rank}") for rank in range(3)]
-    assert [int(result['update_nr']) for result in results] == [3, 3, 3]
+    assert [int(result['update_nr']) for result in results] == [update_nr] * 3
     assert [bool(result['interrupted']) for result in results] == [interrupted] * 3
     assert all(np.array_equal(results[0]['parameters'], result['parameters'])
                for result in results)

@@ -15,6 +15,9 @@ Scenarios:
     request_stop / hook_stop   the MLP, where only rank 1 asks to stop at update 3
               (Trainer.request_stop, as a signal handler does) or a hook stops it there
               (StopIteration): every rank must stop after that update.
+    signal_stop   the MLP, where only rank 1 asks to stop at update 4 from a hook that
+              cannot stop (no agreement after that round): the request travels in
+              the next gradient Allreduce, and every rank stops after update 5.
 """
 
 import argparse
@@ -100,7 +103,8 @@ def batch_norm(rnd, nr_training):
 
 NETS = {'mlp': mlp, 'lstm': lstm, 'cnn': cnn, 'carried': carried, 'dropout': dropout, 'batch_norm': batch_norm}
 SCENARIOS = {'equal': ('mlp', 'lstm', 'cnn', 'carried'), 'random': ('dropout', 'batch_norm'),
-             'raise': ('mlp',), 'request_stop': ('mlp',), 'hook_stop': ('mlp',)}
+             'raise': ('mlp',), 'request_stop': ('mlp',), 'hook_stop': ('mlp',),
+             'signal_stop': ('mlp',)}
 
 
 class RaiseOnRank(Hook):
@@ -134,6 +138,12 @@ class StopOnRank(Hook):
             raise StopIteration('stopped on rank 1')
 
 
+class RequestOnRank(StopOnRank):
+    """Asks for a stop on one rank, as a signal handler would, from a hook that cannot stop."""
+
+    can_stop = False
+
+
 def train(kind, comm, epochs, batch_size, nr_training, scenario):
     bs.global_rnd.set_seed(SEED)
     rnd = np.random.RandomState(SEED)
@@ -155,6 +165,8 @@ def train(kind, comm, epochs, batch_size, nr_training, scenario):
         trainer.add_hook(RaiseOnRank(1, 3))
     if scenario in ('request_stop', 'hook_stop'):
         trainer.add_hook(StopOnRank(1, 3, trainer, scenario == 'request_stop'))
+    if scenario == 'signal_stop':
+        trainer.add_hook(RequestOnRank(1, 4, trainer, by_request=True))
     trainer.train(net, training(batch_size), valid=valid)
     return net, trainer
 

@@ -103,3 +103,58 @@ def test_gradients_are_the_same_as_with_separate_memory():
         results.append(np.array(network.buffer.gradients))
     assert np.count_nonzero(results[0]) == results[0].size
     np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
+
+
+# -- the gradient tail (data-parallel training sends its stop flag in it) -------------------
+
+@pytest.mark.parametrize('spec', ['F7 B F6', 'L5'])
+def test_gradient_tail_follows_the_gradients_and_changes_no_gradient(spec):
+    from brainstorm.handlers import NumpyHandler
+    from brainstorm.initializers import Gaussian
+    from brainstorm.tools import create_net_from_spec
+
+    def gradients(tail):
+        net = create_net_from_spec('classification', 3, 2, spec)
+        net.set_handler(NumpyHandler(np.float64))
+        net.initialize(Gaussian(0.5), seed=1)
+        manager = net.buffer_manager
+        if tail:
+            manager.set_gradient_tail(tail)
+            with_tail = manager.gradients_with_tail
+            assert with_tail.shape == (manager.parameter_size + tail,)
+            assert np.shares_memory(with_tail, net.buffer.gradients)
+            assert with_tail[:manager.parameter_size].ctypes.data == \
+                net.buffer.gradients.ctypes.data
+            with_tail[manager.parameter_size:] = 42.0
+        rnd = np.random.RandomState(2)
+        net.provide_external_data({'default': rnd.randn(4, 3, 3),
+                                   'targets': rnd.randint(0, 2, (4, 3, 1)).astype(float)})
+        net.forward_pass(training_pass=True)
+        net.backward_pass()
+        if tail:  # no layer wrote into the tail, and clearing left it alone
+            np.testing.assert_array_equal(
+                manager.gradients_with_tail[manager.parameter_size:], 42.0)
+        return net.get('gradients')
+
+    plain = gradients(0)
+    assert np.any(plain != 0)
+    np.testing.assert_array_equal(gradients(1), plain)
+    np.testing.assert_array_equal(gradients(3), plain)
+
+
+def test_gradient_tail_moves_the_other_constant_backward_arrays_behind_it():
+    from brainstorm.structure.buffers import BACKWARD
+    net = _net()
+    manager = net.buffer_manager
+    # a constant backward array after the gradients, as a layer's backward-only internal
+    manager._add_slot(('Wide', 'internals', 'scratch'), BACKWARD, BufferStructure(4))
+    manager._plan_clearing()
+    manager.set_gradient_tail(2)
+    size = manager.parameter_size
+    scratch = manager._arrays[('Wide', 'internals', 'scratch')]
+    scratch[...] = 5.0
+    manager.gradients_with_tail[size:] = 7.0
+    assert not np.shares_memory(scratch, manager.gradients_with_tail)
+    manager.clear_backward_buffers()
+    np.testing.assert_array_equal(scratch, 0.0)  # cleared where it now lives
+    np.testing.assert_array_equal(manager.gradients_with_tail[size:], 7.0)
