@@ -78,6 +78,7 @@ def worker(name, steps, quick):
         part = shard.begin_batch(example.batch_size)
         data = {key: np.ascontiguousarray(values[:, part]) for key, values in data.items()}
         parallel = DataParallel(comm, shard)
+        parallel.prepare(net)  # the spare gradient element that carries the stop flag
         parallel.broadcast_parameters(net)
         net.data_parallel = parallel
     net.provide_external_data(data)
