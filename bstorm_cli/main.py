@@ -57,7 +57,22 @@ def resource_error_line(error):
 
 
 def main(argv=None):
-    """Run bstorm and exit with its status (see ``exit_codes.ExitStatus``)."""
+    """Run bstorm and exit with its status (see ``exit_codes.ExitStatus``).
+
+    ``argv`` None: this process is ``bstorm`` (console script, ``python -m``); a
+    finished ``bstorm train`` then keeps SIGINT and SIGTERM ignored until the process
+    has exited. With ``argv`` (main called as a function, as tests do) the caller gets
+    its signal handlers back before the SystemExit.
+    """
+    try:
+        _main(argv)
+    finally:
+        if argv is not None:
+            from bstorm_cli import interrupts
+            interrupts.release()
+
+
+def _main(argv):
     _register_commands()
     debug = '--debug' in (sys.argv[1:] if argv is None else argv)
     status = ExitStatus.OK

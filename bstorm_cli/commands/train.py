@@ -10,7 +10,7 @@ from bstorm_cli.commands._common import problem_limit, set_option
 from bstorm_cli.progress_lines import DEFAULT_INTERVAL
 from bstorm_cli.errors import BadInputError, Location
 from bstorm_cli.experiment.run_lock import RunLock, remove_stale_temporaries
-from bstorm_cli.interrupts import terminate_as_interrupt
+from bstorm_cli.interrupts import settle, terminate_as_interrupt
 
 HANDLERS = {'numpy': {'type': 'NumpyHandler'}, 'pycuda': {'type': 'PyCudaHandler'}}
 
@@ -59,14 +59,17 @@ def _absolute_paths(experiment):
     return resolved
 
 
-def start_run(experiment_path, overrides, out, verbose, world=None, prepare=None):
+def start_run(experiment_path, overrides, out, verbose, world=None, prepare=None,
+              ends_process=False):
     """Validate, create the run directory, build and train; return (status, run).
 
     ``world`` (``experiment.parallel_run``) runs the steps on every MPI process
     together; by default there is one process. Rank 0 holds the run directory's lock.
     ``prepare(run)``, when given, is called with the TrainingRun before it trains
     (``bstorm tune`` attaches its pruning listener there, ``--quiet`` its display
-    options).
+    options). ``ends_process``: the process exits after the run (``bstorm train``), so
+    once the run has written its outcome, SIGINT and SIGTERM stay ignored until it has
+    (see :mod:`bstorm_cli.interrupts`).
     """
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.document import load_experiment
@@ -75,7 +78,7 @@ def start_run(experiment_path, overrides, out, verbose, world=None, prepare=None
     world = world or SingleProcess()
     experiment = world.together(
         lambda: load_experiment(experiment_path, overrides, problem_limit(verbose)))
-    with terminate_as_interrupt():
+    with terminate_as_interrupt(until_exit=ends_process):
         folder = world.from_root(lambda: run_dir.create_run_directory(
             _output_folder(experiment, out), experiment.name))
         lock = RunLock(folder, current_command_line())
@@ -132,13 +135,13 @@ def _discard_if_unstarted(folder):
         pass
 
 
-def resume_run(folder, verbose, world=None, prepare=None):
+def resume_run(folder, verbose, world=None, prepare=None, ends_process=False):
     """Continue the run in ``folder`` from its checkpoint; return (status, run).
 
     Under MPI (``world``) the run continues on any number of processes; rank 0 holds
     the run directory's lock. A run whose checkpoint says it finished returns
     (status, None). ``folder`` may be ``latest`` or a run-name prefix;
-    ``prepare(run)`` as for :func:`start_run`.
+    ``prepare(run)`` and ``ends_process`` as for :func:`start_run`.
     """
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.parallel_run import SingleProcess
@@ -153,13 +156,15 @@ def resume_run(folder, verbose, world=None, prepare=None):
             lock.acquire()
             remove_stale_temporaries(folder)  # of writes a kill cut short
 
-    with terminate_as_interrupt():
+    with terminate_as_interrupt(until_exit=ends_process):
         try:
             world.from_root(take_the_run)
             checkpoint, experiment, setup = world.together(lambda: _load_run(folder, verbose))
             if setup is None:  # the checkpoint is of a finished run
-                return world.from_root(
-                    lambda: run_dir.complete_finished_run(folder, checkpoint)), None
+                status = world.from_root(
+                    lambda: run_dir.complete_finished_run(folder, checkpoint))
+                settle()
+                return status, None
             try:
                 run = world.training_run(setup, folder, current_command_line(), resume=True)
                 if prepare is not None:
@@ -274,7 +279,7 @@ def train_command(experiment, overrides, out, resume, handler, seed, quiet, prog
             raise click.UsageError("--resume continues a run as it was started; give only "
                                    "--resume RUN_DIR (no EXPERIMENT, --set, --out, "
                                    "--handler, --seed or --dry-run)")
-        status, run = resume_run(resume, verbose, world, prepare)
+        status, run = resume_run(resume, verbose, world, prepare, ends_process=True)
         if run is None:  # it had already finished
             return status
     elif dry_run:
@@ -286,7 +291,8 @@ def train_command(experiment, overrides, out, resume, handler, seed, quiet, prog
         if experiment is None:
             raise click.UsageError("give an EXPERIMENT.yaml to train, or --resume RUN_DIR")
         status, run = start_run(experiment, tuple(overrides) + tuple(
-            _option_overrides(seed, handler)), out, verbose, world, prepare)
+            _option_overrides(seed, handler)), out, verbose, world, prepare,
+            ends_process=True)
     if not world.is_root:
         return status
     for line in run.result_lines():

@@ -171,6 +171,12 @@ class ParallelTrainingRun(TrainingRun):
         if self.is_root:
             super().write_status(status, message, **keywords)
 
+    def _stops_at_once(self):
+        # mpiexec passes a Ctrl-C on to every rank; rank 0 alone stops at once, after
+        # writing the status, and its Abort ends the others (were another rank first,
+        # its Abort could end rank 0 before rank 0 had written the status)
+        return self.is_root
+
     def execute(self, checkpoint=None):
         """Train on every process; an exception anywhere aborts the whole job."""
         from brainstorm.parallel.faults import abort_on_error

@@ -7,6 +7,16 @@ and prints the epoch's row. Ctrl-C (SIGINT) and SIGTERM ask the trainer to stop 
 the current update (``Trainer.request_stop``), so the checkpoint written then is
 consistent; a second Ctrl-C stops at once (the last epoch's checkpoint stays valid).
 
+Whether the run was interrupted is the trainer's word (``Trainer.interrupted``, agreed
+by all processes under MPI), not whether a signal arrived: a signal that comes after
+the round of hooks in which a stopper ended the training, or while the end of the run
+is written (last and best network, final checkpoint, test score, status), does not
+undo the training, which was complete. The run writes its last files and ends
+``finished`` (exit 0), the message in ``status.json`` naming the signal; only a second
+Ctrl-C stops at once (``interrupted``, exit 130, the checkpoint already says that the
+training is over). Once the final status is written, signals are ignored until the
+command has ended (:func:`bstorm_cli.interrupts.settle`).
+
 Resuming rebuilds every object from the run's resolved experiment with the same seed,
 then restores the parameters, the trainer (stepper, hooks, iterators, counters, logs)
 and the global random state from the checkpoint.
@@ -21,6 +31,7 @@ import numpy as np
 
 from brainstorm.hooks.base import Hook
 
+from bstorm_cli import interrupts
 from bstorm_cli.errors import BadInputError, Location, RunFailedError
 from bstorm_cli.log_files import log_file_hooks
 from bstorm_cli.network_summary import summary_attributes
@@ -98,6 +109,12 @@ class TrainingRun:
         self.trainer = None
         self.display = None
         self.stop_signal = None
+        #: a signal that arrived after the training had ended (it changes nothing)
+        self.late_signal = None
+        #: True from the moment ``Trainer.train`` has returned
+        self.ending = False
+        #: whether the checkpoint written last records that the training is over
+        self.checkpoint_is_final = False
         self.divergence = DivergenceCheck.for_hooks(setup.hooks)
         #: why the run diverged (None while it has not)
         self.diverged = None
@@ -129,9 +146,18 @@ class TrainingRun:
         run_dir.save_logs(self.path(run_dir.LOGS_FILE), self.trainer.logs,
                           self.trainer.log_steps)
 
+    def write_final_status(self, status, message='', **keywords):
+        """Write the run's outcome to status.json; from then on signals are ignored."""
+        try:
+            self.write_status(status, message, **keywords)
+        finally:
+            interrupts.settle()
+
     def write_checkpoint(self, reason):
         network = self.setup.network
-        state = {'trainer': self.trainer.get_state(),
+        trainer_state = self.trainer.get_state()
+        final = reason == 'finished' or trainer_state.get('finished') is True
+        state = {'trainer': trainer_state,
                  'global_rnd': _global_random_state(),
                  'run': {'best_log': self.best_log,
                          'best_value': self.best_value, 'best_epoch': self.best_epoch,
@@ -140,6 +166,7 @@ class TrainingRun:
                 'time': run_dir.timestamp()}
         run_dir.save_checkpoint(self.path(run_dir.CHECKPOINT_FILE), network.get('parameters'),
                                 state, info)
+        self.checkpoint_is_final = final  # once it is on disk
 
     def save_network(self, file_name, comment):
         """Save the network with the experiment's summary (``bstorm info`` shows it)."""
@@ -209,15 +236,31 @@ class TrainingRun:
         message = (f"{self.diverged}; {' and '.join(kept) or 'nothing'} kept from epoch "
                    f"{self.epochs_done}, the last finite one; the diverged network is in "
                    f"{DIVERGED_NETWORK}")
-        self.write_status('diverged', message)
+        self.write_final_status('diverged', message)
         self.display.summary([message, f"run directory: {self.folder}"])
         return ExitStatus.DIVERGED
 
     # ---- signals ---------------------------------------------------------------------------
+    def _stops_at_once(self):
+        """Whether a second Ctrl-C stops this process at once (see ParallelTrainingRun)."""
+        return True
+
     def _on_signal(self, number, frame):
         name = signal.Signals(number).name
-        if self.stop_signal is not None and number == signal.SIGINT:
+        second = self.stop_signal is not None or self.late_signal is not None
+        if second and number == signal.SIGINT and self._stops_at_once():
             raise KeyboardInterrupt  # the second Ctrl-C: stop now
+        if self.ending:
+            # the training is over (a stopper ended it, or a first signal did): what is
+            # left is writing its end, which this signal does not change
+            if not second:
+                self.late_signal = name
+                if self.display is not None:
+                    self.display.note(f"{name}: the training has ended; writing the end of "
+                                      f"the run (Ctrl-C again to stop at once)")
+            return
+        if self.stop_signal is not None:
+            return
         self.stop_signal = name
         if self.trainer is not None:
             self.trainer.request_stop(f"{name} received")
@@ -234,7 +277,7 @@ class TrainingRun:
 
     def _restore_signal_handlers(self):
         for number, handler in self._previous_handlers.items():
-            signal.signal(number, handler)
+            interrupts.restore(number, handler)
         self._previous_handlers = {}
 
     # ---- running -----------------------------------------------------------------------------
@@ -304,8 +347,16 @@ class TrainingRun:
         except KeyboardInterrupt:
             # a second Ctrl-C, during the training or while its end is written
             self.display.close_bar()
-            self.write_status('interrupted', 'stopped at once by a second Ctrl-C; '
-                                             'resume continues after the last checkpoint')
+            if interrupts.settled():  # the outcome was written before the Ctrl-C came
+                raise
+            if self.checkpoint_is_final:
+                message = ('stopped at once by a second Ctrl-C while the end of the run was '
+                           'written; the training was complete: bstorm train --resume '
+                           'records it as finished')
+            else:
+                message = ('stopped at once by a second Ctrl-C; resume continues after the '
+                           'last checkpoint')
+            self.write_final_status('interrupted', message)
             raise
         finally:
             self._restore_signal_handlers()
@@ -327,22 +378,23 @@ class TrainingRun:
             self.display.close_bar()
             from bstorm_cli.main import resource_error_line
             line = resource_error_line(error) or f"error: {error}"
-            self.write_status('failed', line[len('error: '):], in_place_fallback=True)
+            self.write_final_status('failed', line[len('error: '):], in_place_fallback=True)
             raise RunFailedError(f"training stopped: {line[len('error: '):]}") from error
         except (StopIteration, RuntimeError, ArithmeticError) as error:
             self.display.close_bar()
-            self.write_status('failed', str(error))
+            self.write_final_status('failed', str(error))
             raise RunFailedError(f"training failed: {type(error).__name__}: {error}") \
                 from error
         except Exception as error:
             self.display.close_bar()
             from brainstorm.errors import BrainstormError, TrainingError
-            self.write_status('failed', str(error))
+            self.write_final_status('failed', str(error))
             if isinstance(error, TrainingError) and self.trainer.current_update_nr == 0:
                 raise BadInputError(str(error).replace('\n  ', '; ')) from error
             if isinstance(error, BrainstormError):
                 raise RunFailedError(f"training failed: {error}") from error
             raise
+        self.ending = True
         logs = self.trainer.logs
         if self.diverged is None:  # stopped inside an epoch (StopOnNan on updates)
             reason = self.divergence_reason(logs)
@@ -355,14 +407,14 @@ class TrainingRun:
         self.updates_done = self.trainer.current_update_nr
         self.save_logs()
         if self.stopped_as is not None and self.stop_signal is None:
-            self.write_status(self.stopped_as, self.trainer.stop_reason or '')
+            self.write_final_status(self.stopped_as, self.trainer.stop_reason or '')
             self.display.summary([f"{self.stopped_as} after epoch {self.epochs_done}"])
             return ExitStatus.OK
-        if self.stop_signal is not None or self.trainer.interrupted:
+        if self.trainer.interrupted:  # agreed by every process; a stopper ended it if not
             self.stop_signal = self.stop_signal or 'stop request'
             self.write_checkpoint(self.stop_signal)
-            self.write_status('interrupted', f"{self.stop_signal}; resume with bstorm train "
-                                             f"--resume {self.folder}")
+            self.write_final_status('interrupted', f"{self.stop_signal}; resume with bstorm "
+                                                   f"train --resume {self.folder}")
             self.display.summary([f"interrupted by {self.stop_signal} in epoch "
                                   f"{self.epochs_done + 1} ({self.epochs_done} complete); "
                                   f"checkpoint written",
@@ -374,7 +426,11 @@ class TrainingRun:
         self.write_checkpoint('finished')
         self.test_result = test_score.evaluate_best_network(setup,
                                                             self.path(run_dir.BEST_NETWORK))
-        self.write_status('finished')
+        # a signal that came after the last round of hooks (stop_signal) or during the
+        # end (late_signal) found the training complete
+        late = self.stop_signal or self.late_signal
+        self.write_final_status('finished', f"{late} arrived after the training had ended; "
+                                            f"the run was completed" if late else '')
         self.display.summary(self.summary_lines())
         return ExitStatus.OK
 
@@ -397,8 +453,7 @@ class TrainingRun:
         final = _latest(self.trainer.logs, self.best_log) if self.trainer else None
         if final is not None:
             # 'final' only for a run that ended; an interrupted one has a latest value
-            ended = self.stop_signal is None and not self.trainer.interrupted and \
-                self.diverged is None
+            ended = not self.trainer.interrupted and self.diverged is None
             lines.append(f"{'final' if ended else 'latest'} {self.best_log}: {final:.4f}")
         if self.test_result is not None:
             lines.append(test_score.result_text(self.test_result))

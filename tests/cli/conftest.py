@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -67,3 +68,30 @@ def tiny_run(tmp_path_factory):
     assert result.exit_code == 0, result.stderr
     (run,) = folder.iterdir()
     return run
+
+
+#: the experiment components that send a signal at a chosen moment (signalling_experiment)
+COMPONENTS = pathlib.Path(__file__).resolve().parent / 'signal_moments.py'
+
+
+def signalling_experiment(folder, moment, signal='SIGTERM', at=0, count=1, to='launcher'):
+    """The MPI tests' digits experiment (3 epochs, a test split) with a SignalAt hook at
+    ``moment`` and the validation scorer that signals during the test score, written to
+    ``folder`` with signal_moments.py beside it; returns its path."""
+    from tests.parallel.conftest import EXPERIMENT
+    text = EXPERIMENT.read_text()
+    replacements = [
+        ('name: digits_mpi\n', 'name: digits_signal\nimports: [signal_moments]\n'),
+        ('scorers: [{type: Accuracy}]',
+         "scorers: [{type: 'signal_moments:SignalingAccuracy', name: Accuracy}]"),
+        ('    - {type: StopAfterEpoch, max_epochs: 3}\n',
+         '    - {type: StopAfterEpoch, max_epochs: 3}\n'
+         f"    - {{type: 'signal_moments:SignalAt', moment: {moment}, signal: {signal}, "
+         f"at: {at}, count: {count}, to: {to}, name: signal_at}}\n")]
+    for old, new in replacements:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    shutil.copy(COMPONENTS, folder / COMPONENTS.name)
+    path = folder / f"{moment}.yaml"
+    path.write_text(text)
+    return path

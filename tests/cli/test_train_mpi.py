@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 import pytest
 
+from tests.cli.conftest import COMPONENTS, signalling_experiment
 from tests.parallel.conftest import (EXPERIMENT, bstorm_command, environment,
                                      mpiexec_command, needs_mpi, run)
 
@@ -83,36 +84,34 @@ def test_two_processes_train_the_network_of_one_and_rank0_alone_writes(alone, tw
     assert list((tmp_path / 'tmp').iterdir()) == []
 
 
+#: the update after which the stopped run gets SIGTERM: in epoch 2 (65 updates an epoch)
+STOP_UPDATE = 80
+
+
 @pytest.fixture(scope='module')
 def stopped_on_two_ranks(tmp_path_factory):
-    """A run on 2 ranks stopped by SIGTERM (mpiexec passes it on to every rank)."""
+    """A run on 2 ranks stopped by SIGTERM to mpiexec, which passes it on to every rank.
+
+    The experiment's own hook sends it after update STOP_UPDATE and waits until it has
+    arrived (tests/cli/signal_moments.py), so the run never ends before it comes.
+    """
     tmp_path = tmp_path_factory.mktemp('stopped')
-    command = mpiexec_command(2, bstorm_command('train', EXPERIMENT, '--out', 'runs'))
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=environment(tmp_path))
-    try:
-        deadline = time.monotonic() + 120
-        while not list((tmp_path / 'runs').glob('*/checkpoint.h5')):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        # at once: an epoch of this run takes ~0.1 s, so waiting let the run end first
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    experiment = signalling_experiment(tmp_path, 'update', 'SIGTERM', at=STOP_UPDATE)
+    completed = run(mpiexec_command(2, bstorm_command('train', experiment, '--out', 'runs')),
+                    tmp_path)
+    assert completed.returncode == 130, completed.stderr
     folder = _single_run(tmp_path / 'runs')
-    if json.loads((folder / 'status.json').read_text())['status'] == 'finished':
-        pytest.skip('the run finished before SIGTERM arrived')
-    assert process.returncode == 130, stderr
-    assert json.loads((folder / 'status.json').read_text())['status'] == 'interrupted'
+    status = json.loads((folder / 'status.json').read_text())
+    assert status['status'] == 'interrupted'
+    assert (status['epochs'], status['updates']) == (1, STOP_UPDATE)
+    assert 'interrupted by SIGTERM in epoch 2 (1 complete)' in completed.stderr
     return folder
 
 
 def _resumed_copy(stopped, tmp_path, processes):
     folder = tmp_path / stopped.name
     shutil.copytree(stopped, folder)
+    shutil.copy(COMPONENTS, tmp_path / COMPONENTS.name)  # the experiment imports it
     command = bstorm_command('train', '--resume', folder)
     if processes > 1:
         command = mpiexec_command(processes, command)
