@@ -139,3 +139,27 @@ def test_bad_or_unavailable_choice_says_what(monkeypatch, choice, message):
     monkeypatch.setenv('BRAINSTORM_BLAS', choice)
     with pytest.raises(HandlerUnavailableError, match=message):
         _cblas.load()
+
+
+@pytest.mark.parametrize('load', ['mkl', 'numpy_openblas'])
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_each_loadable_cblas_computes_what_numpy_does(monkeypatch, load, dtype):
+    # the libraries BRAINSTORM_BLAS can choose, each through the same ctypes calls
+    library = _cblas._load_mkl() if load == 'mkl' else _cblas._load_numpy_openblas()
+    if library is None:
+        pytest.skip("needs the mkl extra: pip install '.[mkl]'" if load == 'mkl' else
+                    "this numpy bundles no libscipy_openblas64_ (a numpy built against a "
+                    "system BLAS)")
+    monkeypatch.setattr(_cblas, '_LOADED', [library])
+    rnd = np.random.RandomState(2)
+    a, b = rnd.uniform(-1, 1, (6, 5)).astype(dtype), rnd.uniform(-1, 1, (7, 5)).astype(dtype)
+    out = rnd.uniform(-1, 1, (6, 7)).astype(dtype)
+    expected = out + a @ b.T
+    assert _blas.gemm_into(a, b, out, transb=True, beta=1.0)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    handler = NumpyHandler(dtype)
+    assert handler._cblas is library
+    vector = rnd.uniform(-1, 1, BLAS_ELEMENTWISE_MIN_SIZE + 3).astype(dtype)
+    total = vector.copy()
+    handler.mult_add_st(2.0, vector, total)  # axpy
+    np.testing.assert_allclose(total, 3.0 * vector, rtol=1e-5)
