@@ -45,8 +45,10 @@ Examples:
   bstorm runs runs/quickstart-study-20240101-120000 --json""")
 @click.argument('folder', default='runs', metavar='[DIR]')
 @click.option('--sort', type=click.Choice(['started', 'name', 'status', 'epochs', 'best']),
-              default='started', show_default=True, help='The column to sort by.')
-@click.option('--reverse', is_flag=True, help='Sort in descending order.')
+              default='started', show_default=True,
+              help="The column to sort by; 'best' puts the best run first by each run's "
+                   "criterion (highest accuracy, lowest loss).")
+@click.option('--reverse', is_flag=True, help='Reverse the order.')
 @click.option('--json', 'as_json', is_flag=True, help='Print the rows as JSON.')
 def runs_command(folder, sort, reverse, as_json):
     """List the run directories in DIR (default ./runs): status, start, epochs,

@@ -61,6 +61,27 @@ def _number(value):
         isinstance(value, float) and math.isnan(value)) else None
 
 
+def _criterion(status):
+    """'max' or 'min': how the run judged its best value (runs written before
+    status.json named it: inferred from the log's name as bstorm train infers it)."""
+    from bstorm_cli.experiment.checks import MAXIMIZED_SCORES
+    criterion = status.get('best_criterion')
+    if criterion in ('max', 'min'):
+        return criterion
+    log = status.get('best_log')
+    if not isinstance(log, str):
+        return None
+    entry = log.split('.')[-1]
+    return 'max' if any(entry.startswith(name) for name in MAXIMIZED_SCORES) else 'min'
+
+
+def _sort_key(entry):
+    if entry != 'best_value':
+        return lambda row: row[entry]
+    # the best run first, whatever each run's criterion (highest accuracy, lowest loss)
+    return lambda row: -row[entry] if row['best_criterion'] == 'max' else row[entry]
+
+
 def run_row(folder):
     """One run's row (without ``differs``) and its flattened resolved experiment."""
     status = _read_json(folder / run_dir.STATUS_FILE)
@@ -70,6 +91,7 @@ def run_row(folder):
         'name': folder.name, 'path': str(folder), 'status': status.get('status'),
         'started': datetime.datetime.fromtimestamp(start).isoformat(timespec='seconds'),
         'epochs': status.get('epochs'), 'best_log': status.get('best_log'),
+        'best_criterion': _criterion(status),
         'best_value': _number(status.get('best_value')), 'best_epoch': status.get('best_epoch'),
         'test': status.get('test'), 'seed': resolved.get('seed'),
     }
@@ -93,5 +115,5 @@ def list_runs(folder, sort='started', reverse=False):
     entry = SORT_KEYS[sort]
     present = [row for row in rows if row[entry] is not None]
     missing = [row for row in rows if row[entry] is None]
-    present.sort(key=lambda row: row[entry], reverse=reverse)
+    present.sort(key=_sort_key(entry), reverse=reverse)
     return present + missing

@@ -139,6 +139,7 @@ class TrainingRun:
         writer(self.path(run_dir.STATUS_FILE), {
             'status': status, 'message': message, 'epochs': self.epochs_done,
             'updates': self.updates_done, 'best_log': self.best_log,
+            'best_criterion': self.best_criterion,
             'best_value': self.best_value, 'best_epoch': self.best_epoch,
             'test': self.test_result, 'time': run_dir.timestamp()})
 

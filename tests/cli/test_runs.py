@@ -47,9 +47,14 @@ def test_runs_lists_runs_with_what_sets_them_apart(two_runs, bstorm):
         assert row['status'] == 'finished' and row['epochs'] == 1 and row['seed'] == 42
         status = json.loads((two_runs[0].parent / row['name'] / 'status.json').read_text())
         assert row['best_value'] == status['best_value']
-    by_best = json.loads(bstorm('runs', 'runs', '--sort', 'best', '--reverse', '--json').stdout)
+    # the best run first: accuracy is maximized, so the highest value leads
+    by_best = json.loads(bstorm('runs', 'runs', '--sort', 'best', '--json').stdout)
+    assert [row['best_criterion'] for row in by_best] == ['max', 'max']
     values = [row['best_value'] for row in by_best]
-    assert values == sorted(values, reverse=True)
+    assert values == sorted(values, reverse=True) and values[0] > values[1]
+    reversed_rows = json.loads(bstorm('runs', 'runs', '--sort', 'best', '--reverse',
+                                      '--json').stdout)
+    assert [row['best_value'] for row in reversed_rows] == values[::-1]
     table = bstorm('runs')
     assert table.exit_code == 0
     assert two_runs[0].name in table.stdout and 'trainer.stepper.learning_rate=0.3' in \
@@ -81,3 +86,24 @@ def test_runs_in_a_folder_without_runs(tmp_path, bstorm):
     assert result.exit_code == 0
     assert 'no run directories' in result.stdout
     assert bstorm('runs', tmp_path / 'missing').exit_code == 2
+
+
+def test_sort_best_puts_the_best_first_whatever_each_runs_criterion(tmp_path):
+    from bstorm_cli.experiment.run_listing import list_runs
+    runs = {'loss-low': ('valid.total_loss', 'min', 0.2), 'loss-high': ('valid.total_loss',
+                                                                         'min', 0.9),
+            'accuracy-high': ('valid.Accuracy', 'max', 0.97),
+            'accuracy-old': ('valid.Accuracy', None, 0.5)}  # status.json before criteria
+    for name, (log, criterion, value) in runs.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / 'experiment.yaml').write_text('seed: 1\n')
+        status = {'status': 'finished', 'best_log': log, 'best_value': value}
+        if criterion is not None:
+            status['best_criterion'] = criterion
+        (folder / 'status.json').write_text(json.dumps(status))
+    rows = list_runs(tmp_path, 'best')
+    # goodness: accuracy 0.97 (-0.97), loss 0.2, accuracy 0.5 (-0.5), loss 0.9
+    assert [row['name'] for row in rows] == ['accuracy-high', 'accuracy-old', 'loss-low',
+                                             'loss-high']
+    assert rows[1]['best_criterion'] == 'max'
