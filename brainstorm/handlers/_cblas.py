@@ -8,7 +8,7 @@ bench/README.md. There is no maintained Python binding of MKL's BLAS that
 writes into a given array (scipy's wheels link OpenBLAS), so the four
 routines the NumpyHandler needs (``gemm``, ``gemv``, ``axpy``, ``scal``) are
 called here through ``ctypes`` from ``libmkl_rt``, the library the PyPI
-``mkl`` wheel installs (``pip install 'brainstorm[mkl]'``).
+``mkl`` wheel installs (``pip install '.[mkl]'``).
 
 ``BRAINSTORM_BLAS=openblas`` calls the OpenBLAS that numpy's wheel bundles
 (``libscipy_openblas64_``, 64-bit integers, routines ``scipy_cblas_*64_``) the
@@ -178,7 +178,7 @@ def _automatic_choice():
 
 #: why a BRAINSTORM_BLAS choice could not be loaded
 _WHY_NOT = {'mkl': "no libmkl_rt could be loaded; install it with pip install "
-                   "'brainstorm[mkl]'",
+                   "'.[mkl]'",
             'openblas': "numpy's wheel bundles no loadable libscipy_openblas64_"}
 
 _LOADED = []

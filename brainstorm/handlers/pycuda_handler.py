@@ -179,7 +179,7 @@ class _CudaRuntime:
                 if importlib.util.find_spec('pycuda') is None:
                     raise HandlerUnavailableError(
                         f"{_UNAVAILABLE}pycuda is not installed; install it with pip install "
-                        f"'brainstorm[gpu]' (building it needs the CUDA toolkit)") from None
+                        f"'.[gpu]' (building it needs the CUDA toolkit)") from None
                 notes = ' '.join(str(warning.message) for warning in caught)
                 raise HandlerUnavailableError(
                     f"{_UNAVAILABLE}pycuda is installed but its CUDA driver interface does "

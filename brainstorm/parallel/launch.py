@@ -23,7 +23,7 @@ SIZE_VARIABLES = ('PMI_SIZE', 'OMPI_COMM_WORLD_SIZE')
 #: environment variables that carry the rank (PMIx sets no size variable of its own)
 RANK_VARIABLES = ('PMI_RANK', 'OMPI_COMM_WORLD_RANK', 'PMIX_RANK')
 
-INSTALL_HINT = ("install the MPI extra, pip install 'brainstorm[mpi]' (on a cluster: "
+INSTALL_HINT = ("install the MPI extra, pip install '.[mpi]' (on a cluster: "
                 "pip install mpi4py built against the cluster's MPI, see docs/mpi.md)")
 
 

@@ -95,7 +95,7 @@ def plot_curves(path, series, title, steps=None):
         import matplotlib.pyplot as plt
     except ImportError:
         raise BadInputError("plotting needs matplotlib, which is not installed",
-                            hint="pip install 'brainstorm[plot]' (or write a table with "
+                            hint="pip install '.[plot]' (or write a table with "
                                  "-o curves.csv)") from None
     groups = {}
     for name, values in series.items():
@@ -134,7 +134,7 @@ Examples:
 def plot_command(run, output):
     """Plot the learning curves of every quantity a training run logged.
 
-    PNG/SVG/PDF need matplotlib (pip install 'brainstorm[plot]'); .csv writes
+    PNG/SVG/PDF need matplotlib (pip install '.[plot]'); .csv writes
     the numbers as a table instead.
     """
     from bstorm_cli.experiment.run_lookup import resolve_run_directory

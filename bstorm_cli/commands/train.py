@@ -27,7 +27,7 @@ def _option_overrides(seed, handler):
             raise BadInputError("PyCudaHandler is not available in this installation",
                                 Location('--handler pycuda'),
                                 hint="install the GPU extra on a machine with CUDA: "
-                                     "pip install 'brainstorm[gpu]'")
+                                     "pip install '.[gpu]'")
     if handler is not None:
         extra.append(OptionOverride(f"handler={json.dumps(HANDLERS[handler])}",
                                     f"--handler {handler}"))

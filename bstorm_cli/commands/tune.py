@@ -49,7 +49,7 @@ def tune_command(experiment, space_file, overrides, out, trials, timeout, jobs, 
     is the experiment's best: log (maximized or minimized by its criterion),
     reported after every epoch so the pruner can stop bad trials early. The
     study lives in a journal file that survives a kill: --resume goes on.
-    Needs the extra: pip install 'brainstorm[tune]'. See docs/tuning.md.
+    Needs the extra: pip install '.[tune]'. See docs/tuning.md.
 
     \b
     The space is the experiment's search: section (or --space FILE), e.g.

@@ -21,7 +21,7 @@ def require_optuna():
     except ImportError:
         raise BadInputError("bstorm tune needs Optuna, which is not installed",
                             Location('bstorm tune'),
-                            hint="pip install 'brainstorm[tune]'") from None
+                            hint="pip install '.[tune]'") from None
 
 
 def tune(request=None, resume=None, trials=None, timeout=None, jobs=1, as_json=False):

@@ -327,7 +327,7 @@ def test_plot_csv_and_png(trained_run, tmp_path):
     except ImportError:
         assert result.returncode == 2
         assert 'plotting needs matplotlib' in result.stderr
-        assert "pip install 'brainstorm[plot]'" in result.stderr
+        assert "pip install '.[plot]'" in result.stderr
     else:
         assert result.returncode == 0, result.stderr
         assert png.read_bytes()[:4] == b'\x89PNG'

@@ -230,5 +230,5 @@ def test_a_launch_without_mpi4py_is_refused(bstorm, monkeypatch, tmp_path):
     assert result.exit_code == 2
     assert len(result.error_lines) == 1
     assert 'mpi4py is not installed' in result.error_lines[0]
-    assert "pip install 'brainstorm[mpi]'" in result.error_lines[0]
+    assert "pip install '.[mpi]'" in result.error_lines[0]
     assert not (tmp_path / 'runs').exists()

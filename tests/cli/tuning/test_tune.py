@@ -289,7 +289,7 @@ def test_without_optuna_the_error_names_the_extra(tmp_path, bstorm, monkeypatch)
     result = bstorm('tune', write_experiment(tmp_path), '--out', tmp_path)
     assert result.exit_code == 2
     assert "bstorm tune needs Optuna" in result.stderr
-    assert "pip install 'brainstorm[tune]'" in result.stderr
+    assert "pip install '.[tune]'" in result.stderr
     assert not list(tmp_path.glob('*-study-*'))
 
 
