@@ -1,4 +1,4 @@
-"""``bstorm info EXPERIMENT.yaml|NETWORK.h5``: layers, shapes, parameter counts, memory."""
+"""``bstorm info EXPERIMENT.yaml|NETWORK.h5|RUN``: layers, shapes, parameter counts, memory."""
 
 import json
 
@@ -29,7 +29,7 @@ Examples:
   bstorm info configs/quickstart.yaml
   bstorm info runs/quickstart-20240101-120000/best.h5 --batch-size 100
   bstorm info net.h5 --json""")
-@click.argument('source', metavar='EXPERIMENT.yaml|NETWORK.h5')
+@click.argument('source', metavar='EXPERIMENT.yaml|NETWORK.h5|RUN')
 @click.option('--batch-size', '-b', type=click.IntRange(min=1), default=1, show_default=True,
               help='Batch size B for the memory estimate.')
 @click.option('--time-steps', '-t', type=click.IntRange(min=1), default=1, show_default=True,
