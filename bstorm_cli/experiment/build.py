@@ -7,6 +7,7 @@ initialization, then stepper and hooks), so the same experiment builds the same
 objects: that is what makes ``--resume`` exact.
 """
 
+import contextlib
 import dataclasses
 import inspect
 import pathlib
@@ -33,6 +34,16 @@ def error_text(error):
     if isinstance(error, KeyError) and error.args:
         return str(error.args[0])
     return str(error)
+
+
+@contextlib.contextmanager
+def located_engine_errors(where):
+    """Inside, an engine error (:func:`engine_errors`) becomes a BadInputError with
+    its text, located at ``where(error)`` (a Location)."""
+    try:
+        yield
+    except engine_errors() as error:
+        raise BadInputError(error_text(error), where(error)) from error
 
 
 # ---- components -------------------------------------------------------------------------------
@@ -326,10 +337,8 @@ def build_network(experiment, sources=None):
         return _network_from_layers(network_spec, locate)
     from brainstorm import tools
     arguments, keywords = _spec_arguments(experiment, sources)
-    try:
+    with located_engine_errors(lambda error: locate(('network', 'spec'))):
         return tools.create_net_from_spec(*arguments, **keywords)
-    except engine_errors() as error:
-        raise BadInputError(error_text(error), locate(('network', 'spec'))) from error
 
 
 def build_architecture(experiment, sources=None):
@@ -344,20 +353,14 @@ def build_architecture(experiment, sources=None):
     network_spec = experiment.resolved['network']
     locate = experiment.index.locate
     if 'layers' in network_spec:
-        architecture = architecture_from_layers(
-            user_components.registered_layers(network_spec['layers'], locate))
-        try:
+        architecture = _architecture_of_layers(network_spec, locate)
+        with _located_at_a_layer(network_spec, locate):
             instantiate_layers_from_architecture(architecture)
-        except engine_errors() as error:
-            raise BadInputError(error_text(error), _layer_location(error, network_spec,
-                                                                   locate)) from error
         return architecture, network_spec.get('output_name') or None
     from brainstorm.tools.network_building import create_architecture_from_spec
     arguments, keywords = _spec_arguments(experiment, sources)
-    try:
+    with located_engine_errors(lambda error: locate(('network', 'spec'))):
         return create_architecture_from_spec(*arguments, **keywords), None
-    except engine_errors() as error:
-        raise BadInputError(error_text(error), locate(('network', 'spec'))) from error
 
 
 def _spec_arguments(experiment, sources):
@@ -428,15 +431,20 @@ def architecture_from_layers(layers):
     return architecture
 
 
+def _architecture_of_layers(network_spec, locate):
+    return architecture_from_layers(
+        user_components.registered_layers(network_spec['layers'], locate))
+
+
+def _located_at_a_layer(network_spec, locate):
+    return located_engine_errors(lambda error: _layer_location(error, network_spec, locate))
+
+
 def _network_from_layers(network_spec, locate):
     from brainstorm.structure.network import Network
-    architecture = architecture_from_layers(
-        user_components.registered_layers(network_spec['layers'], locate))
-    try:
+    architecture = _architecture_of_layers(network_spec, locate)
+    with _located_at_a_layer(network_spec, locate):
         network = Network.from_architecture(architecture)
-    except engine_errors() as error:
-        raise BadInputError(error_text(error), _layer_location(error, network_spec,
-                                                               locate)) from error
     if network_spec.get('output_name'):
         network.output_name = network_spec['output_name']
     return network
