@@ -191,14 +191,26 @@ class BufferManager:
             return
         self.gradient_tail = size
         key = (BACKWARD, 0)
-        needed = sum(self._slots[k].structure.feature_size for k in self._order.get(key, ()))
-        self._memory[key] = self.handler.zeros((max(needed + size, 1),))
-        self._capacity[key] = max(needed + size, 1)
+        needed = max(self._needed_size(key, self.time_size, self.batch_size), 1)
+        self._memory[key] = self.handler.zeros((needed,))
+        self._capacity[key] = needed
         self._plan_clearing()
         self._build_views()
 
     def _segment_size(self, key, time_size, batch_size):
         return product(self._slots[key].structure.get_shape(time_size, batch_size))
+
+    def _needed_size(self, buffer_key, time_size, batch_size):
+        """Elements the memory of ``buffer_key`` needs for that size (with the gradient
+        tail in the constant backward buffer; a transient region as its largest layer)."""
+        keys = self._order.get(buffer_key, ())
+        sizes = [self._segment_size(k, time_size, batch_size) for k in keys]
+        if buffer_key[0] == TRANSIENT:  # the largest layer's need
+            per_layer = {}
+            for key, size in zip(keys, sizes):
+                per_layer[key[0]] = per_layer.get(key[0], 0) + size
+            return max(per_layer.values())
+        return sum(sizes) + (self.gradient_tail if buffer_key == (BACKWARD, 0) else 0)
 
     def resize(self, time_size, batch_size):
         """Make room for ``batch_size`` sequences of ``time_size`` steps; rebuild the views.
@@ -208,17 +220,10 @@ class BufferManager:
         """
         if (time_size, batch_size) == (self.time_size, self.batch_size):
             return
-        for buffer_key, keys in self._order.items():
-            sizes = [self._segment_size(k, time_size, batch_size) for k in keys]
-            if buffer_key[0] == TRANSIENT:  # the largest layer's need
-                per_layer = {}
-                for key, size in zip(keys, sizes):
-                    per_layer[key[0]] = per_layer.get(key[0], 0) + size
-                needed = max(per_layer.values())
-            else:
-                needed = sum(sizes) + (self.gradient_tail if buffer_key == (BACKWARD, 0) else 0)
+        for buffer_key in self._order:
             if buffer_key[1] == 0 and buffer_key in self._memory:
                 continue
+            needed = self._needed_size(buffer_key, time_size, batch_size)
             if self._capacity.get(buffer_key, -1) < needed:
                 self._memory[buffer_key] = self.handler.zeros((max(needed, 1),))
                 self._capacity[buffer_key] = max(needed, 1)
