@@ -233,10 +233,15 @@ def best_log(experiment):
     if log is None:
         return None, None
     if criterion is None:
-        entry = log.split('.')[-1]
-        criterion = 'max' if any(entry.startswith(name) for name in MAXIMIZED_SCORES) or \
+        criterion = 'max' if named_as_maximized(log) or \
             _scorer_type_of(log, hooks) in MAXIMIZED_SCORES else 'min'
     return log, criterion
+
+
+def named_as_maximized(log):
+    """Whether the log ``log`` ('hook.entry') names a score that is maximized (Accuracy...)."""
+    entry = log.split('.')[-1]
+    return any(entry.startswith(name) for name in MAXIMIZED_SCORES)
 
 
 def _scorer_type_of(log, hooks):

@@ -64,15 +64,14 @@ def _number(value):
 def _criterion(status):
     """'max' or 'min': how the run judged its best value (runs written before
     status.json named it: inferred from the log's name as bstorm train infers it)."""
-    from bstorm_cli.experiment.checks import MAXIMIZED_SCORES
+    from bstorm_cli.experiment.checks import named_as_maximized
     criterion = status.get('best_criterion')
     if criterion in ('max', 'min'):
         return criterion
     log = status.get('best_log')
     if not isinstance(log, str):
         return None
-    entry = log.split('.')[-1]
-    return 'max' if any(entry.startswith(name) for name in MAXIMIZED_SCORES) else 'min'
+    return 'max' if named_as_maximized(log) else 'min'
 
 
 def _sort_key(entry):
