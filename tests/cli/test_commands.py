@@ -225,22 +225,20 @@ def test_info_for_experiments_and_networks(trained_run, source):
 @pytest.mark.parametrize('source, overrides', [
     (ROOT / 'configs' / 'quickstart.yaml', ()),
     (ROOT / 'configs' / 'quickstart.yaml', ('network.spec=Fr7 D L4<> F2',)),
-    (ROOT / 'configs' / 'quickstart.yaml', ('handler.type=NumpyHandler', 'handler.dtype=float64')),
+    (ROOT / 'configs' / 'quickstart.yaml',
+     ('handler.type=NumpyHandler', 'handler.dtype=float64')),
     (GRAPH, ())])
 def test_info_of_an_experiment_reports_what_building_its_network_gives(source, overrides):
     # info builds the architecture only; the figures must be those of the real network
     from bstorm_cli.commands._common import network_from_experiment
+    from bstorm_cli.experiment.build import build_handler
     from bstorm_cli.experiment.network_info import network_summary
     from bstorm_cli.experiment.network_structure import structure_from_experiment
     structure = structure_from_experiment(source, overrides)
     network, experiment = network_from_experiment(source, overrides)
-    network.set_handler(build_handler(experiment))
+    network.set_handler(build_handler(experiment.resolved['handler'],
+                                      experiment.index.locate))
     assert network_summary(structure, 3, 7) == network_summary(network, 3, 7)
-
-
-def build_handler(experiment):
-    from bstorm_cli.experiment.build import build_handler
-    return build_handler(experiment.resolved['handler'], experiment.index.locate)
 
 
 def test_info_of_a_huge_experiment_allocates_nothing():

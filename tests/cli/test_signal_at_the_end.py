@@ -80,6 +80,21 @@ MOMENTS = [('last_round', 'SIGTERM', 3), ('end', 'SIGTERM', 0), ('test', 'SIGTER
            ('test', 'SIGINT', 0), ('exit', 'SIGTERM', 0)]
 
 
+def finished_run(tmp_path, processes, moment, signal, at):
+    """Train the signalling experiment; it must end finished after its 3 epochs.
+
+    Returns:
+        tuple: the completed process, the run folder and its status.
+    """
+    experiment = signalling_experiment(tmp_path, moment, signal, at)
+    completed = train(tmp_path, processes, experiment, '--out', 'runs')
+    assert completed.returncode == 0, completed.stderr
+    folder = single_run(tmp_path / 'runs')
+    status = status_of(folder)
+    assert status['status'] == 'finished' and status['epochs'] == 3
+    return completed, folder, status
+
+
 def _moment_id(case):
     return f"{case[1]}-{case[0]}"
 
@@ -87,12 +102,7 @@ def _moment_id(case):
 @pytest.mark.parametrize('moment, signal, at', MOMENTS, ids=map(_moment_id, MOMENTS))
 def test_one_signal_after_the_training_ended_completes_the_run(reference, tmp_path, moment,
                                                                 signal, at):
-    experiment = signalling_experiment(tmp_path, moment, signal, at)
-    completed = train(tmp_path, 1, experiment, '--out', 'runs')
-    assert completed.returncode == 0, completed.stderr
-    folder = single_run(tmp_path / 'runs')
-    status = status_of(folder)
-    assert status['status'] == 'finished' and status['epochs'] == 3
+    completed, folder, status = finished_run(tmp_path, 1, moment, signal, at)
     assert status['test'] == status_of(reference)['test']
     if moment != 'exit':  # at exit the status was written before the signal came
         assert f"{signal} arrived after the training had ended" in status['message']
@@ -127,12 +137,7 @@ def test_on_two_ranks_a_signal_after_the_training_ended_completes_the_run(
     # 'exit': each rank gets SIGTERM while it exits, rank 1 typically while rank 0 still
     # writes the end of the run (the launcher ended the job with exit 15 and left
     # status.json at 'running' when SIGTERM killed a rank there)
-    experiment = signalling_experiment(tmp_path, moment, signal, at)
-    completed = train(tmp_path, 2, experiment, '--out', 'runs')
-    assert completed.returncode == 0, completed.stderr
-    folder = single_run(tmp_path / 'runs')
-    status = status_of(folder)
-    assert status['status'] == 'finished' and status['epochs'] == 3
+    completed, folder, status = finished_run(tmp_path, 2, moment, signal, at)
     assert completed.stdout.count('run directory:') == 1
     assert 'error' not in completed.stderr
     assert_complete(folder, reference, exact=False)

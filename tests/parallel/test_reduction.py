@@ -120,6 +120,12 @@ def reduced_gradients(net, parallel, data, measure=None):
     return results
 
 
+def numpy_reference(data):
+    """The reduced gradients of the NumpyHandler path, which the device paths must equal."""
+    return reduced_gradients(network(NumpyHandler(np.float32)),
+                             DataParallel(FakeComm(2), Share(), cuda_aware=False), data)
+
+
 def peak_bytes(call):
     tracemalloc.start()
     try:
@@ -137,8 +143,7 @@ def peak_bytes(call):
 def test_device_gradients_go_through_one_host_buffer_and_equal_the_numpy_path():
     from tests.cuda_emulator import emulated_pycuda_handler, fake_pycuda
     data = batches(4)
-    reference = reduced_gradients(network(NumpyHandler(np.float32)),
-                                  DataParallel(FakeComm(2), Share(), cuda_aware=False), data)
+    reference = numpy_reference(data)
     comm = FakeComm(2)
     parallel = DataParallel(comm, Share(), cuda_aware=False)
     net = network(emulated_pycuda_handler(np.float32))
@@ -185,8 +190,7 @@ def test_parameters_are_broadcast_through_the_same_host_buffer():
 def test_cuda_aware_mpi_reduces_the_device_array_itself():
     from tests.cuda_emulator import emulated_pycuda_handler, fake_pycuda
     data = batches(3)
-    reference = reduced_gradients(network(NumpyHandler(np.float32)),
-                                  DataParallel(FakeComm(2), Share(), cuda_aware=False), data)
+    reference = numpy_reference(data)
     comm = FakeComm(2)
     parallel = DataParallel(comm, Share(), cuda_aware=True)
     handler = emulated_pycuda_handler(np.float32)
