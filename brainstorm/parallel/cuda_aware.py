@@ -44,19 +44,33 @@ def cuda_aware_mpi(mpi=None, environ=None, library=None):
     Raises:
         ParallelSetupError: ``BRAINSTORM_MPI_CUDA_AWARE`` is not auto, 1 or 0.
     """
-    environ = os.environ if environ is None else environ
-    value = environ.get(CUDA_AWARE_VARIABLE, '').strip().lower()
-    if value not in _CHOICES:
-        raise ParallelSetupError(f"{CUDA_AWARE_VARIABLE}={environ[CUDA_AWARE_VARIABLE]!r}: "
-                                 f"expected auto, 1 or 0")
-    if _CHOICES[value] is not None:
-        return _CHOICES[value]
+    setting = cuda_aware_setting(environ)
+    if setting is not None:
+        return setting
     if mpi is None:
         from mpi4py import MPI as mpi
     query = getattr(mpi, 'Query_cuda_support', None)
     if callable(query):
         return bool(query())
     return _library_says_cuda_aware(mpi, library)
+
+
+def cuda_aware_setting(environ=None):
+    """The user's ``BRAINSTORM_MPI_CUDA_AWARE``: True (1), False (0) or None (auto).
+
+    Args:
+        environ (Optional[Mapping[str, str]]): default ``os.environ``.
+
+    Raises:
+        ParallelSetupError: the value is not auto, 1 or 0 (``bstorm train`` checks
+            it when its MPI world is set up, before anything is written).
+    """
+    environ = os.environ if environ is None else environ
+    value = environ.get(CUDA_AWARE_VARIABLE, '').strip().lower()
+    if value not in _CHOICES:
+        raise ParallelSetupError(f"{CUDA_AWARE_VARIABLE}={environ[CUDA_AWARE_VARIABLE]!r}: "
+                                 f"expected auto, 1 or 0")
+    return _CHOICES[value]
 
 
 def _library_says_cuda_aware(mpi, library):
@@ -81,4 +95,4 @@ def _library_says_cuda_aware(mpi, library):
     return False
 
 
-__all__ = ['cuda_aware_mpi', 'CUDA_AWARE_VARIABLE']
+__all__ = ['cuda_aware_mpi', 'cuda_aware_setting', 'CUDA_AWARE_VARIABLE']

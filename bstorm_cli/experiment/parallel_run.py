@@ -63,6 +63,15 @@ def current_world():
     return SingleProcess() if comm is None else MpiWorld(comm)
 
 
+def _check_cuda_aware_setting():
+    from brainstorm.errors import ParallelSetupError
+    from brainstorm.parallel.cuda_aware import cuda_aware_setting
+    try:
+        cuda_aware_setting()
+    except ParallelSetupError as error:
+        raise BadInputError(str(error), None) from error
+
+
 def _first_line(error):
     if isinstance(error, CliError):
         return error.lines()[0].removeprefix('error: ')
@@ -88,8 +97,8 @@ class MpiWorld:
     """Several ``bstorm`` processes of one MPI world; rank 0 writes and prints.
 
     Choosing the world also chooses each process's GPU (its local rank on the node,
-    unless ``BRAINSTORM_CUDA_DEVICE`` is set) and silences the consoles of the
-    other ranks (their errors still reach stderr).
+    unless ``BRAINSTORM_CUDA_DEVICE`` is set), checks ``BRAINSTORM_MPI_CUDA_AWARE``
+    and silences the consoles of the other ranks (their errors still reach stderr).
 
     Args:
         comm (mpi4py.MPI.Comm): the world.
@@ -104,6 +113,9 @@ class MpiWorld:
         select_cuda_device(comm)
         if not self.is_root:
             console.silence()
+        # a misspelt BRAINSTORM_MPI_CUDA_AWARE is refused now, once and with exit 2,
+        # not at the first gradient reduction after the run directory exists
+        self.together(_check_cuda_aware_setting)
 
     def together(self, step):
         """Run ``step`` on every process; return its result or end all of them alike."""

@@ -218,6 +218,16 @@ def test_processes_that_do_not_form_one_world_are_refused(tmp_path):
     assert not (tmp_path / 'runs').exists()
 
 
+def test_an_unknown_cuda_aware_setting_is_refused_before_the_run_starts(tmp_path):
+    completed = run(mpiexec_command(2, bstorm_command('train', EXPERIMENT, '--out', 'runs')),
+                    tmp_path, BRAINSTORM_MPI_CUDA_AWARE='yes')
+    assert completed.returncode == 2, completed.stderr
+    errors = [line for line in completed.stderr.splitlines() if line.startswith('error:')]
+    assert len(errors) == 1, completed.stderr
+    assert "BRAINSTORM_MPI_CUDA_AWARE='yes': expected auto, 1 or 0" in errors[0]
+    assert not (tmp_path / 'runs').exists()
+
+
 def test_a_launch_without_mpi4py_is_refused(bstorm, monkeypatch, tmp_path):
     import importlib.util
     real_find_spec = importlib.util.find_spec
