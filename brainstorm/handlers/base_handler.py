@@ -728,6 +728,91 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
         """
 
     # ======================================================================
+    # Fused recurrent steps (composites)
+    # ======================================================================
+
+    def lstm_step_forward(self, recurrent, peep_i, peep_f, peep_o, previous_cell, z, i, f, o,
+                          cell, cell_output, out, activation='tanh'):
+        """The elementwise part of one LSTM step with peepholes (composite).
+
+        The formulas of ``brainstorm/layers/lstm_layer.py``, with ``act`` the
+        activation of the block input and the cell output and the sigmoid for the
+        gates. Every matrix is (B, N) but ``recurrent`` (B, 4N); the peepholes are
+        (1, N).
+
+        Args:
+            recurrent: the step's recurrent products y[t-1] @ R of the gates z, i, f,
+                o, side by side.
+            peep_i, peep_f, peep_o: peephole weights.
+            previous_cell: the cell state Ca of the previous step.
+            z, i, f, o: the input projections x W + b of the gates; overwritten with
+                the activations Zb, Ib, Fb, Ob.
+            cell: receives Ca = Zb * Ib + Fb * previous_cell.
+            cell_output: receives Cb = act(Ca).
+            out: receives y = Ob * Cb.
+            activation: the name of ``act``.
+        """
+        size = previous_cell.shape[1]
+        recurrent_z, recurrent_i, recurrent_f, recurrent_o = (
+            recurrent[:, index * size:(index + 1) * size] for index in range(4))
+        act = self.act_func(activation)
+        self.add_tt(z, recurrent_z, z)
+        self.add_tt(i, recurrent_i, i)
+        self.add_tt(f, recurrent_f, f)
+        self.add_tt(o, recurrent_o, o)
+        self.mult_add_mv(previous_cell, peep_i, i)
+        self.mult_add_mv(previous_cell, peep_f, f)
+        act(z, z)
+        self.sigmoid(i, i)
+        self.sigmoid(f, f)
+        self.mult_tt(z, i, cell)
+        self.mult_add_tt(f, previous_cell, cell)
+        self.mult_add_mv(cell, peep_o, o)
+        self.sigmoid(o, o)
+        act(cell, cell_output)
+        self.mult_tt(o, cell_output, out)
+
+    def lstm_step_backward(self, deltas, z, i, f, o, cell_output, previous_cell,
+                           next_cell_deltas, next_f, next_i_deltas, next_f_deltas, peep_i,
+                           peep_f, peep_o, z_deltas, i_deltas, f_deltas, o_deltas, cell_deltas,
+                           gate_deltas, activation='tanh'):
+        """The pre-activation deltas of one LSTM step (composite; see lstm_step_forward).
+
+        Every matrix is (B, N) but ``gate_deltas`` (B, 4N); the peepholes are (1, N).
+
+        Args:
+            deltas: dE/dy of the step: its output deltas plus the recurrent deltas
+                from the following step.
+            z, i, f, o, cell_output: the step's activations Zb, Ib, Fb, Ob, Cb.
+            previous_cell: the cell state Ca of the previous step.
+            next_cell_deltas, next_f, next_i_deltas, next_f_deltas: dCa, Fb, dIa and
+                dFa of the following step (zeros after the last step).
+            peep_i, peep_f, peep_o: peephole weights.
+            z_deltas, i_deltas, f_deltas, o_deltas, cell_deltas: receive dZa, dIa, dFa,
+                dOa and dCa of the step.
+            gate_deltas: receives dZa, dIa, dFa, dOa side by side.
+            activation: the name of the activation of block input and cell output.
+        """
+        act_deriv = self.act_func_deriv(activation)
+        self.mult_tt(deltas, cell_output, o_deltas)
+        self.sigmoid_deriv(None, o, o_deltas, o_deltas)
+        self.mult_tt(deltas, o, cell_deltas)
+        act_deriv(None, cell_output, cell_deltas, cell_deltas)
+        self.mult_add_mv(o_deltas, peep_o, cell_deltas)
+        self.mult_add_tt(next_cell_deltas, next_f, cell_deltas)
+        self.mult_add_mv(next_i_deltas, peep_i, cell_deltas)
+        self.mult_add_mv(next_f_deltas, peep_f, cell_deltas)
+        self.mult_tt(cell_deltas, i, z_deltas)
+        act_deriv(None, z, z_deltas, z_deltas)
+        self.mult_tt(cell_deltas, z, i_deltas)
+        self.sigmoid_deriv(None, i, i_deltas, i_deltas)
+        self.mult_tt(cell_deltas, previous_cell, f_deltas)
+        self.sigmoid_deriv(None, f, f_deltas, f_deltas)
+        size = previous_cell.shape[1]
+        for index, gate in enumerate((z_deltas, i_deltas, f_deltas, o_deltas)):
+            self.copy_to(gate, gate_deltas[:, index * size:(index + 1) * size])
+
+    # ======================================================================
     # Randomness (primitives; both draw from self.rnd)
     # ======================================================================
 

@@ -195,6 +195,10 @@ class DebugHandler(Handler):
             if not isinstance(value, np.ndarray):
                 raise HandlerContractError(f"{where} is {_describe_value(value)}, expected a "
                                            f"numpy.ndarray")
+        elif arg.kind == 'activation':
+            if value not in self.handler.act_func:
+                raise HandlerContractError(f"{where} is {_describe_value(value)}, expected "
+                                           f"{ARG_KINDS['activation']}")
 
     def _check_aliasing(self, op, values):
         arrays = [(arg, values[arg.name]) for arg in op.args
@@ -407,12 +411,28 @@ def _rule_pool2d(handler, op, values):
     _expect_shape(op, 'in_deltas', values.get('in_deltas'), inputs.shape, "(the inputs' shape)")
 
 
+def _rule_lstm_step(handler, op, values):
+    cells = values['previous_cell'].shape
+    if len(cells) != 2:
+        return  # the kind check reports it
+    wide = (cells[0], 4 * cells[1])
+    for arg in op.args:
+        if arg.kind == 'v':
+            _expect_shape(op, arg.name, values[arg.name], (1, cells[1]),
+                          "(one peephole weight per cell)")
+        elif arg.name in ('recurrent', 'gate_deltas'):
+            _expect_shape(op, arg.name, values[arg.name], wide,
+                          "(the four gates side by side)")
+        elif arg.kind == 'm':
+            _expect_shape(op, arg.name, values[arg.name], cells, "(previous_cell's shape)")
+
+
 _SHAPE_CHECKS = {
     'none': _rule_none, 'same': _rule_same, 'numpy_same': _rule_numpy_same,
     'numpy_out': _rule_numpy_out, 'mv': _rule_mv, 'dot': _rule_dot, 'sum': _rule_sum,
     'broadcast': _rule_broadcast, 'merge': _rule_merge,
     'split': _rule_split, 'binarize': _rule_binarize, 'index': _rule_index,
-    'conv2d': _rule_conv2d, 'pool2d': _rule_pool2d,
+    'conv2d': _rule_conv2d, 'pool2d': _rule_pool2d, 'lstm_step': _rule_lstm_step,
 }
 
 

@@ -9,7 +9,7 @@ op allocates, except fill_gaussian (numpy's RandomState draws into new arrays).
 
 import numpy as np
 
-from brainstorm.handlers import _blas, _cblas
+from brainstorm.handlers import _blas, _cblas, _lstm_kernels
 from brainstorm.handlers.base_handler import Handler
 
 
@@ -60,6 +60,8 @@ class NumpyHandler(Handler):
         # so that one library's thread pool serves all of them (see _blas for why)
         self._cblas = _cblas.load() if self._axpy is not None else None
         self._ones_by_count = {}
+        # the compiled LSTM steps (float32 only), or None: the composites of Handler
+        self._lstm_kernels = _lstm_kernels.load() if self.dtype == np.float32 else None
 
     def _allocate_scratch(self, size, dtype):
         return np.empty(size, dtype=self.dtype if dtype is None else dtype)
@@ -404,6 +406,32 @@ class NumpyHandler(Handler):
                                  out_deltas):
         _pool_numpy().avgpool2d_backward_batch(inputs, window, outputs, padding, stride,
                                                in_deltas, out_deltas, scratch=self._scratch)
+
+    # -- fused recurrent steps -------------------------------------------------
+
+    def lstm_step_forward(self, recurrent, peep_i, peep_f, peep_o, previous_cell, z, i, f, o,
+                          cell, cell_output, out, activation='tanh'):
+        # one pass of compiled code instead of 16 numpy calls (_lstm_kernels.c;
+        # bench/README.md has the figures); the kernel declines (False) any array that
+        # is not a C-contiguous float32 buffer of its size, and the composite does it
+        arrays = (recurrent, peep_i, peep_f, peep_o, previous_cell, z, i, f, o, cell,
+                  cell_output, out)
+        kernels = self._lstm_kernels
+        if kernels is None or activation != 'tanh' or not kernels.lstm_step_forward_tanh(
+                *previous_cell.shape, *arrays):
+            super().lstm_step_forward(*arrays, activation)
+
+    def lstm_step_backward(self, deltas, z, i, f, o, cell_output, previous_cell,
+                           next_cell_deltas, next_f, next_i_deltas, next_f_deltas, peep_i,
+                           peep_f, peep_o, z_deltas, i_deltas, f_deltas, o_deltas, cell_deltas,
+                           gate_deltas, activation='tanh'):
+        arrays = (deltas, z, i, f, o, cell_output, previous_cell, next_cell_deltas, next_f,
+                  next_i_deltas, next_f_deltas, peep_i, peep_f, peep_o, z_deltas, i_deltas,
+                  f_deltas, o_deltas, cell_deltas, gate_deltas)
+        kernels = self._lstm_kernels
+        if kernels is None or activation != 'tanh' or not kernels.lstm_step_backward_tanh(
+                *previous_cell.shape, *arrays):
+            super().lstm_step_backward(*arrays, activation)
 
     # -- randomness ------------------------------------------------------------
 

@@ -53,6 +53,7 @@ ARG_KINDS = {
     'axis': "None or an int",
     'shape': "a tuple of non-negative ints",
     'numpy': "a numpy.ndarray (any dtype; converted to the handler's dtype)",
+    'activation': "the name of an activation: 'linear', 'rel', 'sigmoid', 'tanh' or 'el'",
 }
 
 #: The kinds whose values are arrays of the handler's type.
@@ -64,6 +65,7 @@ EFFECTS = {
     'overwrite': "every element written; old content ignored",
     'accumulate': "result added to the old content",
     'update': "only elements selected by a condition are written",
+    'transform': "read, then every element overwritten with a function of its old value",
 }
 
 #: Shape rule -> the relation DebugHandler checks.
@@ -82,6 +84,8 @@ SHAPE_RULES = {
     'index': "m is (M, N); v and out are (M, 1); v holds integers in [0, N)",
     'conv2d': "NHWC images; outputs (B, Ho, Wo, F) with Ho = (H + 2 padding - kh) // sh + 1",
     'pool2d': "NHWC images; outputs (B, Ho, Wo, C) with Ho = (H + 2 padding - wh) // sh + 1",
+    'lstm_step': "recurrent and gate_deltas are (B, 4N), the peep_* (1, N), every other "
+                 "matrix (B, N)",
 }
 
 
@@ -116,7 +120,7 @@ class Arg:
     @property
     def reads_old_content(self):
         """Whether the op reads this argument's content before the call."""
-        return self.effect in ('read', 'accumulate', 'update')
+        return self.effect in ('read', 'accumulate', 'update', 'transform')
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,7 @@ SECTIONS = {
     'reduce': "Reductions, broadcasting, indexing",
     'activation': "Activation functions and their derivatives",
     'conv': "Convolution and pooling (NHWC)",
+    'recurrent': "Fused recurrent steps",
     'random': "Randomness",
     'debug': "Debugging",
 }
@@ -355,6 +360,39 @@ _OPS = [
        (_a('in_deltas', 'image', 'accumulate'), _a('out_deltas', 'image')),
        "in_deltas += out_deltas spread evenly over each window's positions inside the image",
        shape_rule='pool2d'),
+    # fused recurrent steps ---------------------------------------------------
+    Op('lstm_step_forward', 'recurrent',
+       (_a('recurrent', 'm'), _a('peep_i', 'v'), _a('peep_f', 'v'), _a('peep_o', 'v'),
+        _a('previous_cell', 'm'), _a('z', 'm', 'transform'), _a('i', 'm', 'transform'),
+        _a('f', 'm', 'transform'), _a('o', 'm', 'transform'), _a('cell', 'm', 'overwrite'),
+        _a('cell_output', 'm', 'overwrite'), _a('out', 'm', 'overwrite'),
+        Arg('activation', 'activation', default='tanh', has_default=True)),
+       "the elementwise part of one LSTM step (lstm_layer.py's formulas): "
+       "z = act(z + recurrent_z), i = sigmoid(i + recurrent_i + peep_i * previous_cell), "
+       "f likewise, cell = z * i + f * previous_cell, "
+       "o = sigmoid(o + recurrent_o + peep_o * cell), cell_output = act(cell), "
+       "out = o * cell_output",
+       tier='composite', shape_rule='lstm_step',
+       notes="recurrent holds the step's recurrent products of the gates z, i, f, o side by "
+             "side; z, i, f, o hold the input projections and receive the activations"),
+    Op('lstm_step_backward', 'recurrent',
+       (_a('deltas', 'm'), _a('z', 'm'), _a('i', 'm'), _a('f', 'm'), _a('o', 'm'),
+        _a('cell_output', 'm'), _a('previous_cell', 'm'), _a('next_cell_deltas', 'm'),
+        _a('next_f', 'm'), _a('next_i_deltas', 'm'), _a('next_f_deltas', 'm'),
+        _a('peep_i', 'v'), _a('peep_f', 'v'), _a('peep_o', 'v'),
+        _a('z_deltas', 'm', 'overwrite'), _a('i_deltas', 'm', 'overwrite'),
+        _a('f_deltas', 'm', 'overwrite'), _a('o_deltas', 'm', 'overwrite'),
+        _a('cell_deltas', 'm', 'overwrite'), _a('gate_deltas', 'm', 'overwrite'),
+        Arg('activation', 'activation', default='tanh', has_default=True)),
+       "the pre-activation deltas of one LSTM step from its output deltas and the "
+       "following step's deltas: o_deltas = deltas * cell_output * o'; cell_deltas = "
+       "deltas * o * act'(cell_output) + o_deltas * peep_o + next_cell_deltas * next_f + "
+       "next_i_deltas * peep_i + next_f_deltas * peep_f; z_deltas = cell_deltas * i * "
+       "act'(z); i_deltas = cell_deltas * z * i'; f_deltas = cell_deltas * previous_cell * f'",
+       tier='composite', shape_rule='lstm_step',
+       notes="z, i, f, o, cell_output are the step's activations; gate_deltas receives "
+             "z_deltas, i_deltas, f_deltas, o_deltas side by side (the next recurrent "
+             "product's left operand); ' is the derivative, from the activation's output"),
     # randomness ------------------------------------------------------------
     Op('fill_gaussian', 'random',
        (_a('mean', 's'), _a('std', 's'), _a('out', 't', 'overwrite')),

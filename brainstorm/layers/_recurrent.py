@@ -296,8 +296,8 @@ def lstm_forward(handler, activation, buffers, hold=None, reverse=False):
     The recurrent weights are packed into ``internals.recurrent_weights``
     (4*size, size) at the start of the pass (see :func:`pack_recurrent_weights`);
     each step does one product y[t-1] @ packed^T into
-    ``internals.recurrent_products`` (B, 4*size) and adds its four column blocks
-    to the gates.
+    ``internals.recurrent_products`` (B, 4*size); the rest of the step is the
+    handler op ``lstm_step_forward`` (on NumpyHandler one pass of compiled code).
 
     Where ``hold`` (a :class:`Clock` or a ``_direction.MaskHold``) says so, a unit
     keeps Ca and y of step t - 1: its gates are set to Ib = 0 and Fb = 1, so Ca[t] =
@@ -323,6 +323,12 @@ def lstm_forward(handler, activation, buffers, hold=None, reverse=False):
         previous = order.previous(t)
         z, i, f, o, cell, previous_cell = Zb[t], Ib[t], Fb[t], Ob[t], Ca[t], Ca[previous]
         handler.dot_mm(y[previous], packed, products, transb=True)
+        if hold is None:
+            handler.lstm_step_forward(products, pi, pf, po, previous_cell, z, i, f, o, cell,
+                                      Cb[t], y[t], activation)
+            continue
+        # held units change the gates between their activation and the cell update,
+        # so a step with a hold runs the same formulas op by op
         handler.add_tt(z, recurrent_z, z)
         handler.add_tt(i, recurrent_i, i)
         handler.add_tt(f, recurrent_f, f)
@@ -332,19 +338,17 @@ def lstm_forward(handler, activation, buffers, hold=None, reverse=False):
         act(z, z)
         handler.sigmoid(i, i)
         handler.sigmoid(f, f)
-        if hold is not None:
-            hold.advance(t)
-            hold.condition(t)
-            handler.fill_if(i, 0.0, hold.cond)
-            handler.fill_if(f, 1.0, hold.cond)
+        hold.advance(t)
+        hold.condition(t)
+        handler.fill_if(i, 0.0, hold.cond)
+        handler.fill_if(f, 1.0, hold.cond)
         handler.mult_tt(z, i, cell)
         handler.mult_add_tt(f, previous_cell, cell)
         handler.mult_add_mv(cell, po, o)
         handler.sigmoid(o, o)
         act(cell, Cb[t])
         handler.mult_tt(o, Cb[t], y[t])
-        if hold is not None:
-            handler.copy_to_if(y[previous], y[t], hold.cond)
+        handler.copy_to_if(y[previous], y[t], hold.cond)
 
 
 def lstm_backward(handler, activation, buffers, hold=None, skip_input_deltas=False,
@@ -358,8 +362,9 @@ def lstm_backward(handler, activation, buffers, hold=None, skip_input_deltas=Fal
     Single-threaded CPU time per step (B = 50, AMD EPYC; bench/README.md): with
     numpy's OpenBLAS 0.385 against 0.499 ms for four separate products (256
     cells), 5.8 against 6.4 ms (1000 cells); with MKL and scipy's OpenBLAS the
-    same within 3 %. The four copies into the side-by-side scratch cost a few
-    microseconds.
+    same within 3 %. The elementwise rest of a step is the handler op
+    ``lstm_step_backward``, which also writes the four gate deltas side by side for
+    the next step's product.
 
     Where ``hold`` says so, a unit passes its whole output delta on to step
     t - 1 and takes none itself; its gate deltas vanish on their own because
@@ -378,35 +383,25 @@ def lstm_backward(handler, activation, buffers, hold=None, skip_input_deltas=Fal
     time_size = buffers.inputs.default.shape[0]
     order = TimeOrder(time_size, reverse)
     dy = start_backward(handler, buffers, time_size, (dZa, dIa, dFa, dOa, dCa))
-    act_deriv = handler.act_func_deriv(activation)
     pi, pf, po = row(p.pi), row(p.pf), row(p.po)
     # packed by this pass's forward pass: R^T of the four gates, one below the other
     packed, side_by_side = internals.recurrent_weights, internals.recurrent_products
-    delta_columns = gate_columns(side_by_side, packed.shape[1])
-    gate_deltas = (dZa, dIa, dFa, dOa)
+    # the first step processed reads the gate deltas of slot T (zeros, or what a
+    # caller continuing a sequence put there); each step then writes its own
+    for deltas, columns in zip((dZa, dIa, dFa, dOa), gate_columns(side_by_side, Ca.shape[2])):
+        handler.copy_to(deltas[time_size], columns)
     for t in order.backward_steps():
         previous, following = order.previous(t), order.next(t)
-        for deltas, columns in zip(gate_deltas, delta_columns):
-            handler.copy_to(deltas[following], columns)
         handler.dot_add_mm(side_by_side, packed, dy[t])
         if hold is not None:
             hold.condition(t)
             handler.add_into_if(dy[t], dy[previous], hold.cond)
             handler.fill_if(dy[t], 0.0, hold.cond)
-        handler.mult_tt(dy[t], Cb[t], dOa[t])
-        handler.sigmoid_deriv(None, Ob[t], dOa[t], dOa[t])
-        handler.mult_tt(dy[t], Ob[t], dCa[t])
-        act_deriv(None, Cb[t], dCa[t], dCa[t])
-        handler.mult_add_mv(dOa[t], po, dCa[t])
-        handler.mult_add_tt(dCa[following], Fb[following], dCa[t])
-        handler.mult_add_mv(dIa[following], pi, dCa[t])
-        handler.mult_add_mv(dFa[following], pf, dCa[t])
-        handler.mult_tt(dCa[t], Ib[t], dZa[t])
-        act_deriv(None, Zb[t], dZa[t], dZa[t])
-        handler.mult_tt(dCa[t], Zb[t], dIa[t])
-        handler.sigmoid_deriv(None, Ib[t], dIa[t], dIa[t])
-        handler.mult_tt(dCa[t], Ca[previous], dFa[t])
-        handler.sigmoid_deriv(None, Fb[t], dFa[t], dFa[t])
+        # writes the step's gate deltas side by side too: the next product's operand
+        handler.lstm_step_backward(dy[t], Zb[t], Ib[t], Fb[t], Ob[t], Cb[t], Ca[previous],
+                                   dCa[following], Fb[following], dIa[following],
+                                   dFa[following], pi, pf, po, dZa[t], dIa[t], dFa[t], dOa[t],
+                                   dCa[t], side_by_side, activation)
     inputs = flatten_time_and_features(buffers.inputs.default)
     input_deltas = _input_deltas(buffers, skip_input_deltas)
     for gate, deltas in zip(LSTM_GATES, (dZa, dIa, dFa, dOa)):

@@ -216,6 +216,89 @@ def el(x):
     return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
 
 
+# -- the fused LSTM steps ---------------------------------------------------------------
+
+#: activation name -> (function, slope from the function's output)
+ACTIVATIONS = {
+    'linear': (lambda x: x, lambda y: np.ones_like(y)),
+    'rel': (lambda x: np.maximum(x, 0.0), lambda y: (y > 0).astype(float)),
+    'sigmoid': (sigmoid, lambda y: y * (1.0 - y)),
+    'tanh': (np.tanh, lambda y: 1.0 - y * y),
+    'el': (el, lambda y: np.where(y > 0, 1.0, y + 1.0)),
+}
+
+#: (B, N): one unit; a few; more cells than one vector register holds, and not a multiple
+LSTM_SHAPES = [(1, 1), (3, 4), (2, 37)]
+
+
+def gates_side_by_side(*gates):
+    return np.concatenate(gates, axis=1)
+
+
+def lstm_step_forward_reference(recurrent, peep_i, peep_f, peep_o, previous_cell, z, i, f, o,
+                                cell, cell_output, out, activation):
+    act = ACTIVATIONS[activation][0]
+    recurrent_z, recurrent_i, recurrent_f, recurrent_o = np.split(recurrent, 4, axis=1)
+    z = act(z + recurrent_z)
+    i = sigmoid(i + recurrent_i + peep_i * previous_cell)
+    f = sigmoid(f + recurrent_f + peep_f * previous_cell)
+    cell = z * i + f * previous_cell
+    o = sigmoid(o + recurrent_o + peep_o * cell)
+    cell_output = act(cell)
+    return {'z': z, 'i': i, 'f': f, 'o': o, 'cell': cell, 'cell_output': cell_output,
+            'out': o * cell_output}
+
+
+def lstm_step_backward_reference(deltas, z, i, f, o, cell_output, previous_cell,
+                                 next_cell_deltas, next_f, next_i_deltas, next_f_deltas, peep_i,
+                                 peep_f, peep_o, z_deltas, i_deltas, f_deltas, o_deltas,
+                                 cell_deltas, gate_deltas, activation):
+    slope = ACTIVATIONS[activation][1]
+    o_deltas = deltas * cell_output * o * (1.0 - o)
+    cell_deltas = (deltas * o * slope(cell_output) + o_deltas * peep_o
+                   + next_cell_deltas * next_f + next_i_deltas * peep_i
+                   + next_f_deltas * peep_f)
+    z_deltas = cell_deltas * i * slope(z)
+    i_deltas = cell_deltas * z * i * (1.0 - i)
+    f_deltas = cell_deltas * previous_cell * f * (1.0 - f)
+    return {'z_deltas': z_deltas, 'i_deltas': i_deltas, 'f_deltas': f_deltas,
+            'o_deltas': o_deltas, 'cell_deltas': cell_deltas,
+            'gate_deltas': gates_side_by_side(z_deltas, i_deltas, f_deltas, o_deltas)}
+
+
+def lstm_step_forward_args(shape, activation):
+    batch, size = shape
+    args = {'recurrent': values((batch, 4 * size)), 'previous_cell': values(shape),
+            'activation': activation}
+    args.update({name: values((1, size)) for name in ('peep_i', 'peep_f', 'peep_o')})
+    args.update({name: values(shape, -3, 3) for name in 'zifo'})
+    args.update({name: Out(shape) for name in ('cell', 'cell_output', 'out')})
+    return args
+
+
+def lstm_step_backward_args(shape, activation):
+    batch, size = shape
+    # activations: values every activation can output (sigmoid gates in (0, 1))
+    args = {name: values(shape, 0.05, 0.95) for name in ('z', 'i', 'f', 'o', 'cell_output',
+                                                          'next_f')}
+    args.update({name: values(shape) for name in ('deltas', 'previous_cell', 'next_cell_deltas',
+                                                  'next_i_deltas', 'next_f_deltas')})
+    args.update({name: values((1, size)) for name in ('peep_i', 'peep_f', 'peep_o')})
+    args.update({name: Out(shape) for name in ('z_deltas', 'i_deltas', 'f_deltas', 'o_deltas',
+                                               'cell_deltas')})
+    args.update(gate_deltas=Out((batch, 4 * size)), activation=activation)
+    return args
+
+
+def lstm_step_cases(op_name, make_args, reference):
+    """Each shape with each activation, contiguous (where the compiled kernels serve
+    float32 tanh) and strided (where numpy does)."""
+    return [Case(f'{shape_id(shape)}-{activation}-{layout}', make_args(shape, activation),
+                 reference, layout)
+            for shape in LSTM_SHAPES for activation in ACTIVATIONS
+            for layout in ('contiguous', 'strided')]
+
+
 # -- memory, random and debug ops: checked by themselves -----------------------------
 
 def check_allocating(handler, op_name, expected_fill):
@@ -472,6 +555,10 @@ OP_CASES = {
     'generate_probability_mask': [CustomCase('statistics-and-seed', check_probability_mask),
                                   CustomCase('strided', check_probability_mask_strided,
                                              'strided')],
+    'lstm_step_forward': lstm_step_cases('lstm_step_forward', lstm_step_forward_args,
+                                         lstm_step_forward_reference),
+    'lstm_step_backward': lstm_step_cases('lstm_step_backward', lstm_step_backward_args,
+                                          lstm_step_backward_reference),
     'is_fully_finite': [
         finite_case(values((3, 4)), 'finite'),
         finite_case(np.array([[1.0, np.nan]]), 'nan'),
