@@ -10,8 +10,12 @@ the figures less; run it single-threaded (``OPENBLAS_NUM_THREADS=1``) so that
 the thread's CPU time is all the work. The timers cost about a microsecond per
 call, billed to "python".
 
+``--wall-clock`` times with ``time.perf_counter`` instead: what a step takes with
+all BLAS threads, as ``python -m bench`` measures it (needs a quiet machine).
+
 Usage:
     OPENBLAS_NUM_THREADS=1 python bench/profile_ops.py mnist_pi [--phase infer] [--steps 20]
+    python bench/profile_ops.py hutter_lstm_256 --wall-clock
 """
 
 import argparse
@@ -28,7 +32,7 @@ from bench.networks import EXAMPLES  # noqa: E402
 from bench.run import brainstorm_inference_step, brainstorm_training_step  # noqa: E402
 
 
-def instrument(handler):
+def instrument(handler, clock=time.thread_time):
     """Replace the handler's public methods by timed wrappers; returns op -> [calls, seconds]."""
     totals = collections.defaultdict(lambda: [0, 0.0])
     depth = [0]  # composites call primitives: bill only the outermost op
@@ -39,11 +43,11 @@ def instrument(handler):
             if depth[0]:
                 return method(*args, **kwargs)
             depth[0] += 1
-            start = time.thread_time()
+            start = clock()
             try:
                 return method(*args, **kwargs)
             finally:
-                totals[name][1] += time.thread_time() - start
+                totals[name][1] += clock() - start
                 totals[name][0] += 1
                 depth[0] -= 1
         return wrapper
@@ -63,7 +67,11 @@ def main(argv=None):
     parser.add_argument('example', choices=list(EXAMPLES))
     parser.add_argument('--phase', choices=['train', 'infer'], default='infer')
     parser.add_argument('--steps', type=int, default=20)
+    parser.add_argument('--wall-clock', action='store_true',
+                        help='wall-clock time (all threads) instead of this thread\'s CPU time')
     args = parser.parse_args(argv)
+    clock, unit = (time.perf_counter, 'wall-clock') if args.wall_clock else (time.thread_time,
+                                                                              'CPU')
     example = EXAMPLES[args.example]
     data = example.make_data()
     net = example.build_brainstorm()
@@ -71,15 +79,15 @@ def main(argv=None):
     step = make(net, data)
     for _ in range(3):
         step()
-    totals = instrument(net.handler)
+    totals = instrument(net.handler, clock)
     step()
     totals.clear()
-    start = time.thread_time()
+    start = clock()
     for _ in range(args.steps):
         step()
-    total = (time.thread_time() - start) / args.steps
+    total = (clock() - start) / args.steps
     in_ops = sum(seconds for _, seconds in totals.values()) / args.steps
-    print(f"{args.example} {args.phase}: {total * 1e3:.3f} ms CPU per step, "
+    print(f"{args.example} {args.phase}: {total * 1e3:.3f} ms {unit} per step, "
           f"{args.steps} steps")
     rows = sorted(totals.items(), key=lambda item: -item[1][1])
     rows.append(('python (outside ops)', [0, (total - in_ops) * args.steps]))

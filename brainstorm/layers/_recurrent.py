@@ -266,18 +266,28 @@ def rnn_backward(handler, activation, buffers, hold=None, skip_input_deltas=Fals
 
 # ---- LSTM (Lstm, ClockworkLstm) -----------------------------------------------------------
 
-def pack_recurrent_weights(handler, parameters, packed):
-    """Copy Rz, Ri, Rf, Ro, each transposed, one below the other into ``packed`` (4*size, size).
+def pack_recurrent_weights(handler, parameters, packed, for_backward=False):
+    """Copy Rz, Ri, Rf, Ro into ``packed`` (4*size, size) for one product per step.
 
-    One product y[t-1] @ packed^T (B, 4*size) per step then replaces four
-    (B, size) @ (size, size) ones. The transposed layout is the fast one for
-    OpenBLAS: with 1000 cells one step took 5.5 ms single-threaded, against
-    7.5 ms for the same product from Rz Ri Rf Ro side by side (size, 4*size)
-    and 7.0 ms for the four separate products.
+    For the forward pass they go side by side, ``packed`` seen as (size, 4*size):
+    y[t-1] @ that (B, 4*size) gives the four gates' recurrent terms. For the
+    backward pass each goes transposed, one below the other: the four gate deltas
+    side by side (B, 4*size) @ packed (4*size, size) give the recurrent deltas.
+    Both products are then plain (not transposed) ones, the fastest form here:
+    numpy's OpenBLAS 0.3.31 on an AMD EPYC (Zen 4), single-threaded, B = 50: 1000
+    cells 5.5 against 6.9 ms per forward step with packed^T, 256 cells 0.36
+    against 0.41 ms; with the Haswell and Zen kernels the plain form is as fast or
+    faster too (bench/README.md). The backward pass repacks: a copy of 4*size^2
+    values per pass, against a product of that size per step.
     """
     size = packed.shape[1]
+    if for_backward:
+        for index, gate in enumerate(LSTM_GATES):
+            handler.copy_to(parameters['R' + gate].T, packed[index * size:(index + 1) * size])
+        return
+    side_by_side = packed.reshape((size, len(LSTM_GATES) * size))
     for index, gate in enumerate(LSTM_GATES):
-        handler.copy_to(parameters['R' + gate].T, packed[index * size:(index + 1) * size])
+        handler.copy_to(parameters['R' + gate], side_by_side[:, index * size:(index + 1) * size])
 
 
 def gate_columns(matrix, size):
@@ -295,7 +305,7 @@ def lstm_forward(handler, activation, buffers, hold=None, reverse=False):
 
     The recurrent weights are packed into ``internals.recurrent_weights``
     (4*size, size) at the start of the pass (see :func:`pack_recurrent_weights`);
-    each step does one product y[t-1] @ packed^T into
+    each step does one product y[t-1] @ [Rz Ri Rf Ro] into
     ``internals.recurrent_products`` (B, 4*size); the rest of the step is the
     handler op ``lstm_step_forward`` (on NumpyHandler one pass of compiled code).
 
@@ -317,12 +327,13 @@ def lstm_forward(handler, activation, buffers, hold=None, reverse=False):
     for gate, pre in zip(LSTM_GATES, gates):
         project_inputs(handler, inputs, p['W' + gate], p['b' + gate], steps(pre, time_size))
     pack_recurrent_weights(handler, p, packed)
+    side_by_side = packed.reshape((size, len(LSTM_GATES) * size))
     recurrent_z, recurrent_i, recurrent_f, recurrent_o = gate_columns(products, size)
     pi, pf, po = row(p.pi), row(p.pf), row(p.po)
     for t in order.forward_steps():
         previous = order.previous(t)
         z, i, f, o, cell, previous_cell = Zb[t], Ib[t], Fb[t], Ob[t], Ca[t], Ca[previous]
-        handler.dot_mm(y[previous], packed, products, transb=True)
+        handler.dot_mm(y[previous], side_by_side, products)
         if hold is None:
             handler.lstm_step_forward(products, pi, pf, po, previous_cell, z, i, f, o, cell,
                                       Cb[t], y[t], activation)
@@ -357,8 +368,9 @@ def lstm_backward(handler, activation, buffers, hold=None, skip_input_deltas=Fal
 
     The recurrent deltas are one product per step: the four gate deltas of step
     t + 1 side by side in ``internals.recurrent_products`` (B, 4*size), times the
-    forward pass's packed recurrent weights (4*size, size), which hold Rg^T one
-    below the other, so the product is the sum of the four dG[t+1] @ Rg^T.
+    recurrent weights packed (again) at the start of this pass into
+    ``internals.recurrent_weights`` (4*size, size), which then hold Rg^T one below
+    the other, so the product is the sum of the four dG[t+1] @ Rg^T.
     Single-threaded CPU time per step (B = 50, AMD EPYC; bench/README.md): with
     numpy's OpenBLAS 0.385 against 0.499 ms for four separate products (256
     cells), 5.8 against 6.4 ms (1000 cells); with MKL and scipy's OpenBLAS the
@@ -384,8 +396,8 @@ def lstm_backward(handler, activation, buffers, hold=None, skip_input_deltas=Fal
     order = TimeOrder(time_size, reverse)
     dy = start_backward(handler, buffers, time_size, (dZa, dIa, dFa, dOa, dCa))
     pi, pf, po = row(p.pi), row(p.pf), row(p.po)
-    # packed by this pass's forward pass: R^T of the four gates, one below the other
     packed, side_by_side = internals.recurrent_weights, internals.recurrent_products
+    pack_recurrent_weights(handler, p, packed, for_backward=True)
     # the first step processed reads the gate deltas of slot T (zeros, or what a
     # caller continuing a sequence put there); each step then writes its own
     for deltas, columns in zip((dZa, dIa, dFa, dOa), gate_columns(side_by_side, Ca.shape[2])):

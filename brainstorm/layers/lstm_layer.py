@@ -24,10 +24,12 @@ Buffers:
                          (gates after their activation; Ca: cell state, Cb = g(Ca)).
                          The pre-activations Za, Ia, Fa, Oa are not kept: the gate
                          buffers hold them during a step and are activated in place.
-    internals.recurrent_weights     (4*size, size): Rz Ri Rf Ro transposed, one below
-                         the other, copied at the start of every forward pass for one
-                         product per step
-    internals.recurrent_products    ('B', 4*size): scratch, y[t-1] @ recurrent_weights^T
+    internals.recurrent_weights     (4*size, size): the recurrent weights packed for one
+                         product per step: by the forward pass Rz Ri Rf Ro side by
+                         side (seen as (size, 4*size)), by the backward pass each
+                         transposed, one below the other
+    internals.recurrent_products    ('B', 4*size): scratch, y[t-1] @ [Rz Ri Rf Ro]; in
+                         the backward pass the gate deltas of a step side by side
     internals.hold       ('T', 'B', size), only with a mask: 1 where a step is padding
     internals.dy dZa dIa dFa dOa dCa   ('T', 'B', size), context 1, backward only
                          (dy: output deltas + recurrent deltas, afterwards the scratch
