@@ -17,8 +17,8 @@ Conventions chosen here:
   window entirely in the padding gives 0.
 * A max-pooling window entirely in the padding outputs 0 (brainstorm 0.5), with
   argmax 0, a padded position, so no delta flows back from it.
-* Forward ops overwrite ``outputs`` (and ``argmax``); backward ops add into
-  ``in_deltas``.
+* Forward ops overwrite ``outputs`` (and ``argmax``, unless it is None: then the
+  argmax pass is skipped); backward ops add into ``in_deltas``.
 """
 
 import functools
@@ -111,11 +111,12 @@ class _DeltaTargets:
 
 
 def maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax, *, scratch):
-    """Max-pooling of NHWC images; overwrites outputs and argmax.
+    """Max-pooling of NHWC images; overwrites outputs and argmax (unless None).
 
     The input is padded with ``-inf``. ``argmax[n, y, x, c]`` receives the offset
     ``i * window[1] + j`` of the chosen element within its window (first maximum
-    in row-major window order).
+    in row-major window order). With ``argmax=None`` (inference) the argmax pass,
+    about half of the work, is skipped: only the outputs are computed.
 
     Args:
         inputs: (N, H, W, C) images.
@@ -123,13 +124,14 @@ def maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax, *,
         outputs: (N, out_h, out_w, C), written.
         padding: ``-inf`` rows/columns added on each side.
         stride: (sh, sw) steps between windows.
-        argmax: (N, out_h, out_w, C) float array, written.
+        argmax: (N, out_h, out_w, C) float array, written; or None: not computed.
         scratch: ``scratch(key, shape, dtype=None)`` provider of reusable arrays.
     """
     op_name = 'maxpool2d_forward_batch'
     chunk, out_height, out_width = _check_pool(op_name, inputs, window, outputs, padding,
                                                stride)
-    _check_shape(op_name, 'argmax', argmax, outputs.shape)
+    if argmax is not None:
+        _check_shape(op_name, 'argmax', argmax, outputs.shape)
     sources = _Sources(inputs, padding, -np.inf, chunk, scratch, 'maxpool2d.padded_inputs')
     offsets = [(i, j) for i in range(window[0]) for j in range(window[1])]
     count = len(offsets)
@@ -140,8 +142,9 @@ def maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax, *,
     code_dtype = np.min_scalar_type(count)
     chunk_shape = (chunk,) + outputs.shape[1:]
     is_maximum = scratch('maxpool2d.is_maximum', chunk_shape, np.bool_)
-    code = scratch('maxpool2d.offset_code', chunk_shape, code_dtype)
-    best_code = scratch('maxpool2d.best_code', chunk_shape, code_dtype)
+    if argmax is not None:
+        code = scratch('maxpool2d.offset_code', chunk_shape, code_dtype)
+        best_code = scratch('maxpool2d.best_code', chunk_shape, code_dtype)
     for start, stop in _chunks(inputs.shape[0], chunk):
         source = sources(start, stop)
         chunk_outputs, size = outputs[start:stop], stop - start
@@ -149,15 +152,16 @@ def maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax, *,
         for i, j in offsets[1:]:
             candidates = _offset_view(source, i, j, out_height, out_width, stride)
             np.maximum(chunk_outputs, candidates, out=chunk_outputs)
-        chunk_best = _rows(best_code, size)
-        chunk_best.fill(0)
-        for k, (i, j) in enumerate(offsets):
-            candidates = _offset_view(source, i, j, out_height, out_width, stride)
-            np.equal(candidates, chunk_outputs, out=_rows(is_maximum, size))
-            np.multiply(_rows(is_maximum, size), code_dtype.type(count - k),
-                        out=_rows(code, size))
-            np.maximum(chunk_best, _rows(code, size), out=chunk_best)
-        np.subtract(count, chunk_best, out=argmax[start:stop], casting='unsafe')
+        if argmax is not None:
+            chunk_best = _rows(best_code, size)
+            chunk_best.fill(0)
+            for k, (i, j) in enumerate(offsets):
+                candidates = _offset_view(source, i, j, out_height, out_width, stride)
+                np.equal(candidates, chunk_outputs, out=_rows(is_maximum, size))
+                np.multiply(_rows(is_maximum, size), code_dtype.type(count - k),
+                            out=_rows(code, size))
+                np.maximum(chunk_best, _rows(code, size), out=chunk_best)
+            np.subtract(count, chunk_best, out=argmax[start:stop], casting='unsafe')
         if padding >= min(window):     # only then can a window lie entirely in padding
             np.equal(chunk_outputs, -np.inf, out=_rows(is_maximum, size))
             np.copyto(chunk_outputs, 0.0, where=_rows(is_maximum, size))

@@ -684,9 +684,11 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
             padding (int): padding on every side (padded cells never win; a window
                 entirely in the padding outputs 0).
             stride (tuple[int]): (vertical, horizontal) step.
-            argmax (array_type): outputs' shape and dtype, overwritten with the
-                flat index ``row * window[1] + column`` of each maximum within
-                its window of the padded input (ties: first in row-major order).
+            argmax (array_type or None): outputs' shape and dtype, overwritten
+                with the flat index ``row * window[1] + column`` of each maximum
+                within its window of the padded input (ties: first in row-major
+                order). None means "compute only the outputs": the handler skips
+                the argmax work (inference, where no backward pass reads it).
         """
 
     @abc.abstractmethod

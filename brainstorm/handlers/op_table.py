@@ -339,11 +339,13 @@ _OPS = [
              "deltas nobody reads skips the transposed convolution)"),
     Op('maxpool2d_forward_batch', 'conv',
        (_a('inputs', 'image'), _a('window', 'pair'), _a('outputs', 'image', 'overwrite')) +
-       _IMAGE_GEOMETRY + (_a('argmax', 'image', 'overwrite'),),
+       _IMAGE_GEOMETRY + (_a('argmax', 'image', 'overwrite', optional=True),),
        "outputs = max over each window; argmax = where the max was", shape_rule='pool2d',
        notes="argmax has the outputs' shape and the handler's dtype; each entry is the flat "
              "index (row * window_width + column) of the maximum within its window of the "
-             "padded input (padding never wins; ties pick the first in row-major order)"),
+             "padded input (padding never wins; ties pick the first in row-major order). "
+             "argmax=None: only the outputs are computed (inference, where no backward "
+             "pass reads the argmax)"),
     Op('maxpool2d_backward_batch', 'conv',
        (_a('inputs', 'image'), _a('window', 'pair'), _a('outputs', 'image')) + _IMAGE_GEOMETRY +
        (_a('argmax', 'image'), _a('in_deltas', 'image', 'accumulate'),

@@ -724,12 +724,16 @@ class PyCudaHandler(Handler):
             return
         inputs = self._readable('maxpool2d.inputs', inputs)
         output_target = self._writable('maxpool2d.outputs', outputs, keep_content=False)
-        argmax_target = self._writable('maxpool2d.argmax', argmax, keep_content=False)
+        if argmax is None:  # the kernel writes an argmax anyway: into scratch, not read back
+            argmax_target = self._scratch('maxpool2d.argmax', outputs.shape)
+        else:
+            argmax_target = self._writable('maxpool2d.argmax', argmax, keep_content=False)
         geometry = self._geometry(inputs, outputs, window, padding, stride)
         self._image_call('maxpool_forward', geometry, [inputs, output_target, argmax_target],
                          math.prod(outputs.shape))
         self._write_back(output_target, outputs)
-        self._write_back(argmax_target, argmax)
+        if argmax is not None:
+            self._write_back(argmax_target, argmax)
 
     def maxpool2d_backward_batch(self, inputs, window, outputs, padding, stride, argmax,
                                  in_deltas, out_deltas):

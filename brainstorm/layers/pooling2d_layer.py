@@ -16,6 +16,13 @@ Buffers:
     outputs.default     ('T', 'B', out_h, out_w, C)    out_h = (H + 2p - kh) // sr + 1
     internals.argmax    ('T', 'B', out_h, out_w, C)    max only: offset i * kw + j of each
                                                        maximum in its window
+
+Only the backward pass reads the argmax, so a test pass (``training_pass=False``)
+of max-pooling computes the outputs alone and leaves the argmax internal untouched
+(about half of the op's work). The network allows a backward pass after a test pass
+(as Dropout and BatchNorm do); then the argmax is stale, so the backward pass first
+computes it from the inputs (rewriting the outputs with the same values) and the
+gradients are those of a training pass.
 """
 
 from collections import OrderedDict
@@ -52,6 +59,8 @@ def Pooling2D(kernel_size, type='max', stride=(1, 1), padding=0, name=None):
 
 class Pooling2DLayerImpl(Layer):
     expected_kwargs = {'kernel_size', 'type', 'stride', 'padding'}
+    #: whether the last forward pass was a test pass (max: it left the argmax stale)
+    last_pass_was_test = False
 
     def setup(self, kwargs, in_shapes):
         height, width, channels = image_shape(self, in_shapes)
@@ -72,9 +81,11 @@ class Pooling2DLayerImpl(Layer):
         handler = self.handler
         inputs = flatten_time(buffers.inputs.default)
         outputs = flatten_time(buffers.outputs.default)
+        self.last_pass_was_test = not training_pass
         if self.type == 'max':
+            argmax = flatten_time(buffers.internals.argmax) if training_pass else None
             handler.maxpool2d_forward_batch(inputs, self.kernel_size, outputs, self.padding,
-                                            self.stride, flatten_time(buffers.internals.argmax))
+                                            self.stride, argmax)
         else:
             handler.avgpool2d_forward_batch(inputs, self.kernel_size, outputs, self.padding,
                                             self.stride)
@@ -86,9 +97,12 @@ class Pooling2DLayerImpl(Layer):
         input_deltas = flatten_time(buffers.input_deltas.default)
         output_deltas = flatten_time(buffers.output_deltas.default)
         if self.type == 'max':
+            argmax = flatten_time(buffers.internals.argmax)
+            if self.last_pass_was_test:  # the test pass skipped the argmax: compute it now
+                handler.maxpool2d_forward_batch(inputs, self.kernel_size, outputs,
+                                                self.padding, self.stride, argmax)
             handler.maxpool2d_backward_batch(inputs, self.kernel_size, outputs, self.padding,
-                                             self.stride, flatten_time(buffers.internals.argmax),
-                                             input_deltas, output_deltas)
+                                             self.stride, argmax, input_deltas, output_deltas)
         else:
             handler.avgpool2d_backward_batch(inputs, self.kernel_size, outputs, self.padding,
                                              self.stride, input_deltas, output_deltas)

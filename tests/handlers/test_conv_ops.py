@@ -454,6 +454,34 @@ def test_pool_forward_and_backward_match_naive_loops(case, kind, contiguous, chu
     np.testing.assert_allclose(in_deltas, in_before + expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize('chunk', [None, 2], ids=['batch', 'chunk2'])
+@pytest.mark.parametrize('contiguous', [True, False], ids=['contiguous', 'strided'])
+@pytest.mark.parametrize('case', POOL_CASES, ids=[c[0] for c in POOL_CASES])
+def test_maxpool_without_argmax_gives_the_same_outputs(case, contiguous, chunk, call,
+                                                       monkeypatch):
+    """argmax=None (inference): the outputs of a call with an argmax, and no argmax work."""
+    rng = np.random.default_rng(9)
+    inputs, out_shape = pool_inputs(case, rng)
+    if chunk is not None:
+        image_bytes = np.prod(out_shape[1:]) * inputs.itemsize
+        monkeypatch.setattr(_pool_numpy, 'POOL_CHUNK_BYTES', chunk * image_bytes)
+    _, _, window, padding, stride = case
+    strided_inputs = strided_copy(inputs, rng, contiguous)
+    with_argmax = strided_copy(np.full(out_shape, np.nan), rng, contiguous)
+    call('maxpool2d_forward_batch', strided_inputs, window, with_argmax, padding, stride,
+         np.zeros(out_shape))
+    outputs = strided_copy(np.full(out_shape, np.nan), rng, contiguous)
+    if isinstance(call, ModuleCaller):
+        call.scratch.requests.clear()
+    call('maxpool2d_forward_batch', strided_inputs, window, outputs, padding, stride, None)
+    np.testing.assert_array_equal(outputs, with_argmax)
+    np.testing.assert_array_equal(outputs, naive_pool_forward(inputs, window, padding, stride,
+                                                              'max')[0])
+    if isinstance(call, ModuleCaller):
+        keys = {key for key, _ in call.scratch.requests}
+        assert not keys & {'maxpool2d.offset_code', 'maxpool2d.best_code'}, keys
+
+
 @pytest.mark.parametrize('kind', ['max', 'avg'])
 @pytest.mark.parametrize('case', POOL_CASES, ids=[c[0] for c in POOL_CASES])
 def test_pool_backward_matches_finite_differences(case, kind):
@@ -587,6 +615,7 @@ def test_steady_state_calls_allocate_no_array_memory():
         call('conv2d_forward_batch', inputs, weights, bias, outputs, 2, (1, 1))
         call('conv2d_backward_batch', inputs, weights, 2, (1, 1), deltas[0], outputs,
              deltas[1], deltas[2])
+        call('maxpool2d_forward_batch', outputs, (3, 3), pooled, 0, (2, 2), None)
         call('maxpool2d_forward_batch', outputs, (3, 3), pooled, 0, (2, 2), argmax)
         call('maxpool2d_backward_batch', outputs, (3, 3), pooled, 0, (2, 2), argmax,
              deltas[0], pooled)

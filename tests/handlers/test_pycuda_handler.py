@@ -387,11 +387,8 @@ def _run_pool(handler, kind, case, data, contiguous):
     return {name: value.astype(np.float64) for name, value in result.items()}
 
 
-@pytest.mark.parametrize('dtype', [np.float32, np.float64], ids=['float32', 'float64'])
-@pytest.mark.parametrize('contiguous', [True, False], ids=['contiguous', 'strided'])
-@pytest.mark.parametrize('kind', ['max', 'avg'])
-@pytest.mark.parametrize('case', POOL_CASES, ids=[case[0] for case in POOL_CASES])
-def test_pool_ops_match_numpy(case, kind, contiguous, dtype, make_handler):
+def _pool_problem(case):
+    """(rng, outputs' shape, inputs) of a POOL_CASES case; rng goes on after the inputs."""
     _, in_shape, window, padding, stride = case
     rng = np.random.default_rng(len(case[0]))
     n, height, width, channels = in_shape
@@ -399,12 +396,42 @@ def test_pool_ops_match_numpy(case, kind, contiguous, dtype, make_handler):
                  (width + 2 * padding - window[1]) // stride[1] + 1, channels)
     # values on a coarse grid in float32 and float64 alike, so ties stay ties
     inputs = rng.integers(-3, 4, size=in_shape).astype(np.float64)
-    data = (inputs, out_shape, rng.standard_normal(in_shape), rng.standard_normal(out_shape))
+    return rng, out_shape, inputs
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64], ids=['float32', 'float64'])
+@pytest.mark.parametrize('contiguous', [True, False], ids=['contiguous', 'strided'])
+@pytest.mark.parametrize('kind', ['max', 'avg'])
+@pytest.mark.parametrize('case', POOL_CASES, ids=[case[0] for case in POOL_CASES])
+def test_pool_ops_match_numpy(case, kind, contiguous, dtype, make_handler):
+    rng, out_shape, inputs = _pool_problem(case)
+    data = (inputs, out_shape, rng.standard_normal(inputs.shape),
+            rng.standard_normal(out_shape))
     expected = _run_pool(NumpyHandler(np.float64), kind, case, data, True)
     got = _run_pool(make_handler(dtype), kind, case, data, contiguous)
     for name in expected:
         np.testing.assert_allclose(got[name], expected[name], err_msg=f"{case[0]}: {name}",
                                    **_tolerance(dtype))
+
+
+@pytest.mark.parametrize('contiguous', [True, False], ids=['contiguous', 'strided'])
+@pytest.mark.parametrize('case', POOL_CASES, ids=[case[0] for case in POOL_CASES])
+def test_maxpool_without_argmax_matches_numpy(case, contiguous, make_handler):
+    """argmax=None: the same outputs; a later call with an argmax still fills it."""
+    _, _, window, padding, stride = case
+    _, out_shape, inputs = _pool_problem(case)
+    reference = NumpyHandler(np.float64)
+    expected_outputs, expected_argmax = np.zeros(out_shape), np.zeros(out_shape)
+    reference.maxpool2d_forward_batch(inputs, window, expected_outputs, padding, stride,
+                                      expected_argmax)
+    handler = make_handler(np.float64)
+    inputs_h = _on_gpu(handler, inputs, contiguous)
+    outputs_h = _on_gpu(handler, np.full(out_shape, np.nan), contiguous)
+    handler.maxpool2d_forward_batch(inputs_h, window, outputs_h, padding, stride, None)
+    np.testing.assert_array_equal(handler.get_numpy_copy(outputs_h), expected_outputs)
+    argmax_h = _on_gpu(handler, np.full(out_shape, np.nan), contiguous)
+    handler.maxpool2d_forward_batch(inputs_h, window, outputs_h, padding, stride, argmax_h)
+    np.testing.assert_array_equal(handler.get_numpy_copy(argmax_h), expected_argmax)
 
 
 @pytest.mark.parametrize('op_name, case', _op_case_params())

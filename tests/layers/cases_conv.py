@@ -3,7 +3,8 @@
 Shapes are tiny so that most buffers are checked element by element; the cases
 cover both input-delta routes of the conv op (col2im for strides or few channels,
 the transposed convolution for stride 1 with >= 8 channels), padding, non-square
-kernels and strides, and every activation.
+kernels and strides, every activation, and max-pooling's test pass (no argmax)
+followed by a backward pass.
 """
 
 import functools
@@ -41,6 +42,13 @@ CASES = [
           {'default': (5, 5, 2)}, time_steps=1, suffix='max-k3-stride2-pad1'),
     _case('pooling2d', 'Pooling2D', {'kernel_size': (2, 3), 'type': 'max'},
           {'default': (3, 4, 1)}, suffix='max-k2x3-overlapping'),
+    # a test pass skips the argmax; the backward pass after it must compute it
+    _case('pooling2d', 'Pooling2D',
+          {'kernel_size': (3, 3), 'type': 'max', 'stride': (2, 2), 'padding': 1},
+          {'default': (5, 5, 2)}, time_steps=1, suffix='max-k3-stride2-pad1-test',
+          training_pass=False),
+    _case('pooling2d', 'Pooling2D', {'kernel_size': (2, 3), 'type': 'max'},
+          {'default': (3, 4, 1)}, suffix='max-k2x3-overlapping-test', training_pass=False),
     _case('pooling2d', 'Pooling2D', {'kernel_size': 2, 'type': 'avg', 'padding': 1},
           {'default': (3, 3, 2)}, suffix='avg-k2-pad1'),
     _case('pooling2d', 'Pooling2D', {'kernel_size': (3, 2), 'type': 'avg', 'stride': 2},

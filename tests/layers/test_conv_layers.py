@@ -123,6 +123,63 @@ def test_max_pooling_routes_deltas_to_the_maximum():
     np.testing.assert_allclose(time_flattened(received), expected, rtol=1e-12, atol=0)
 
 
+MAX_POOL_CASES = [case for case in POOL_CASES if case.kwargs.get('type', 'max') == 'max']
+ARGMAX_SENTINEL = 7.0
+
+
+def argmax_of(harness):
+    return harness.handler.get_numpy_copy(
+        harness.net.buffer[harness.layer_name].internals.argmax)
+
+
+class ArgmaxRecorder:
+    """Wraps a handler; records the argmax argument of each maxpool2d_forward_batch call."""
+
+    def __init__(self, handler):
+        self.handler, self.argmax_arguments = handler, []
+
+    def __getattr__(self, name):
+        return getattr(self.handler, name)
+
+    def maxpool2d_forward_batch(self, *args):
+        self.argmax_arguments.append(args[5])
+        self.handler.maxpool2d_forward_batch(*args)
+
+
+@pytest.mark.parametrize('case', MAX_POOL_CASES, ids=[case.id for case in MAX_POOL_CASES])
+def test_max_pooling_test_pass_leaves_the_argmax_alone(case):
+    """training_pass=False: the outputs of a training pass, argmax=None, argmax untouched."""
+    harness = LayerHarness(case, NumpyHandler(np.float64))
+    harness.net.forward_pass(training_pass=True)
+    trained_outputs = harness.output('default')
+    argmax = harness.net.buffer[harness.layer_name].internals.argmax
+    harness.handler.set_from_numpy(argmax, np.full(argmax.shape, ARGMAX_SENTINEL))
+    recorder = ArgmaxRecorder(harness.handler)
+    harness.layer.set_handler(recorder)
+    harness.net.forward_pass(training_pass=False)
+    assert recorder.argmax_arguments == [None]
+    np.testing.assert_array_equal(argmax_of(harness), ARGMAX_SENTINEL)
+    np.testing.assert_array_equal(harness.output('default'), trained_outputs)
+
+
+@pytest.mark.parametrize('case', MAX_POOL_CASES, ids=[case.id for case in MAX_POOL_CASES])
+def test_max_pooling_backward_after_a_test_pass_computes_the_argmax(case):
+    """A backward pass after a test pass gives the deltas of one after a training pass."""
+    trained = LayerHarness(case, NumpyHandler(np.float64))
+    trained.net.forward_pass(training_pass=True)
+    trained.backward()
+    tested = LayerHarness(case, NumpyHandler(np.float64))
+    argmax = tested.net.buffer[tested.layer_name].internals.argmax
+    tested.handler.set_from_numpy(argmax, np.full(argmax.shape, ARGMAX_SENTINEL))
+    tested.net.forward_pass(training_pass=False)
+    tested.backward()
+    np.testing.assert_array_equal(argmax_of(tested), argmax_of(trained))
+    np.testing.assert_array_equal(tested.output('default'), trained.output('default'))
+    deltas = [harness.handler.get_numpy_copy(harness.input_delta_view('default'))
+              for harness in (trained, tested)]
+    np.testing.assert_array_equal(*deltas)
+
+
 @pytest.mark.parametrize('case', CONV_CASES, ids=[case.id for case in CONV_CASES])
 def test_convolution_skips_input_deltas_nobody_reads(case):
     """With 'default' in skipped_input_deltas the gradients stay, input deltas are untouched."""
