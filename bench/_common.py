@@ -180,6 +180,11 @@ def machine_lines():
     cblas = _cblas.load()
     lines.append(f"brainstorm's BLAS: {cblas.name if cblas else 'scipy (OpenBLAS)'} "
                  f"(BRAINSTORM_BLAS={os.environ.get('BRAINSTORM_BLAS', 'auto')})")
+    from brainstorm.handlers import _lstm_kernels
+    kernels = _lstm_kernels.load()
+    lines.append("brainstorm's LSTM steps: " + ('compiled (_lstm_kernels_c)' if kernels else
+                 f"numpy ({_lstm_kernels.unavailable_reason() or 'switched off'})") +
+                 f" (BRAINSTORM_LSTM_KERNELS={os.environ.get('BRAINSTORM_LSTM_KERNELS', 'auto')})")
     return lines
 
 

@@ -30,6 +30,7 @@ Usage:
 """
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -161,7 +162,8 @@ def measure_example(example, torch, rounds, steps, warmup, settle_seconds):
     train = {'brainstorm': brainstorm_training_step(net, data)}
     infer = {'brainstorm': brainstorm_inference_step(net, data)}
     result = {'name': example.name, 'batch_size': example.batch_size,
-              'time_steps': example.time_steps, 'target': example.target}
+              'time_steps': example.time_steps,
+              'targets': dataclasses.asdict(example.targets) if example.targets else None}
     if torch is not None:
         model = example.build_torch(net)
         ours, theirs = inference_losses(example, net, model, data)
@@ -295,6 +297,17 @@ def _megabytes(value):
     return '-' if value is None else f"{value / 2 ** 20:.0f}"
 
 
+def _target(result, kind, ratio):
+    """'<= 1.1 met' / '<= 1.1 MISSED' for a median ratio; '-' where there is no target."""
+    targets = result.get('targets')
+    if not targets:
+        return '-'
+    limit = targets[kind]
+    if ratio is None:
+        return f"<= {limit}"
+    return f"<= {limit} {'met' if round(ratio, 2) <= limit else 'MISSED'}"
+
+
 def report(results, memory, torch_present):
     """The results table(s) as text."""
     header = ['example', 'T x B', 'train ms bs', 'samples/s bs']
@@ -302,10 +315,10 @@ def report(results, memory, torch_present):
         header += ['train ms torch', 'samples/s torch', 'train ratio min/med/max', 'target']
     header += ['infer ms bs']
     if torch_present:
-        header += ['infer ms torch', 'infer ratio min/med/max']
+        header += ['infer ms torch', 'infer ratio min/med/max', 'target']
     header += ['peak MB bs (traced)']
     if torch_present:
-        header += ['peak MB torch', 'memory ratio']
+        header += ['peak MB torch', 'memory ratio', 'target']
     rows = []
     for result in results:
         samples = result['time_steps'] * result['batch_size']
@@ -316,11 +329,13 @@ def report(results, memory, torch_present):
         if torch_present:
             train_theirs = _common.summary(result['train']['torch'])[1]
             row += [_ms(train_theirs), f"{samples / train_theirs:.0f}",
-                    _triple(ratios(result, 'train')), f"<= {result['target']}"]
+                    _triple(ratios(result, 'train')),
+                    _target(result, 'train', _common.summary(ratios(result, 'train'))[1])]
         row += [_ms(infer_ours)]
         if torch_present:
             row += [_ms(_common.summary(result['infer']['torch'])[1]),
-                    _triple(ratios(result, 'infer'))]
+                    _triple(ratios(result, 'infer')),
+                    _target(result, 'infer', _common.summary(ratios(result, 'infer'))[1])]
         probes = memory.get(result['name'], {})
         ours = probes.get('brainstorm', {}).get('peak_bytes')
         traced = probes.get('brainstorm-traced', {}).get('traced_peak_bytes')
@@ -328,7 +343,8 @@ def report(results, memory, torch_present):
         if torch_present:
             theirs = probes.get('torch', {}).get('peak_bytes')
             row += [_megabytes(theirs) if probes else 'skipped',
-                    f"{ours / theirs:.2f}" if ours and theirs else '-']
+                    f"{ours / theirs:.2f}" if ours and theirs else '-',
+                    _target(result, 'memory', ours / theirs if ours and theirs else None)]
         rows.append(row)
     lines = [_common.format_table(header, rows)]
     for result in results:
