@@ -180,11 +180,14 @@ def machine_lines():
     cblas = _cblas.load()
     lines.append(f"brainstorm's BLAS: {cblas.name if cblas else 'scipy (OpenBLAS)'} "
                  f"(BRAINSTORM_BLAS={os.environ.get('BRAINSTORM_BLAS', 'auto')})")
-    from brainstorm.handlers import _lstm_kernels
-    kernels = _lstm_kernels.load()
-    lines.append("brainstorm's LSTM steps: " + ('compiled (_lstm_kernels_c)' if kernels else
-                 f"numpy ({_lstm_kernels.unavailable_reason() or 'switched off'})") +
-                 f" (BRAINSTORM_LSTM_KERNELS={os.environ.get('BRAINSTORM_LSTM_KERNELS', 'auto')})")
+    from brainstorm.handlers import _compiled_kernels
+    for kernels in _compiled_kernels.MODULES:
+        module = _compiled_kernels.load(kernels)
+        lines.append(f"brainstorm's {kernels} kernels: " + (
+            'compiled' if module else
+            f"numpy ({_compiled_kernels.unavailable_reason(kernels) or 'switched off'})") +
+            f" (BRAINSTORM_COMPILED_KERNELS="
+            f"{os.environ.get('BRAINSTORM_COMPILED_KERNELS', 'auto')})")
     return lines
 
 

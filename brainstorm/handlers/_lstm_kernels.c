@@ -9,18 +9,17 @@
  * Python call and a trip through memory; here each value is loaded once, and the
  * loops are vectorized with glibc's vector math library (libmvec: expf and tanhf
  * for SSE4, AVX2 and AVX-512), chosen at load time for the processor by
- * target_clones. The module takes the arrays through the buffer protocol (a tenth
- * of a microsecond each; ctypes' array.ctypes.data costs a microsecond, which for
- * the 20 arrays of a backward step was more than the step's arithmetic) and
- * releases the GIL while it computes. See bench/README.md for the figures.
+ * target_clones. The module takes the arrays through the buffer protocol
+ * (_kernel_buffers.h; with ctypes, fetching the 20 pointers of a backward step took
+ * longer than the step's arithmetic) and releases the GIL while it computes. See
+ * bench/README.md for the figures.
  *
  * Built by setup.py as an optional extension; -fno-math-errno lets the loops call the vector functions, -ffp-contract=off keeps
  * every product and sum rounded as numpy rounds it (no fused multiply-add), so only
  * expf and tanhf differ from numpy's, by an ulp or two.
  */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_kernel_buffers.h"
 #include <stddef.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 12
@@ -126,67 +125,36 @@ static void step_backward_tanh(ptrdiff_t batch, ptrdiff_t size,
 
 /* ---- the Python side -------------------------------------------------------------- */
 
-#define MAX_ARRAYS 20
-
-/* What one array argument must be: its length in floats, as a multiple of size
- * (the peepholes: 1) or of batch * size (every other: 1, or 4 for the side-by-side
- * gates), and whether the kernel writes it. */
+/* An array's length in floats: per_row 1 means batch * size * wide, 0 means size
+ * (the peepholes); written: the kernel writes it. */
 typedef struct { int per_row; int wide; int written; } ArraySpec;
 
-/* Acquire every array as a C-contiguous float32 buffer of the length it must have.
- * Returns 1 on success; 0 (no error set, nothing held) when any array is not such a
- * buffer, so that the caller falls back to numpy, which then reports the problem. */
-static int acquire(PyObject *const *arrays, const ArraySpec *specs, Py_ssize_t count,
-                   Py_ssize_t batch, Py_ssize_t size, Py_buffer *views, float **data)
+#define MAX_ARRAYS 20
+
+/* (batch, size, *arrays) -> True, or False with nothing computed where an array does
+ * not fit (see _kernel_buffers.h). `step` gets the arrays' data pointers in order. */
+static PyObject *run_step(PyObject *const *args, Py_ssize_t nargs, const ArraySpec *specs,
+                          Py_ssize_t count, void (*step)(Py_ssize_t, Py_ssize_t, float **))
 {
+    Py_ssize_t sizes[2], lengths[MAX_ARRAYS];
+    int written[MAX_ARRAYS];
+    Py_buffer views[MAX_ARRAYS];
+    float *data[MAX_ARRAYS];
+    if (!read_sizes(args, nargs, 2, count, sizes))
+        return NULL;
     for (Py_ssize_t k = 0; k < count; ++k) {
-        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (specs[k].written ? PyBUF_WRITABLE : 0);
-        Py_ssize_t floats = specs[k].per_row ? batch * size * specs[k].wide : size;
-        int fits = PyObject_GetBuffer(arrays[k], &views[k], flags) == 0;
-        if (fits) {
-            const char *format = views[k].format ? views[k].format : "B";
-            if (format[0] == '<' || format[0] == '=' || format[0] == '@')
-                ++format;
-            fits = views[k].itemsize == 4 && format[0] == 'f' && format[1] == '\0'
-                   && views[k].len == floats * 4;
-            if (!fits)
-                PyBuffer_Release(&views[k]);
-        }
-        if (!fits) {
-            PyErr_Clear();
-            for (Py_ssize_t held = 0; held < k; ++held)
-                PyBuffer_Release(&views[held]);
-            return 0;
-        }
-        data[k] = (float *)views[k].buf;
+        lengths[k] = specs[k].per_row ? sizes[0] * sizes[1] * specs[k].wide : sizes[1];
+        written[k] = specs[k].written;
     }
-    return 1;
-}
-
-static void release(Py_buffer *views, Py_ssize_t count)
-{
+    if (!acquire_buffers(args + 2, lengths, written, count, 'f', 4, views))
+        Py_RETURN_FALSE;
     for (Py_ssize_t k = 0; k < count; ++k)
-        PyBuffer_Release(&views[k]);
-}
-
-/* (batch, size, *arrays): the number of arrays and their specs are the kernel's */
-static int read_sizes(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expected,
-                      Py_ssize_t *batch, Py_ssize_t *size)
-{
-    if (nargs != expected + 2) {
-        PyErr_Format(PyExc_TypeError, "expected batch, size and %zd arrays, got %zd "
-                     "arguments", expected, nargs);
-        return 0;
-    }
-    *batch = PyLong_AsSsize_t(args[0]);
-    *size = PyLong_AsSsize_t(args[1]);
-    if (PyErr_Occurred())
-        return 0;
-    if (*batch < 0 || *size < 0) {
-        PyErr_SetString(PyExc_ValueError, "batch and size must not be negative");
-        return 0;
-    }
-    return 1;
+        data[k] = (float *)views[k].buf;
+    Py_BEGIN_ALLOW_THREADS
+    step(sizes[0], sizes[1], data);
+    Py_END_ALLOW_THREADS
+    release_buffers(views, count);
+    Py_RETURN_TRUE;
 }
 
 static const ArraySpec FORWARD[12] = {
@@ -197,22 +165,16 @@ static const ArraySpec FORWARD[12] = {
     {1, 1, 1}, {1, 1, 1}, {1, 1, 1},    /* cell, cell_output, out */
 };
 
+static void forward(Py_ssize_t batch, Py_ssize_t size, float **d)
+{
+    step_forward_tanh(batch, size, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8],
+                      d[9], d[10], d[11]);
+}
+
 static PyObject *lstm_step_forward_tanh(PyObject *module, PyObject *const *args,
                                         Py_ssize_t nargs)
 {
-    Py_ssize_t batch, size;
-    Py_buffer views[MAX_ARRAYS];
-    float *d[MAX_ARRAYS];
-    if (!read_sizes(args, nargs, 12, &batch, &size))
-        return NULL;
-    if (!acquire(args + 2, FORWARD, 12, batch, size, views, d))
-        Py_RETURN_FALSE;
-    Py_BEGIN_ALLOW_THREADS
-    step_forward_tanh(batch, size, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8],
-                      d[9], d[10], d[11]);
-    Py_END_ALLOW_THREADS
-    release(views, 12);
-    Py_RETURN_TRUE;
+    return run_step(args, nargs, FORWARD, 12, forward);
 }
 
 static const ArraySpec BACKWARD[20] = {
@@ -225,23 +187,17 @@ static const ArraySpec BACKWARD[20] = {
     {1, 4, 1},                                      /* gate_deltas */
 };
 
-static PyObject *lstm_step_backward_tanh(PyObject *module, PyObject *const *args,
-                                         Py_ssize_t nargs)
+static void backward(Py_ssize_t batch, Py_ssize_t size, float **d)
 {
-    Py_ssize_t batch, size;
-    Py_buffer views[MAX_ARRAYS];
-    float *d[MAX_ARRAYS];
-    if (!read_sizes(args, nargs, 20, &batch, &size))
-        return NULL;
-    if (!acquire(args + 2, BACKWARD, 20, batch, size, views, d))
-        Py_RETURN_FALSE;
-    Py_BEGIN_ALLOW_THREADS
     step_backward_tanh(batch, size, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8],
                        d[9], d[10], d[11], d[12], d[13], d[14], d[15], d[16], d[17], d[18],
                        d[19]);
-    Py_END_ALLOW_THREADS
-    release(views, 20);
-    Py_RETURN_TRUE;
+}
+
+static PyObject *lstm_step_backward_tanh(PyObject *module, PyObject *const *args,
+                                         Py_ssize_t nargs)
+{
+    return run_step(args, nargs, BACKWARD, 20, backward);
 }
 
 static PyMethodDef METHODS[] = {
@@ -260,8 +216,11 @@ static PyMethodDef METHODS[] = {
 };
 
 static struct PyModuleDef MODULE = {
-    PyModuleDef_HEAD_INIT, "_lstm_kernels_c",
-    "Fused LSTM steps for NumpyHandler (float32, tanh); see _lstm_kernels.py.", -1, METHODS,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_lstm_kernels_c",
+    .m_doc = "Fused LSTM steps for NumpyHandler (float32, tanh); see _compiled_kernels.py.",
+    .m_size = -1,
+    .m_methods = METHODS,
 };
 
 PyMODINIT_FUNC PyInit__lstm_kernels_c(void)

@@ -110,7 +110,13 @@ class _DeltaTargets:
                out=chunk_deltas)
 
 
-def maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax, *, scratch):
+def _kernel_geometry(inputs, window, padding, stride, out_height, out_width):
+    """The 11 sizes a ``_pool_kernels_c`` function takes before its arrays."""
+    return (*inputs.shape, out_height, out_width, *window, *stride, padding)
+
+
+def maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax, *, scratch,
+                            kernels=None):
     """Max-pooling of NHWC images; overwrites outputs and argmax (unless None).
 
     The input is padded with ``-inf``. ``argmax[n, y, x, c]`` receives the offset
@@ -126,12 +132,18 @@ def maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax, *,
         stride: (sh, sw) steps between windows.
         argmax: (N, out_h, out_w, C) float array, written; or None: not computed.
         scratch: ``scratch(key, shape, dtype=None)`` provider of reusable arrays.
+        kernels: the compiled ``_pool_kernels_c`` module, or None; it computes the
+            same in one pass where the arrays are C-contiguous (else numpy does).
     """
     op_name = 'maxpool2d_forward_batch'
     chunk, out_height, out_width = _check_pool(op_name, inputs, window, outputs, padding,
                                                stride)
     if argmax is not None:
         _check_shape(op_name, 'argmax', argmax, outputs.shape)
+    if kernels is not None and kernels.maxpool2d_forward(
+            *_kernel_geometry(inputs, window, padding, stride, out_height, out_width),
+            inputs, outputs, argmax):
+        return
     sources = _Sources(inputs, padding, -np.inf, chunk, scratch, 'maxpool2d.padded_inputs')
     offsets = [(i, j) for i in range(window[0]) for j in range(window[1])]
     count = len(offsets)
@@ -168,7 +180,7 @@ def maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax, *,
 
 
 def maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
-                             in_deltas, out_deltas, *, scratch):
+                             in_deltas, out_deltas, *, scratch, kernels=None):
     """Gradient of :func:`maxpool2d_forward_batch`; adds into in_deltas.
 
     Each output delta goes to the input element its ``argmax`` names; overlapping
@@ -184,6 +196,7 @@ def maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
         in_deltas: (N, H, W, C), incremented.
         out_deltas: (N, out_h, out_w, C) deltas of the outputs.
         scratch: ``scratch(key, shape, dtype=None)`` provider of reusable arrays.
+        kernels: as in :func:`maxpool2d_forward_batch`.
     """
     op_name = 'maxpool2d_backward_batch'
     chunk, out_height, out_width = _check_pool(op_name, inputs, window, outputs, padding,
@@ -191,6 +204,10 @@ def maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
     _check_shape(op_name, 'argmax', argmax, outputs.shape)
     _check_shape(op_name, 'in_deltas', in_deltas, inputs.shape)
     _check_shape(op_name, 'out_deltas', out_deltas, outputs.shape)
+    if kernels is not None and kernels.maxpool2d_backward(
+            *_kernel_geometry(inputs, window, padding, stride, out_height, out_width),
+            argmax, in_deltas, out_deltas):
+        return
     targets = _DeltaTargets(in_deltas, padding, chunk, scratch, 'maxpool2d.padded_deltas')
     routed = scratch('maxpool2d.routed_deltas', (chunk,) + outputs.shape[1:])
     for start, stop in _chunks(inputs.shape[0], chunk):

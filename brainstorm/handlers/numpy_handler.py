@@ -9,7 +9,7 @@ op allocates, except fill_gaussian (numpy's RandomState draws into new arrays).
 
 import numpy as np
 
-from brainstorm.handlers import _blas, _cblas, _lstm_kernels
+from brainstorm.handlers import _blas, _cblas, _compiled_kernels
 from brainstorm.handlers.base_handler import Handler
 
 
@@ -60,8 +60,11 @@ class NumpyHandler(Handler):
         # so that one library's thread pool serves all of them (see _blas for why)
         self._cblas = _cblas.load() if self._axpy is not None else None
         self._ones_by_count = {}
-        # the compiled LSTM steps (float32 only), or None: the composites of Handler
-        self._lstm_kernels = _lstm_kernels.load() if self.dtype == np.float32 else None
+        # the compiled kernels, or None: numpy (the composites of Handler, _pool_numpy)
+        self._lstm_kernels = (_compiled_kernels.load('lstm') if self.dtype == np.float32
+                              else None)
+        self._pool_kernels = (_compiled_kernels.load('pool')
+                              if self.dtype in (np.float32, np.float64) else None)
 
     def _allocate_scratch(self, size, dtype):
         return np.empty(size, dtype=self.dtype if dtype is None else dtype)
@@ -391,12 +394,14 @@ class NumpyHandler(Handler):
 
     def maxpool2d_forward_batch(self, inputs, window, outputs, padding, stride, argmax):
         _pool_numpy().maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax,
-                                              scratch=self._scratch)
+                                              scratch=self._scratch,
+                                              kernels=self._pool_kernels)
 
     def maxpool2d_backward_batch(self, inputs, window, outputs, padding, stride, argmax,
                                  in_deltas, out_deltas):
         _pool_numpy().maxpool2d_backward_batch(inputs, window, outputs, padding, stride, argmax,
-                                               in_deltas, out_deltas, scratch=self._scratch)
+                                               in_deltas, out_deltas, scratch=self._scratch,
+                                               kernels=self._pool_kernels)
 
     def avgpool2d_forward_batch(self, inputs, window, outputs, padding, stride):
         _pool_numpy().avgpool2d_forward_batch(inputs, window, outputs, padding, stride,

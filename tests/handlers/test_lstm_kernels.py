@@ -1,18 +1,18 @@
-"""The compiled LSTM step kernels (brainstorm/handlers/_lstm_kernels.c and .py).
+"""The compiled LSTM step kernels (brainstorm/handlers/_lstm_kernels.c).
 
 They serve NumpyHandler(float32)'s lstm_step_forward and lstm_step_backward for tanh
 units on C-contiguous arrays; everything else goes to Handler's composites. Checked
 here: the op cases of test_ops_against_reference on a float32 handler with the
 kernels (contiguous cases reach them, strided ones the composites), the kernels
 against the composites at a layer's sizes, whole Lstm layers with and without them,
-and the BRAINSTORM_LSTM_KERNELS switch.
+and arrays the kernels must decline. The switch BRAINSTORM_COMPILED_KERNELS is
+tested in test_compiled_kernels.py.
 """
 
 import numpy as np
 import pytest
 
-from brainstorm.errors import HandlerUnavailableError
-from brainstorm.handlers import NumpyHandler, _lstm_kernels
+from brainstorm.handlers import NumpyHandler, _compiled_kernels
 from brainstorm.structure.network import Network
 from brainstorm.testing import LAYER_NAME, build_architecture
 from tests.handlers.test_ops_against_reference import OP_CASES, run_case
@@ -20,16 +20,16 @@ from tests.handlers.test_ops_against_reference import OP_CASES, run_case
 LSTM_STEP_OPS = ('lstm_step_forward', 'lstm_step_backward')
 
 needs_kernels = pytest.mark.skipif(
-    _lstm_kernels.unavailable_reason() is not None,
-    reason=f"{_lstm_kernels.unavailable_reason()} (the C compiler installs with the "
-           f"system's build tools, e.g. Debian's build-essential)")
+    _compiled_kernels.unavailable_reason('lstm') is not None,
+    reason=f"{_compiled_kernels.unavailable_reason('lstm')} (the C compiler installs with "
+           f"the system's build tools, e.g. Debian's build-essential)")
 
 
 @pytest.fixture
 def kernel_handler(monkeypatch):
     """A NumpyHandler(float32) with the compiled kernels, counting the calls they computed
     (they decline, returning False, arrays that are not contiguous float32 buffers)."""
-    monkeypatch.setenv('BRAINSTORM_LSTM_KERNELS', '1')
+    monkeypatch.setenv('BRAINSTORM_COMPILED_KERNELS', '1')
     handler = NumpyHandler(np.float32)
     calls = {name: 0 for name in ('lstm_step_forward_tanh', 'lstm_step_backward_tanh')}
 
@@ -147,39 +147,12 @@ def test_lstm_layer_with_kernels_equals_numpy(kernel_handler):
         np.testing.assert_allclose(value, results[1][name], rtol=1e-5, atol=1e-5, err_msg=name)
 
 
-@pytest.mark.parametrize('dtype', [np.float64, np.float32])
-def test_switch_off_gives_numpy(monkeypatch, dtype):
-    monkeypatch.setenv('BRAINSTORM_LSTM_KERNELS', '0')
-    assert NumpyHandler(dtype)._lstm_kernels is None
-
-
-def test_float64_never_uses_the_kernels(monkeypatch):
-    monkeypatch.setenv('BRAINSTORM_LSTM_KERNELS', '1')
-    assert NumpyHandler(np.float64)._lstm_kernels is None
-
-
-@pytest.mark.parametrize('value', ['yes', '2', ''])
-def test_unknown_switch_value_is_refused(monkeypatch, value):
-    monkeypatch.setenv('BRAINSTORM_LSTM_KERNELS', value)
-    with pytest.raises(HandlerUnavailableError, match='BRAINSTORM_LSTM_KERNELS'):
-        NumpyHandler(np.float32)
-
-
-def test_required_but_missing_kernels_are_an_error(monkeypatch):
-    monkeypatch.setattr(_lstm_kernels, '_loaded', [None, 'they were not built'])
-    monkeypatch.setenv('BRAINSTORM_LSTM_KERNELS', '1')
-    with pytest.raises(HandlerUnavailableError, match='they were not built'):
-        NumpyHandler(np.float32)
-    monkeypatch.setenv('BRAINSTORM_LSTM_KERNELS', 'auto')
-    assert NumpyHandler(np.float32)._lstm_kernels is None
-
-
 @needs_kernels
 @pytest.mark.parametrize('spoil', ['short', 'float64', 'strided', 'read-only output'])
 def test_kernels_decline_arrays_they_cannot_take(spoil):
     """The module computes nothing and returns False for any array that is not a
     C-contiguous float32 buffer of its length: it never reads or writes past one."""
-    kernels = _lstm_kernels.load()
+    kernels = _compiled_kernels.load('lstm')
     arrays = step_arrays(np.random.default_rng(0), 4, 6, FORWARD_NAMES, ('recurrent',))
     if spoil == 'short':
         arrays['recurrent'] = arrays['recurrent'][:3]
@@ -197,6 +170,6 @@ def test_kernels_decline_arrays_they_cannot_take(spoil):
 
 @needs_kernels
 def test_kernels_check_their_argument_count():
-    kernels = _lstm_kernels.load()
-    with pytest.raises(TypeError, match='expected batch, size and 20 arrays'):
+    kernels = _compiled_kernels.load('lstm')
+    with pytest.raises(TypeError, match='expected 2 sizes and 20 arrays'):
         kernels.lstm_step_backward_tanh(1, 1)

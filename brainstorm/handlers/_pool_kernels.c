@@ -1,0 +1,270 @@
+/*
+ * Max-pooling of NHWC image batches in one pass (NumpyHandler's maxpool2d ops, float32
+ * and float64, C-contiguous arrays). The conventions are _pool_numpy.py's, which
+ * computes the same with numpy for every other case:
+ *
+ * - the input is padded with -inf; a window is scanned in row-major order and a
+ *   value replaces the maximum only when it is greater, so ties keep the first
+ *   offset; argmax = i * window_width + j of the maximum, a float;
+ * - a NaN in a window makes the output NaN and its argmax the window size (an
+ *   offset no delta is routed to), as numpy's maximum and equality passes do;
+ * - where the padding is at least the window (a window may lie entirely in the
+ *   padding), a -inf result becomes 0;
+ * - backward: each output delta is added to the input element its argmax names,
+ *   if that element is inside the image.
+ *
+ * Why C: numpy needs one pass over a chunk per window offset for the maximum and
+ * three more per offset for the argmax (9 and 27 passes for 3x3 windows), forward,
+ * and three per offset backward; here each output is computed once, the channels
+ * (the innermost, contiguous axis) in vector registers. See bench/README.md.
+ */
+
+#include "_kernel_buffers.h"
+#include <math.h>
+#include <stddef.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 12
+/* one copy per instruction set, picked when the module is loaded */
+#define PER_PROCESSOR __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", \
+                                                   "default")))
+#else
+#define PER_PROCESSOR
+#endif
+
+typedef struct {
+    Py_ssize_t n, height, width, channels, out_height, out_width;
+    Py_ssize_t window_height, window_width, stride_rows, stride_columns, padding;
+} Geometry;
+
+#define DEFINE_MAXPOOL(T, SUFFIX)                                                           \
+/* the first window position: the image's value there, or -inf in the padding */         \
+static inline void start_window_##SUFFIX(T *restrict best, const T *restrict source,        \
+                                         Py_ssize_t C)                                      \
+{                                                                                           \
+    if (source) {                                                                           \
+        for (Py_ssize_t c = 0; c < C; ++c)                                                  \
+            best[c] = source[c];                                                            \
+    } else {                                                                                \
+        for (Py_ssize_t c = 0; c < C; ++c)                                                  \
+            best[c] = (T)-INFINITY;                                                         \
+    }                                                                                       \
+}                                                                                           \
+                                                                                            \
+/* a later position: a greater value (or a NaN, which then stays) replaces the maximum */  \
+static inline void take_greater_##SUFFIX(T *restrict best, T *restrict where,               \
+                                         const T *restrict source, T offset, Py_ssize_t C)  \
+{                                                                                           \
+    if (where) {                                                                            \
+        _Pragma("omp simd")                                                                 \
+        for (Py_ssize_t c = 0; c < C; ++c) {                                                \
+            T value = source[c], current = best[c];                                         \
+            int wins = value > current || value != value;                                  \
+            best[c] = wins ? value : current;                                               \
+            where[c] = wins ? offset : where[c];                                            \
+        }                                                                                   \
+    } else {                                                                                \
+        _Pragma("omp simd")                                                                 \
+        for (Py_ssize_t c = 0; c < C; ++c) {                                                \
+            T value = source[c], current = best[c];                                         \
+            best[c] = value > current || value != value ? value : current;                  \
+        }                                                                                   \
+    }                                                                                       \
+}                                                                                           \
+                                                                                            \
+PER_PROCESSOR                                                                               \
+static void maxpool_forward_##SUFFIX(const Geometry *g, const T *inputs, T *outputs,        \
+                                     T *argmax)                                             \
+{                                                                                           \
+    const Py_ssize_t C = g->channels, count = g->window_height * g->window_width;           \
+    const int zero_empty = g->padding >= g->window_height || g->padding >= g->window_width; \
+    for (Py_ssize_t image = 0; image < g->n; ++image) {                                     \
+        for (Py_ssize_t y = 0; y < g->out_height; ++y) {                                    \
+            for (Py_ssize_t x = 0; x < g->out_width; ++x) {                                 \
+                Py_ssize_t at = ((image * g->out_height + y) * g->out_width + x) * C;       \
+                T *best = outputs + at;                                                     \
+                T *where = argmax ? argmax + at : NULL;                                     \
+                Py_ssize_t top = y * g->stride_rows - g->padding;                           \
+                Py_ssize_t left = x * g->stride_columns - g->padding;                       \
+                for (Py_ssize_t k = 0; k < count; ++k) {                                    \
+                    Py_ssize_t row = top + k / g->window_width;                             \
+                    Py_ssize_t column = left + k % g->window_width;                         \
+                    const T *source = NULL;                                                 \
+                    if (row >= 0 && row < g->height && column >= 0 && column < g->width)    \
+                        source = inputs + ((image * g->height + row) * g->width + column) * C; \
+                    if (k == 0) {                                                           \
+                        start_window_##SUFFIX(best, source, C);                             \
+                        if (where)                                                          \
+                            for (Py_ssize_t c = 0; c < C; ++c)                              \
+                                where[c] = 0;                                               \
+                    } else if (source) {  /* -inf in the padding never replaces it */       \
+                        take_greater_##SUFFIX(best, where, source, (T)k, C);                \
+                    }                                                                       \
+                }                                                                           \
+                if (where) {  /* a NaN output takes no delta: argmax past the window */     \
+                    for (Py_ssize_t c = 0; c < C; ++c)                                      \
+                        where[c] = best[c] != best[c] ? (T)count : where[c];                \
+                }                                                                           \
+                if (zero_empty) {                                                           \
+                    for (Py_ssize_t c = 0; c < C; ++c)                                      \
+                        best[c] = best[c] == (T)-INFINITY ? (T)0 : best[c];                 \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+}                                                                                           \
+                                                                                            \
+static void maxpool_backward_##SUFFIX(const Geometry *g, const T *argmax, T *in_deltas,     \
+                                      const T *out_deltas)                                  \
+{                                                                                           \
+    const Py_ssize_t C = g->channels, count = g->window_height * g->window_width;           \
+    for (Py_ssize_t image = 0; image < g->n; ++image) {                                     \
+        for (Py_ssize_t y = 0; y < g->out_height; ++y) {                                    \
+            for (Py_ssize_t x = 0; x < g->out_width; ++x) {                                 \
+                Py_ssize_t at = ((image * g->out_height + y) * g->out_width + x) * C;       \
+                Py_ssize_t top = y * g->stride_rows - g->padding;                           \
+                Py_ssize_t left = x * g->stride_columns - g->padding;                       \
+                for (Py_ssize_t c = 0; c < C; ++c) {                                        \
+                    T offset = argmax[at + c];                                              \
+                    if (!(offset >= 0 && offset < (T)count))                                \
+                        continue;                                                           \
+                    Py_ssize_t k = (Py_ssize_t)offset;                                      \
+                    if ((T)k != offset)  /* not an offset: nothing is routed */             \
+                        continue;                                                           \
+                    Py_ssize_t row = top + k / g->window_width;                             \
+                    Py_ssize_t column = left + k % g->window_width;                         \
+                    if (row < 0 || row >= g->height || column < 0 || column >= g->width)    \
+                        continue;                                                           \
+                    in_deltas[((image * g->height + row) * g->width + column) * C + c] +=   \
+                        out_deltas[at + c];                                                 \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+}
+
+DEFINE_MAXPOOL(float, float32)
+DEFINE_MAXPOOL(double, float64)
+
+/* ---- the Python side -------------------------------------------------------------- */
+
+/* args: n, height, width, channels, out_height, out_width, window_height,
+ * window_width, stride_rows, stride_columns, padding, then the arrays */
+#define GEOMETRY_SIZES 11
+
+static int read_geometry(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t arrays,
+                         Geometry *g)
+{
+    Py_ssize_t s[GEOMETRY_SIZES];
+    if (!read_sizes(args, nargs, GEOMETRY_SIZES, arrays, s))
+        return 0;
+    *g = (Geometry){s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]};
+    if (g->window_height < 1 || g->window_width < 1 || g->stride_rows < 1
+            || g->stride_columns < 1) {
+        PyErr_SetString(PyExc_ValueError, "window and stride must be positive");
+        return 0;
+    }
+    /* the last window must end inside the padded image: nothing is read past it */
+    if ((g->out_height > 0 && (g->out_height - 1) * g->stride_rows + g->window_height
+                              > g->height + 2 * g->padding)
+            || (g->out_width > 0 && (g->out_width - 1) * g->stride_columns + g->window_width
+                                    > g->width + 2 * g->padding)) {
+        PyErr_SetString(PyExc_ValueError, "the output is larger than the geometry allows");
+        return 0;
+    }
+    return 1;
+}
+
+/* The element type of the first array: 'f' or 'd' (0: neither, the kernel declines) */
+static char element_format(PyObject *array, Py_ssize_t *itemsize)
+{
+    Py_buffer view;
+    char format = 0;
+    if (PyObject_GetBuffer(array, &view, PyBUF_FORMAT | PyBUF_ND) != 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    const char *code = view.format ? view.format : "B";
+    if (code[0] == '<' || code[0] == '=' || code[0] == '@')
+        ++code;
+    if ((code[0] == 'f' || code[0] == 'd') && code[1] == '\0') {
+        format = code[0];
+        *itemsize = view.itemsize;
+    }
+    PyBuffer_Release(&view);
+    return format;
+}
+
+static PyObject *maxpool2d_forward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Geometry g;
+    Py_buffer views[3];
+    Py_ssize_t itemsize;
+    if (!read_geometry(args, nargs, 3, &g))
+        return NULL;
+    PyObject *const *arrays = args + GEOMETRY_SIZES;
+    Py_ssize_t out_size = g.n * g.out_height * g.out_width * g.channels;
+    /* inputs, outputs, argmax (optional: None) */
+    Py_ssize_t lengths[3] = {g.n * g.height * g.width * g.channels, out_size, -out_size};
+    int written[3] = {0, 1, 1};
+    char format = element_format(arrays[0], &itemsize);
+    if (!format || !acquire_buffers(arrays, lengths, written, 3, format, itemsize, views))
+        Py_RETURN_FALSE;
+    Py_BEGIN_ALLOW_THREADS
+    if (format == 'f')
+        maxpool_forward_float32(&g, views[0].buf, views[1].buf, views[2].buf);
+    else
+        maxpool_forward_float64(&g, views[0].buf, views[1].buf, views[2].buf);
+    Py_END_ALLOW_THREADS
+    release_buffers(views, 3);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *maxpool2d_backward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Geometry g;
+    Py_buffer views[3];
+    Py_ssize_t itemsize;
+    if (!read_geometry(args, nargs, 3, &g))
+        return NULL;
+    PyObject *const *arrays = args + GEOMETRY_SIZES;
+    Py_ssize_t out_size = g.n * g.out_height * g.out_width * g.channels;
+    /* argmax, in_deltas, out_deltas */
+    Py_ssize_t lengths[3] = {out_size, g.n * g.height * g.width * g.channels, out_size};
+    int written[3] = {0, 1, 0};
+    char format = element_format(arrays[0], &itemsize);
+    if (!format || !acquire_buffers(arrays, lengths, written, 3, format, itemsize, views))
+        Py_RETURN_FALSE;
+    Py_BEGIN_ALLOW_THREADS
+    if (format == 'f')
+        maxpool_backward_float32(&g, views[0].buf, views[1].buf, views[2].buf);
+    else
+        maxpool_backward_float64(&g, views[0].buf, views[1].buf, views[2].buf);
+    Py_END_ALLOW_THREADS
+    release_buffers(views, 3);
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef METHODS[] = {
+    {"maxpool2d_forward", (PyCFunction)(void (*)(void))maxpool2d_forward, METH_FASTCALL,
+     "maxpool2d_forward(n, height, width, channels, out_height, out_width, window_height, "
+     "window_width, stride_rows, stride_columns, padding, inputs, outputs, argmax or None) "
+     "-> True, or False (nothing computed) where the arrays are not C-contiguous float32 "
+     "or float64 buffers of one type and of these sizes"},
+    {"maxpool2d_backward", (PyCFunction)(void (*)(void))maxpool2d_backward, METH_FASTCALL,
+     "maxpool2d_backward(the same 11 sizes, argmax, in_deltas, out_deltas) -> True, or "
+     "False as maxpool2d_forward; adds into in_deltas"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef MODULE = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_pool_kernels_c",
+    .m_doc = "Max-pooling for NumpyHandler in one pass; see _compiled_kernels.py.",
+    .m_size = -1,
+    .m_methods = METHODS,
+};
+
+PyMODINIT_FUNC PyInit__pool_kernels_c(void)
+{
+    return PyModule_Create(&MODULE);
+}
