@@ -1,7 +1,8 @@
 """Build configuration beyond pyproject.toml: NumpyHandler's optional compiled kernels.
 
-``brainstorm/handlers/_lstm_kernels.c`` and ``_pool_kernels.c`` become the extension
-modules ``brainstorm.handlers._lstm_kernels_c`` and ``_pool_kernels_c`` (see
+``brainstorm/handlers/_lstm_kernels.c``, ``_pool_kernels.c`` and ``_conv_kernels.c``
+become the extension modules ``brainstorm.handlers._lstm_kernels_c``,
+``_pool_kernels_c`` and ``_conv_kernels_c`` (see
 ``brainstorm/handlers/_compiled_kernels.py``). They are optional: where one cannot be
 built (no C compiler; for the LSTM kernels no glibc vector math library),
 ``pip install .`` still succeeds and NumpyHandler computes the same ops with numpy.
@@ -25,4 +26,7 @@ setup(ext_modules=[
     Extension('brainstorm.handlers._pool_kernels_c',
               sources=['brainstorm/handlers/_pool_kernels.c'], depends=HEADERS,
               extra_compile_args=FLAGS, libraries=['m'], optional=True),
+    Extension('brainstorm.handlers._conv_kernels_c',
+              sources=['brainstorm/handlers/_conv_kernels.c'], depends=HEADERS,
+              extra_compile_args=FLAGS, optional=True),
 ])

@@ -3,12 +3,14 @@
 * ``_lstm_kernels_c`` (``_lstm_kernels.c``): the elementwise part of an LSTM step,
   forward and backward (float32, tanh units);
 * ``_pool_kernels_c`` (``_pool_kernels.c``): max-pooling forward and backward
-  (float32 and float64).
+  (float32 and float64);
+* ``_conv_kernels_c`` (``_conv_kernels.c``): im2col of NHWC images with zero padding
+  for the convolutions (float32 and float64).
 
 ``pip install .`` builds them as optional extensions (``setup.py``); where that
 failed (no C compiler; for the LSTM kernels also no glibc vector math library, not
 x86-64 or an older gcc) :func:`load` returns None and NumpyHandler computes the same
-ops with numpy (``Handler``'s composites, ``_pool_numpy``).
+ops with numpy (``Handler``'s composites, ``_pool_numpy``, ``_conv_numpy``).
 
 Which one serves: the environment variable ``BRAINSTORM_COMPILED_KERNELS`` =
 ``auto`` (the default: the compiled kernels where they were built), ``1`` (they
@@ -29,6 +31,7 @@ from brainstorm.errors import HandlerUnavailableError
 MODULES = {
     'lstm': 'brainstorm.handlers._lstm_kernels_c',
     'pool': 'brainstorm.handlers._pool_kernels_c',
+    'conv': 'brainstorm.handlers._conv_kernels_c',
 }
 
 _loaded = {}  # kernel set -> (module or None, why not), filled on first use

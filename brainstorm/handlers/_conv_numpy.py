@@ -82,37 +82,56 @@ class _ColumnMaker:
         kernel_shape, padding, stride, out_shape: the convolution's geometry.
         chunk: images per chunk.
         scratch: the scratch provider; keys ``conv2d.padded_inputs`` and ``conv2d.columns``.
+        kernels: the compiled ``_conv_kernels_c`` module, or None. Its im2col reads
+            C-contiguous images and pads by itself, in one pass; numpy copies a chunk
+            into a zero-bordered scratch, then the window view into the columns.
     """
 
-    def __init__(self, inputs, kernel_shape, padding, stride, out_shape, chunk, scratch):
+    def __init__(self, inputs, kernel_shape, padding, stride, out_shape, chunk, scratch,
+                 kernels=None):
         _, height, width, channels = inputs.shape
         self.inputs, self.kernel_shape, self.padding = inputs, kernel_shape, padding
-        self.stride, self.out_shape = stride, out_shape
-        self.padded = None
-        if padding > 0:
-            self.padded = _bordered_scratch(
-                scratch, 'conv2d.padded_inputs',
-                (chunk, height + 2 * padding, width + 2 * padding, channels),
-                padding, padding, height, width)
+        self.stride, self.out_shape, self.chunk, self.scratch = stride, out_shape, chunk, scratch
         self.columns = scratch(_COLUMNS,
                                (chunk * out_shape[0] * out_shape[1],
                                 kernel_shape[0] * kernel_shape[1] * channels))
+        self.kernels = kernels if inputs.flags.c_contiguous else None
+        self.padded = None
 
     def __call__(self, start, stop):
         """The (count*out_h*out_w, kh*kw*C) columns of images ``start:stop``."""
+        count = stop - start
+        if self.kernels is not None:
+            columns = _rows(self.columns, count * self.out_shape[0] * self.out_shape[1])
+            if self.kernels.im2col_nhwc(count, *self.inputs.shape[1:], *self.out_shape,
+                                        *self.kernel_shape, *self.stride, self.padding,
+                                        self.inputs[start:stop], columns):
+                return columns
         source = self.inputs[start:stop]  # strided views read any strides; no copy
-        if self.padded is not None:
+        if self.padding > 0:
             _, height, width, _ = self.inputs.shape
             padding = self.padding
-            source = _rows(self.padded, stop - start)
+            source = _rows(self._padded(), count)
             np.copyto(source[:, padding:padding + height, padding:padding + width],
                       self.inputs[start:stop])
         return _im2col(source, self.kernel_shape, self.stride, *self.out_shape, self.columns)
 
+    def _padded(self):
+        """The zero-bordered chunk scratch of the numpy path, made on first use."""
+        if self.padded is None:
+            _, height, width, channels = self.inputs.shape
+            padding = self.padding
+            self.padded = _bordered_scratch(
+                self.scratch, 'conv2d.padded_inputs',
+                (self.chunk, height + 2 * padding, width + 2 * padding, channels),
+                padding, padding, height, width)
+        return self.padded
+
 
 # ------------------------------------------------------------------ convolution
 
-def conv2d_forward_batch(inputs, weights, bias, outputs, padding, stride, *, scratch):
+def conv2d_forward_batch(inputs, weights, bias, outputs, padding, stride, *, scratch,
+                         kernels=None):
     """2-d convolution (cross-correlation) of a batch of NHWC images; overwrites outputs.
 
     ``outputs[n, y, x, f] = bias[f] + sum_{i, j, c} padded[n, y*sh + i, x*sw + j, c]
@@ -128,6 +147,7 @@ def conv2d_forward_batch(inputs, weights, bias, outputs, padding, stride, *, scr
         padding: zeros added on each of the four sides.
         stride: (sh, sw) steps between output pixels, in input pixels.
         scratch: ``scratch(key, shape)`` provider of reusable arrays.
+        kernels: the compiled ``_conv_kernels_c`` module or None (see _ColumnMaker).
     """
     op_name = 'conv2d_forward_batch'
     num_filters, kernel_height, kernel_width, _ = weights.shape
@@ -142,7 +162,7 @@ def conv2d_forward_batch(inputs, weights, bias, outputs, padding, stride, *, scr
     chunk = _chunk_images(n, pixels * kernel_size * inputs.itemsize)
 
     make_columns = _ColumnMaker(inputs, (kernel_height, kernel_width), padding, stride,
-                                (out_height, out_width), chunk, scratch)
+                                (out_height, out_width), chunk, scratch, kernels)
     weight_matrix = _matrix(weights, num_filters, kernel_size, scratch, 'conv2d.weights')
     writes_in_place = outputs.flags.c_contiguous
     if writes_in_place:
@@ -161,7 +181,7 @@ def conv2d_forward_batch(inputs, weights, bias, outputs, padding, stride, *, scr
 
 
 def conv2d_backward_batch(inputs, weights, padding, stride, in_deltas, out_deltas,
-                          weight_deltas, bias_deltas, *, scratch):
+                          weight_deltas, bias_deltas, *, scratch, kernels=None):
     """Gradients of :func:`conv2d_forward_batch`; adds into the delta arrays.
 
     Works in chunks of images like the forward pass: per chunk, the bias gradient
@@ -180,6 +200,7 @@ def conv2d_backward_batch(inputs, weights, padding, stride, in_deltas, out_delta
         weight_deltas: (F, kh, kw, C), incremented by d loss / d weights.
         bias_deltas: (F,), incremented by d loss / d bias.
         scratch: ``scratch(key, shape)`` provider of reusable arrays.
+        kernels: the compiled ``_conv_kernels_c`` module or None (see _ColumnMaker).
     """
     op_name = 'conv2d_backward_batch'
     num_filters, kernel_height, kernel_width, _ = weights.shape
@@ -214,7 +235,7 @@ def conv2d_backward_batch(inputs, weights, padding, stride, in_deltas, out_delta
     # It is sized for the larger first, so that neither request reallocates it.
     scratch(_COLUMNS, (chunk * bytes_per_image // itemsize,))
     make_columns = _ColumnMaker(inputs, kernel_shape, padding, stride,
-                                (out_height, out_width), chunk, scratch)
+                                (out_height, out_width), chunk, scratch, kernels)
     weight_matrix = _matrix(weights, num_filters, kernel_size, scratch, 'conv2d.weights')
     # BLAS accumulates straight into a contiguous weight_deltas; otherwise into scratch
     accumulates_in_place = weight_deltas.flags.c_contiguous
@@ -225,7 +246,7 @@ def conv2d_backward_batch(inputs, weights, padding, stride, in_deltas, out_delta
     bias_gradient = scratch('conv2d.bias_gradient', (num_filters,))
     if input_deltas is not None:
         input_deltas = input_deltas(weights, weight_matrix, padding, stride, in_deltas,
-                                    (out_height, out_width), chunk, scratch)
+                                    (out_height, out_width), chunk, scratch, kernels)
 
     for number, (start, stop) in enumerate(_chunks(n, chunk)):
         delta_matrix = _chunk_matrix(out_deltas, start, stop, scratch, 'conv2d.out_deltas',
@@ -257,7 +278,7 @@ class _StridedInputDeltas:
         return max(kernel_size * out_shape[0] * out_shape[1], channels * height * width)
 
     def __init__(self, weights, weight_matrix, padding, stride, in_deltas, out_shape, chunk,
-                 scratch):
+                 scratch, kernels=None):
         _, height, width, channels = in_deltas.shape
         self.weight_matrix, self.padding, self.stride = weight_matrix, padding, stride
         self.in_deltas, self.out_shape = in_deltas, out_shape
@@ -310,7 +331,7 @@ class _TransposedInputDeltas:
         return in_shape[1] * in_shape[2] * kernel_height * kernel_width * num_filters
 
     def __init__(self, weights, weight_matrix, padding, stride, in_deltas, out_shape, chunk,
-                 scratch):
+                 scratch, kernels=None):
         _, height, width, channels = in_deltas.shape
         num_filters, kernel_height, kernel_width, _ = weights.shape
         out_height, out_width = out_shape
@@ -321,12 +342,15 @@ class _TransposedInputDeltas:
         image_height, image_width = height + kernel_height - 1, width + kernel_width - 1
         self.rows = slice(max(0, -top), min(out_height, image_height - top))
         self.columns_range = slice(max(0, -left), min(out_width, image_width - left))
+        # the compiled im2col embeds the deltas itself where D is out_deltas padded
+        # evenly (a square kernel, padding < kernel size)
+        self.kernels = kernels if top == left >= 0 else None
+        self.padding = top
         self.top = top + self.rows.start
         self.left = left + self.columns_range.start
-        self.delta_image = _bordered_scratch(
-            scratch, 'conv2d.transposed_deltas',
-            (chunk, image_height, image_width, num_filters), self.top, self.left,
-            self.rows.stop - self.rows.start, self.columns_range.stop - self.columns_range.start)
+        self.delta_image = None  # the numpy path's zero image of D, made on first use
+        self.delta_image_shape = (chunk, image_height, image_width, num_filters)
+        self.scratch = scratch
         self.columns = scratch(_COLUMNS,  # shared: see conv2d_backward_batch
                                (chunk * height * width,
                                 kernel_height * kernel_width * num_filters))
@@ -344,14 +368,12 @@ class _TransposedInputDeltas:
         _, height, width, channels = self.in_deltas.shape
         kernel_height, kernel_width = self.kernel_shape
         num_filters = delta_matrix.shape[1]
-        image = _rows(self.delta_image, count)
         deltas = delta_matrix.reshape(count, self.out_shape[0], self.out_shape[1], num_filters)
-        rows, columns = self.rows, self.columns_range
-        np.copyto(image[:, self.top:self.top + rows.stop - rows.start,
-                        self.left:self.left + columns.stop - columns.start],
-                  deltas[:, rows, columns])
-        transposed_columns = _im2col(image, self.kernel_shape, (1, 1), height, width,
-                                     self.columns)
+        transposed_columns = _rows(self.columns, count * height * width)
+        if self.kernels is None or not self.kernels.im2col_nhwc(
+                count, *self.out_shape, num_filters, height, width, *self.kernel_shape, 1, 1,
+                self.padding, deltas, transposed_columns):
+            transposed_columns = self._numpy_columns(deltas)
         if self.in_place:
             target = self.in_deltas[start:stop].reshape(count * height * width, channels)
             _product(transposed_columns, self.rotated, target, accumulate=True)
@@ -360,3 +382,19 @@ class _TransposedInputDeltas:
             _product(transposed_columns, self.rotated, gradient)
             chunk_deltas = self.in_deltas[start:stop]
             np.add(chunk_deltas, gradient.reshape(chunk_deltas.shape), out=chunk_deltas)
+
+    def _numpy_columns(self, deltas):
+        """im2col of the chunk's D with numpy: the deltas copied into a zero image first."""
+        if self.delta_image is None:
+            self.delta_image = _bordered_scratch(
+                self.scratch, 'conv2d.transposed_deltas', self.delta_image_shape, self.top,
+                self.left, self.rows.stop - self.rows.start,
+                self.columns_range.stop - self.columns_range.start)
+        count = deltas.shape[0]
+        _, height, width, _ = self.in_deltas.shape
+        image = _rows(self.delta_image, count)
+        rows, columns = self.rows, self.columns_range
+        np.copyto(image[:, self.top:self.top + rows.stop - rows.start,
+                        self.left:self.left + columns.stop - columns.start],
+                  deltas[:, rows, columns])
+        return _im2col(image, self.kernel_shape, (1, 1), height, width, self.columns)

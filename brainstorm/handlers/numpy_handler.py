@@ -65,6 +65,8 @@ class NumpyHandler(Handler):
                               else None)
         self._pool_kernels = (_compiled_kernels.load('pool')
                               if self.dtype in (np.float32, np.float64) else None)
+        self._conv_kernels = (_compiled_kernels.load('conv')
+                              if self.dtype in (np.float32, np.float64) else None)
 
     def _allocate_scratch(self, size, dtype):
         return np.empty(size, dtype=self.dtype if dtype is None else dtype)
@@ -384,13 +386,13 @@ class NumpyHandler(Handler):
 
     def conv2d_forward_batch(self, inputs, weights, bias, outputs, padding, stride):
         _conv_numpy().conv2d_forward_batch(inputs, weights, bias, outputs, padding, stride,
-                                           scratch=self._scratch)
+                                           scratch=self._scratch, kernels=self._conv_kernels)
 
     def conv2d_backward_batch(self, inputs, weights, padding, stride, in_deltas, out_deltas,
                               weight_deltas, bias_deltas):
         _conv_numpy().conv2d_backward_batch(inputs, weights, padding, stride, in_deltas,
                                             out_deltas, weight_deltas, bias_deltas,
-                                            scratch=self._scratch)
+                                            scratch=self._scratch, kernels=self._conv_kernels)
 
     def maxpool2d_forward_batch(self, inputs, window, outputs, padding, stride, argmax):
         _pool_numpy().maxpool2d_forward_batch(inputs, window, outputs, padding, stride, argmax,

@@ -10,13 +10,14 @@ KERNEL_SETS = sorted(_compiled_kernels.MODULES)
 
 
 def handler_kernels(handler):
-    return {'lstm': handler._lstm_kernels, 'pool': handler._pool_kernels}
+    return {'lstm': handler._lstm_kernels, 'pool': handler._pool_kernels,
+            'conv': handler._conv_kernels}
 
 
 @pytest.mark.parametrize('dtype', [np.float64, np.float32])
 def test_switch_off_gives_numpy(monkeypatch, dtype):
     monkeypatch.setenv('BRAINSTORM_COMPILED_KERNELS', '0')
-    assert handler_kernels(NumpyHandler(dtype)) == {'lstm': None, 'pool': None}
+    assert handler_kernels(NumpyHandler(dtype)) == dict.fromkeys(KERNEL_SETS)
 
 
 @pytest.mark.parametrize('kernels', KERNEL_SETS)
@@ -26,12 +27,13 @@ def test_auto_takes_what_was_built(monkeypatch, kernels):
     assert (handler_kernels(NumpyHandler(np.float32))[kernels] is not None) == built
 
 
-def test_the_lstm_kernels_serve_float32_only_and_pooling_both(monkeypatch):
+def test_the_lstm_kernels_serve_float32_only_the_others_both(monkeypatch):
     monkeypatch.setattr(_compiled_kernels, '_loaded',
                         {kernels: (object(), None) for kernels in KERNEL_SETS})
     monkeypatch.setenv('BRAINSTORM_COMPILED_KERNELS', '1')
-    float64 = NumpyHandler(np.float64)
-    assert float64._lstm_kernels is None and float64._pool_kernels is not None
+    present = {name: kernels is not None
+               for name, kernels in handler_kernels(NumpyHandler(np.float64)).items()}
+    assert present == {'lstm': False, 'pool': True, 'conv': True}
 
 
 @pytest.mark.parametrize('value', ['yes', '2', ''])
