@@ -11,7 +11,8 @@
  * - where the padding is at least the window (a window may lie entirely in the
  *   padding), a -inf result becomes 0;
  * - backward: each output delta is added to the input element its argmax names,
- *   if that element is inside the image.
+ *   if that element is inside the image (per window position, a select over the
+ *   channels adds the deltas whose argmax names it and zero for the others).
  *
  * Why C: numpy needs one pass over a chunk per window offset for the maximum and
  * three more per offset for the argmax (9 and 27 passes for 3x3 windows), forward,
@@ -113,29 +114,32 @@ static void maxpool_forward_##SUFFIX(const Geometry *g, const T *inputs, T *outp
     }                                                                                       \
 }                                                                                           \
                                                                                             \
+PER_PROCESSOR                                                                               \
 static void maxpool_backward_##SUFFIX(const Geometry *g, const T *argmax, T *in_deltas,     \
                                       const T *out_deltas)                                  \
 {                                                                                           \
-    const Py_ssize_t C = g->channels, count = g->window_height * g->window_width;           \
+    const Py_ssize_t C = g->channels;                                                       \
     for (Py_ssize_t image = 0; image < g->n; ++image) {                                     \
         for (Py_ssize_t y = 0; y < g->out_height; ++y) {                                    \
             for (Py_ssize_t x = 0; x < g->out_width; ++x) {                                 \
                 Py_ssize_t at = ((image * g->out_height + y) * g->out_width + x) * C;       \
+                const T *restrict offsets = argmax + at, *restrict deltas = out_deltas + at; \
                 Py_ssize_t top = y * g->stride_rows - g->padding;                           \
                 Py_ssize_t left = x * g->stride_columns - g->padding;                       \
-                for (Py_ssize_t c = 0; c < C; ++c) {                                        \
-                    T offset = argmax[at + c];                                              \
-                    if (!(offset >= 0 && offset < (T)count))                                \
-                        continue;                                                           \
-                    Py_ssize_t k = (Py_ssize_t)offset;                                      \
-                    if ((T)k != offset)  /* not an offset: nothing is routed */             \
-                        continue;                                                           \
+                /* each window position inside the image takes the deltas of the         \
+                   channels whose argmax names it: a select per channel, vectorized;      \
+                   an argmax that is no offset (or a padded one) routes nowhere */        \
+                for (Py_ssize_t k = 0; k < g->window_height * g->window_width; ++k) {       \
                     Py_ssize_t row = top + k / g->window_width;                             \
                     Py_ssize_t column = left + k % g->window_width;                         \
                     if (row < 0 || row >= g->height || column < 0 || column >= g->width)    \
                         continue;                                                           \
-                    in_deltas[((image * g->height + row) * g->width + column) * C + c] +=   \
-                        out_deltas[at + c];                                                 \
+                    T *restrict target =                                                    \
+                        in_deltas + ((image * g->height + row) * g->width + column) * C;    \
+                    const T offset = (T)k;                                                  \
+                    _Pragma("omp simd")                                                     \
+                    for (Py_ssize_t c = 0; c < C; ++c)                                      \
+                        target[c] += offsets[c] == offset ? deltas[c] : (T)0;               \
                 }                                                                           \
             }                                                                               \
         }                                                                                   \
