@@ -57,12 +57,17 @@ class Handler(Seedable, metaclass=abc.ABCMeta):
         supports_strided_views (bool): whether ops accept non-contiguous views
             (slices along the last axis of a bigger buffer). The op tests skip
             strided layouts for a handler that says False.
+        prefers_transposed_weights (bool): whether ``dot_mm(a, b, out, transb=True)``
+            with ``b`` stored (out, in) is faster here than with ``b`` stored (in,
+            out). Layers that pack weights for their own products (the LSTM's
+            recurrent matrix) store them the way it says; the results are the same.
         scratch_allocation_count (int): how many times the scratch cache
             allocated (it allocates only the first time a key needs more room).
     """
 
     array_type = None
     supports_strided_views = True
+    prefers_transposed_weights = False
 
     def __init__(self, dtype, seed=None):
         super().__init__(seed)

@@ -80,6 +80,8 @@ class DebugHandler(Handler):
     rnd = property(lambda self: self.handler.rnd)
     array_type = property(lambda self: self.handler.array_type)
     supports_strided_views = property(lambda self: self.handler.supports_strided_views)
+    prefers_transposed_weights = property(
+        lambda self: self.handler.prefers_transposed_weights)
 
     def _scratch(self, key, shape, dtype=None):
         # temporaries for engine code (e.g. value modifiers) come from the wrapped handler

@@ -412,7 +412,8 @@ _OPS = [
 OPS = {op.name: op for op in _OPS}
 
 #: Handler attributes (not ops) that library code may use.
-HANDLER_ATTRIBUTES = ('dtype', 'context', 'EMPTY', 'rnd', 'array_type')
+HANDLER_ATTRIBUTES = ('dtype', 'context', 'EMPTY', 'rnd', 'array_type',
+                      'prefers_transposed_weights')
 
 #: Concrete handler methods that are not ops (they take no arrays or return ops).
 HANDLER_HELPERS = ('act_func', 'act_func_deriv', 'inplace_act_func', 'inplace_act_func_deriv',

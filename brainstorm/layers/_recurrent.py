@@ -266,22 +266,23 @@ def rnn_backward(handler, activation, buffers, hold=None, skip_input_deltas=Fals
 
 # ---- LSTM (Lstm, ClockworkLstm) -----------------------------------------------------------
 
-def pack_recurrent_weights(handler, parameters, packed, for_backward=False):
+def pack_recurrent_weights(handler, parameters, packed, transposed):
     """Copy Rz, Ri, Rf, Ro into ``packed`` (4*size, size) for one product per step.
 
-    For the forward pass they go side by side, ``packed`` seen as (size, 4*size):
-    y[t-1] @ that (B, 4*size) gives the four gates' recurrent terms. For the
-    backward pass each goes transposed, one below the other: the four gate deltas
-    side by side (B, 4*size) @ packed (4*size, size) give the recurrent deltas.
-    Both products are then plain (not transposed) ones, the fastest form here:
-    numpy's OpenBLAS 0.3.31 on an AMD EPYC (Zen 4), single-threaded, B = 50: 1000
-    cells 5.5 against 6.9 ms per forward step with packed^T, 256 cells 0.36
-    against 0.41 ms; with the Haswell and Zen kernels the plain form is as fast or
-    faster too (bench/README.md). The backward pass repacks: a copy of 4*size^2
-    values per pass, against a product of that size per step.
+    ``transposed``: each goes transposed, one below the other; the forward product
+    is then y[t-1] @ packed^T and the backward one, the four gate deltas side by
+    side (B, 4*size) @ packed, a plain one. Otherwise they go side by side, ``packed``
+    seen as (size, 4*size), and y[t-1] @ that is a plain product; the backward pass
+    then repacks them transposed (a copy of 4*size^2 values per pass).
+
+    Which is faster depends on the BLAS (``handler.prefers_transposed_weights``):
+    numpy's OpenBLAS 0.3.31 on an AMD EPYC (Zen 4) ran the forward step products
+    fastest side by side (2 threads, per inference pass: 22.7 against 25.0 ms at 256
+    cells, 313 against 381 ms at 1000); MKL on an Intel Xeon ran them fastest
+    transposed (bench/README.md).
     """
     size = packed.shape[1]
-    if for_backward:
+    if transposed:
         for index, gate in enumerate(LSTM_GATES):
             handler.copy_to(parameters['R' + gate].T, packed[index * size:(index + 1) * size])
         return
@@ -326,14 +327,18 @@ def lstm_forward(handler, activation, buffers, hold=None, reverse=False):
     gates = (Zb, Ib, Fb, Ob)
     for gate, pre in zip(LSTM_GATES, gates):
         project_inputs(handler, inputs, p['W' + gate], p['b' + gate], steps(pre, time_size))
-    pack_recurrent_weights(handler, p, packed)
+    transposed = handler.prefers_transposed_weights
+    pack_recurrent_weights(handler, p, packed, transposed)
     side_by_side = packed.reshape((size, len(LSTM_GATES) * size))
     recurrent_z, recurrent_i, recurrent_f, recurrent_o = gate_columns(products, size)
     pi, pf, po = row(p.pi), row(p.pf), row(p.po)
     for t in order.forward_steps():
         previous = order.previous(t)
         z, i, f, o, cell, previous_cell = Zb[t], Ib[t], Fb[t], Ob[t], Ca[t], Ca[previous]
-        handler.dot_mm(y[previous], side_by_side, products)
+        if transposed:
+            handler.dot_mm(y[previous], packed, products, transb=True)
+        else:
+            handler.dot_mm(y[previous], side_by_side, products)
         if hold is None:
             handler.lstm_step_forward(products, pi, pf, po, previous_cell, z, i, f, o, cell,
                                       Cb[t], y[t], activation)
@@ -367,10 +372,11 @@ def lstm_backward(handler, activation, buffers, hold=None, skip_input_deltas=Fal
     """Add input deltas and gradients of :func:`lstm_forward`.
 
     The recurrent deltas are one product per step: the four gate deltas of step
-    t + 1 side by side in ``internals.recurrent_products`` (B, 4*size), times the
-    recurrent weights packed (again) at the start of this pass into
-    ``internals.recurrent_weights`` (4*size, size), which then hold Rg^T one below
-    the other, so the product is the sum of the four dG[t+1] @ Rg^T.
+    t + 1 side by side in ``internals.recurrent_products`` (B, 4*size), times
+    ``internals.recurrent_weights`` (4*size, size) holding Rg^T one below the other
+    (as the forward pass packed them, or repacked at the start of this pass; see
+    :func:`pack_recurrent_weights`), so the product is the sum of the four
+    dG[t+1] @ Rg^T.
     Single-threaded CPU time per step (B = 50, AMD EPYC; bench/README.md): with
     numpy's OpenBLAS 0.385 against 0.499 ms for four separate products (256
     cells), 5.8 against 6.4 ms (1000 cells); with MKL and scipy's OpenBLAS the
@@ -397,7 +403,8 @@ def lstm_backward(handler, activation, buffers, hold=None, skip_input_deltas=Fal
     dy = start_backward(handler, buffers, time_size, (dZa, dIa, dFa, dOa, dCa))
     pi, pf, po = row(p.pi), row(p.pf), row(p.po)
     packed, side_by_side = internals.recurrent_weights, internals.recurrent_products
-    pack_recurrent_weights(handler, p, packed, for_backward=True)
+    if not handler.prefers_transposed_weights:  # the forward pass packed them side by side
+        pack_recurrent_weights(handler, p, packed, transposed=True)
     # the first step processed reads the gate deltas of slot T (zeros, or what a
     # caller continuing a sequence put there); each step then writes its own
     for deltas, columns in zip((dZa, dIa, dFa, dOa), gate_columns(side_by_side, Ca.shape[2])):

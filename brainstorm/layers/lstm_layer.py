@@ -25,9 +25,9 @@ Buffers:
                          The pre-activations Za, Ia, Fa, Oa are not kept: the gate
                          buffers hold them during a step and are activated in place.
     internals.recurrent_weights     (4*size, size): the recurrent weights packed for one
-                         product per step: by the forward pass Rz Ri Rf Ro side by
-                         side (seen as (size, 4*size)), by the backward pass each
-                         transposed, one below the other
+                         product per step: Rz Ri Rf Ro side by side (seen as (size,
+                         4*size)), or each transposed, one below the other, as the
+                         handler's BLAS prefers; the backward pass needs the latter
     internals.recurrent_products    ('B', 4*size): scratch, y[t-1] @ [Rz Ri Rf Ro]; in
                          the backward pass the gate deltas of a step side by side
     internals.hold       ('T', 'B', size), only with a mask: 1 where a step is padding

@@ -339,3 +339,39 @@ def test_spec_paths_and_context_of_lstm():
     assert set(net.layers[LAYER_NAME].parameter_shapes) == {
         'Wz', 'Wi', 'Wf', 'Wo', 'Rz', 'Ri', 'Rf', 'Ro', 'bz', 'bi', 'bf', 'bo',
         'pi', 'pf', 'po'}
+
+
+class _TransposedWeightsHandler(NumpyHandler):
+    """A NumpyHandler whose BLAS prefers transposed weights (as with MKL)."""
+
+    prefers_transposed_weights = True
+
+
+@pytest.mark.parametrize('layer_type', ['Lstm', 'ClockworkLstm'])
+def test_both_packings_of_the_recurrent_weights_compute_the_same(layer_type):
+    """The LSTM packs its recurrent matrix side by side or transposed, as the handler's
+    BLAS prefers; outputs, internals, gradients and input deltas do not depend on it."""
+    rnd = np.random.RandomState(7)
+    x = rnd.standard_normal((5, 3) + IN_SHAPE)
+    output_deltas = rnd.standard_normal((5, 3, SIZE))
+    results = []
+    for handler in (NumpyHandler(np.float64), _TransposedWeightsHandler(np.float64)):
+        net = make_net(layer_type, handler)
+        set_parameters(net, random_parameters(net))
+        net.provide_external_data({'default': x})
+        net.forward_pass(training_pass=True)
+        gradients, input_deltas = backward(net, output_deltas)
+        internals = {name: handler.get_numpy_copy(array) for name, array
+                     in net.buffer[LAYER_NAME].internals.items()
+                     if name not in ('recurrent_weights', 'recurrent_products')}
+        results.append((net.get(f'{LAYER_NAME}.outputs.default'), internals, gradients,
+                        input_deltas))
+    (outputs, internals, gradients, input_deltas), transposed = results
+    np.testing.assert_allclose(transposed[0], outputs, rtol=1e-12, atol=1e-12)
+    for name in internals:
+        np.testing.assert_allclose(transposed[1][name], internals[name], rtol=1e-12,
+                                   atol=1e-12, err_msg=name)
+    for name in gradients:
+        np.testing.assert_allclose(transposed[2][name], gradients[name], rtol=1e-12,
+                                   atol=1e-12, err_msg=f"gradient of {name}")
+    np.testing.assert_allclose(transposed[3], input_deltas, rtol=1e-12, atol=1e-12)
