@@ -2,7 +2,8 @@
 
 The original brainstorm did this in Cython; here every op is a handful of numpy
 calls per chunk of images: im2col through strided window views and one BLAS product
-for each matrix part. Loops run only over chunks (about ten per batch) and kernel
+for each matrix part. Where NumpyHandler has the compiled kernels
+(``_conv_kernels.c``), the im2col of C-contiguous images is one compiled pass instead. Loops run only over chunks (about ten per batch) and kernel
 offsets (e.g. 25 for a 5x5 kernel), never over images, pixels or channels. Pooling
 is in :mod:`brainstorm.handlers._pool_numpy`; shared helpers in ``_image_numpy``.
 
@@ -321,7 +322,8 @@ class _TransposedInputDeltas:
     (count*H*W, kh*kw*F), one product with the rotated filters (kh*kw*F, C) added
     into the chunk's in_deltas by BLAS (``beta=1``). Used when C is not small: it
     reads and writes each column once, where col2im makes kh*kw memory-bound passes
-    over a delta image.
+    over a delta image. With the compiled im2col and a square kernel, ``D`` is never
+    built: the kernel reads ``out_deltas`` padded by ``kh-1-padding`` on every side.
     """
 
     @staticmethod
@@ -366,7 +368,6 @@ class _TransposedInputDeltas:
     def add(self, start, stop, delta_matrix):
         count = stop - start
         _, height, width, channels = self.in_deltas.shape
-        kernel_height, kernel_width = self.kernel_shape
         num_filters = delta_matrix.shape[1]
         deltas = delta_matrix.reshape(count, self.out_shape[0], self.out_shape[1], num_filters)
         transposed_columns = _rows(self.columns, count * height * width)

@@ -278,6 +278,9 @@ class PyCudaHandler(Handler):
     """
 
     supports_strided_views = True
+    # the LSTM's recurrent matrix stays in the layout this handler has always used
+    # (transposed, one product y @ R^T a step); both were never timed on a GPU
+    prefers_transposed_weights = True
 
     def __init__(self, dtype=np.float32, seed=None):
         super().__init__(dtype, seed)

@@ -329,7 +329,7 @@ def lstm_forward(handler, activation, buffers, hold=None, reverse=False):
         project_inputs(handler, inputs, p['W' + gate], p['b' + gate], steps(pre, time_size))
     transposed = handler.prefers_transposed_weights
     pack_recurrent_weights(handler, p, packed, transposed)
-    side_by_side = packed.reshape((size, len(LSTM_GATES) * size))
+    side_by_side = None if transposed else packed.reshape((size, len(LSTM_GATES) * size))
     recurrent_z, recurrent_i, recurrent_f, recurrent_o = gate_columns(products, size)
     pi, pf, po = row(p.pi), row(p.pf), row(p.po)
     for t in order.forward_steps():
