@@ -75,8 +75,9 @@ static PyObject *im2col_nhwc(PyObject *module, PyObject *const *args, Py_ssize_t
     int written[2] = {0, 1};
     /* rows and columns outside the image are zeros, whatever the geometry: nothing
        is read outside the images */
-    if (!acquire_buffers(args + 11, lengths, written, 2, 'f', 4, views)
-            && !acquire_buffers(args + 11, lengths, written, 2, 'd', 8, views))
+    Py_ssize_t itemsize;
+    char format = element_format(args[11], &itemsize);
+    if (!format || !acquire_buffers(args + 11, lengths, written, 2, format, itemsize, views))
         Py_RETURN_FALSE;
     Py_BEGIN_ALLOW_THREADS
     im2col(&g, views[0].buf, views[1].buf, views[0].itemsize);

@@ -61,6 +61,27 @@ static void release_buffers(Py_buffer *views, Py_ssize_t count)
             PyBuffer_Release(&views[k]);
 }
 
+/* The element type of an array: 'f' (float32) or 'd' (float64), with its itemsize;
+ * 0 for anything else (no error set: the kernel declines). */
+static inline char element_format(PyObject *array, Py_ssize_t *itemsize)
+{
+    Py_buffer view;
+    char format = 0;
+    if (PyObject_GetBuffer(array, &view, PyBUF_FORMAT | PyBUF_ND) != 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    const char *code = view.format ? view.format : "B";
+    if (code[0] == '<' || code[0] == '=' || code[0] == '@')
+        ++code;
+    if ((code[0] == 'f' || code[0] == 'd') && code[1] == '\0') {
+        format = code[0];
+        *itemsize = view.itemsize;
+    }
+    PyBuffer_Release(&view);
+    return format;
+}
+
 /* args = `count` non-negative sizes, then `arrays` arrays: read the sizes into
  * sizes[]. Returns 1, or 0 with a TypeError or ValueError set. */
 static int read_sizes(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t count,

@@ -178,74 +178,50 @@ static int read_geometry(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t arr
     return 1;
 }
 
-/* The element type of the first array: 'f' or 'd' (0: neither, the kernel declines) */
-static char element_format(PyObject *array, Py_ssize_t *itemsize)
+/* Both functions: the geometry, then three arrays of one float type (forward: inputs,
+ * outputs, argmax or None; backward: argmax, in_deltas, out_deltas). */
+static PyObject *run_pool(PyObject *const *args, Py_ssize_t nargs, int backward)
 {
-    Py_buffer view;
-    char format = 0;
-    if (PyObject_GetBuffer(array, &view, PyBUF_FORMAT | PyBUF_ND) != 0) {
-        PyErr_Clear();
-        return 0;
-    }
-    const char *code = view.format ? view.format : "B";
-    if (code[0] == '<' || code[0] == '=' || code[0] == '@')
-        ++code;
-    if ((code[0] == 'f' || code[0] == 'd') && code[1] == '\0') {
-        format = code[0];
-        *itemsize = view.itemsize;
-    }
-    PyBuffer_Release(&view);
-    return format;
+    Geometry g;
+    Py_buffer views[3];
+    Py_ssize_t itemsize;
+    if (!read_geometry(args, nargs, 3, &g))
+        return NULL;
+    PyObject *const *arrays = args + GEOMETRY_SIZES;
+    Py_ssize_t in_size = g.n * g.height * g.width * g.channels;
+    Py_ssize_t out_size = g.n * g.out_height * g.out_width * g.channels;
+    /* a negative length marks the optional argmax of the forward pass */
+    Py_ssize_t forward_lengths[3] = {in_size, out_size, -out_size};
+    Py_ssize_t backward_lengths[3] = {out_size, in_size, out_size};
+    int forward_written[3] = {0, 1, 1}, backward_written[3] = {0, 1, 0};
+    char format = element_format(arrays[0], &itemsize);
+    if (!format || !acquire_buffers(arrays, backward ? backward_lengths : forward_lengths,
+                                    backward ? backward_written : forward_written, 3,
+                                    format, itemsize, views))
+        Py_RETURN_FALSE;
+    void *a = views[0].buf, *b = views[1].buf, *c = views[2].buf;
+    Py_BEGIN_ALLOW_THREADS
+    if (backward && format == 'f')
+        maxpool_backward_float32(&g, a, b, c);
+    else if (backward)
+        maxpool_backward_float64(&g, a, b, c);
+    else if (format == 'f')
+        maxpool_forward_float32(&g, a, b, c);
+    else
+        maxpool_forward_float64(&g, a, b, c);
+    Py_END_ALLOW_THREADS
+    release_buffers(views, 3);
+    Py_RETURN_TRUE;
 }
 
 static PyObject *maxpool2d_forward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    Geometry g;
-    Py_buffer views[3];
-    Py_ssize_t itemsize;
-    if (!read_geometry(args, nargs, 3, &g))
-        return NULL;
-    PyObject *const *arrays = args + GEOMETRY_SIZES;
-    Py_ssize_t out_size = g.n * g.out_height * g.out_width * g.channels;
-    /* inputs, outputs, argmax (optional: None) */
-    Py_ssize_t lengths[3] = {g.n * g.height * g.width * g.channels, out_size, -out_size};
-    int written[3] = {0, 1, 1};
-    char format = element_format(arrays[0], &itemsize);
-    if (!format || !acquire_buffers(arrays, lengths, written, 3, format, itemsize, views))
-        Py_RETURN_FALSE;
-    Py_BEGIN_ALLOW_THREADS
-    if (format == 'f')
-        maxpool_forward_float32(&g, views[0].buf, views[1].buf, views[2].buf);
-    else
-        maxpool_forward_float64(&g, views[0].buf, views[1].buf, views[2].buf);
-    Py_END_ALLOW_THREADS
-    release_buffers(views, 3);
-    Py_RETURN_TRUE;
+    return run_pool(args, nargs, 0);
 }
 
 static PyObject *maxpool2d_backward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    Geometry g;
-    Py_buffer views[3];
-    Py_ssize_t itemsize;
-    if (!read_geometry(args, nargs, 3, &g))
-        return NULL;
-    PyObject *const *arrays = args + GEOMETRY_SIZES;
-    Py_ssize_t out_size = g.n * g.out_height * g.out_width * g.channels;
-    /* argmax, in_deltas, out_deltas */
-    Py_ssize_t lengths[3] = {out_size, g.n * g.height * g.width * g.channels, out_size};
-    int written[3] = {0, 1, 0};
-    char format = element_format(arrays[0], &itemsize);
-    if (!format || !acquire_buffers(arrays, lengths, written, 3, format, itemsize, views))
-        Py_RETURN_FALSE;
-    Py_BEGIN_ALLOW_THREADS
-    if (format == 'f')
-        maxpool_backward_float32(&g, views[0].buf, views[1].buf, views[2].buf);
-    else
-        maxpool_backward_float64(&g, views[0].buf, views[1].buf, views[2].buf);
-    Py_END_ALLOW_THREADS
-    release_buffers(views, 3);
-    Py_RETURN_TRUE;
+    return run_pool(args, nargs, 1);
 }
 
 static PyMethodDef METHODS[] = {

@@ -13,11 +13,9 @@ import pytest
 
 from brainstorm.handlers import NumpyHandler, _compiled_kernels
 from brainstorm.handlers._image_numpy import _im2col
+from tests.handlers.compiled_kernel_marks import needs_compiled
 
-needs_kernels = pytest.mark.skipif(
-    _compiled_kernels.unavailable_reason('conv') is not None,
-    reason=f"{_compiled_kernels.unavailable_reason('conv')} (the C compiler installs with "
-           f"the system's build tools, e.g. Debian's build-essential)")
+needs_kernels = needs_compiled('conv')
 
 # id, (N, H, W, C), kernel, padding, stride
 GEOMETRIES = [

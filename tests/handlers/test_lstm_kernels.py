@@ -15,14 +15,12 @@ import pytest
 from brainstorm.handlers import NumpyHandler, _compiled_kernels
 from brainstorm.structure.network import Network
 from brainstorm.testing import LAYER_NAME, build_architecture
+from tests.handlers.compiled_kernel_marks import needs_compiled
 from tests.handlers.test_ops_against_reference import OP_CASES, run_case
 
 LSTM_STEP_OPS = ('lstm_step_forward', 'lstm_step_backward')
 
-needs_kernels = pytest.mark.skipif(
-    _compiled_kernels.unavailable_reason('lstm') is not None,
-    reason=f"{_compiled_kernels.unavailable_reason('lstm')} (the C compiler installs with "
-           f"the system's build tools, e.g. Debian's build-essential)")
+needs_kernels = needs_compiled('lstm')
 
 
 @pytest.fixture

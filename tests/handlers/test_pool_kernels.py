@@ -10,11 +10,9 @@ import numpy as np
 import pytest
 
 from brainstorm.handlers import NumpyHandler, _compiled_kernels, _pool_numpy
+from tests.handlers.compiled_kernel_marks import needs_compiled
 
-needs_kernels = pytest.mark.skipif(
-    _compiled_kernels.unavailable_reason('pool') is not None,
-    reason=f"{_compiled_kernels.unavailable_reason('pool')} (the C compiler installs with "
-           f"the system's build tools, e.g. Debian's build-essential)")
+needs_kernels = needs_compiled('pool')
 
 # id, (N, H, W, C), window, padding, stride
 GEOMETRIES = [
