@@ -142,6 +142,21 @@ VIOLATIONS = [
                                          (2, 2), zeros(d, 1, 4, 4, 2)),
      "maxpool2d_forward_batch: argmax has shape (1, 4, 4, 2), expected (1, 2, 2, 2) for this "
      "pooling's geometry"),
+    ('lstm-step-wide-shape',
+     lambda d: d.lstm_step_forward(zeros(d, 2, 3), *(zeros(d, 1, 3) for _ in range(3)),
+                                   *(zeros(d, 2, 3) for _ in range(8))),
+     "lstm_step_forward: recurrent has shape (2, 3), expected (2, 12) (the four gates side "
+     "by side)"),
+    ('lstm-step-peephole-shape',
+     lambda d: d.lstm_step_backward(*(zeros(d, 2, 3) for _ in range(11)), zeros(d, 2, 3),
+                                    zeros(d, 1, 3), zeros(d, 1, 3),
+                                    *(zeros(d, 2, 3) for _ in range(5)), zeros(d, 2, 12)),
+     "lstm_step_backward: peep_i has shape (2, 3), expected (1, 3) (one peephole weight per "
+     "cell)"),
+    ('lstm-step-activation',
+     lambda d: d.lstm_step_forward(zeros(d, 2, 12), *(zeros(d, 1, 3) for _ in range(3)),
+                                   *(zeros(d, 2, 3) for _ in range(8)), activation='relu'),
+     "lstm_step_forward: activation is 'relu'"),
     ('pool-stride-type',
      lambda d: d.avgpool2d_forward_batch(zeros(d, 1, 4, 4, 2), (2, 2), zeros(d, 1, 2, 2, 2), 0,
                                          2),
