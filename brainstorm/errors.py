@@ -54,6 +54,12 @@ class HandlerUnavailableError(BrainstormError, RuntimeError):
     """A handler cannot be created here (no GPU, no pycuda, no CUDA toolkit)."""
 
 
+class EnvironmentSettingError(HandlerUnavailableError):
+    """An environment variable that chooses an implementation (``BRAINSTORM_BLAS``,
+    ``BRAINSTORM_COMPILED_KERNELS``) has a value that cannot be used here; the message
+    names the variable. Nothing in an experiment file is at fault."""
+
+
 class TrainingError(BrainstormError, RuntimeError):
     """Training cannot start or continue (bad hook setup, missing iterator)."""
 

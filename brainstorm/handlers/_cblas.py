@@ -44,7 +44,7 @@ import sys
 
 import numpy as np
 
-from brainstorm.errors import HandlerUnavailableError
+from brainstorm.errors import EnvironmentSettingError
 
 ROW_MAJOR, COLUMN_MAJOR = 101, 102
 NO_TRANS, TRANS = 111, 112
@@ -188,19 +188,19 @@ def load():
     """The CBLAS to use in this process (a :class:`Cblas`), or None for scipy's BLAS.
 
     Raises:
-        HandlerUnavailableError: if ``BRAINSTORM_BLAS`` has an unknown value, or names
+        EnvironmentSettingError: if ``BRAINSTORM_BLAS`` has an unknown value, or names
             a library that cannot be loaded.
     """
     if not _LOADED:
         choice = os.environ.get('BRAINSTORM_BLAS', 'auto')
         if choice not in ('auto', 'mkl', 'openblas', 'scipy'):
-            raise HandlerUnavailableError(f"BRAINSTORM_BLAS={choice!r}: expected 'auto', "
+            raise EnvironmentSettingError(f"BRAINSTORM_BLAS={choice!r}: expected 'auto', "
                                           f"'mkl', 'openblas' or 'scipy'")
         cblas = None
         if choice in _WHY_NOT:
             cblas = _load_mkl() if choice == 'mkl' else _load_numpy_openblas()
             if cblas is None:
-                raise HandlerUnavailableError(f"BRAINSTORM_BLAS={choice}: {_WHY_NOT[choice]}")
+                raise EnvironmentSettingError(f"BRAINSTORM_BLAS={choice}: {_WHY_NOT[choice]}")
         elif choice == 'auto':
             cblas = _automatic_choice()
         _LOADED.append(cblas)

@@ -14,7 +14,7 @@ ops with numpy (``Handler``'s composites, ``_pool_numpy``, ``_conv_numpy``).
 
 Which one serves: the environment variable ``BRAINSTORM_COMPILED_KERNELS`` =
 ``auto`` (the default: the compiled kernels where they were built), ``1`` (they
-must be there: a HandlerUnavailableError otherwise) or ``0`` (never; numpy only).
+must be there: an EnvironmentSettingError otherwise) or ``0`` (never; numpy only).
 It is read when a NumpyHandler is created.
 
 Every kernel function takes some sizes and then arrays and returns False, computing
@@ -25,7 +25,7 @@ it needs (``_kernel_buffers.h``); the caller then computes the op with numpy.
 import importlib
 import os
 
-from brainstorm.errors import HandlerUnavailableError
+from brainstorm.errors import EnvironmentSettingError
 
 #: kernel set -> its extension module
 MODULES = {
@@ -59,16 +59,16 @@ def load(kernels):
         kernels: a key of :data:`MODULES`.
 
     Raises:
-        HandlerUnavailableError: if ``BRAINSTORM_COMPILED_KERNELS`` is not auto, 1 or 0,
+        EnvironmentSettingError: if ``BRAINSTORM_COMPILED_KERNELS`` is not auto, 1 or 0,
             or is 1 and the kernels are not there.
     """
     choice = os.environ.get('BRAINSTORM_COMPILED_KERNELS', 'auto').strip().lower()
     if choice not in ('auto', '1', '0'):
-        raise HandlerUnavailableError(
+        raise EnvironmentSettingError(
             f"BRAINSTORM_COMPILED_KERNELS={choice!r} is not one of auto, 1, 0")
     if choice == '0':
         return None
     reason = unavailable_reason(kernels)
     if reason is not None and choice == '1':
-        raise HandlerUnavailableError(f"BRAINSTORM_COMPILED_KERNELS=1, but {reason}")
+        raise EnvironmentSettingError(f"BRAINSTORM_COMPILED_KERNELS=1, but {reason}")
     return _loaded[kernels][0]

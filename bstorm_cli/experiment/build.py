@@ -39,11 +39,14 @@ def error_text(error):
 @contextlib.contextmanager
 def located_engine_errors(where):
     """Inside, an engine error (:func:`engine_errors`) becomes a BadInputError with
-    its text, located at ``where(error)`` (a Location)."""
+    its text, located at ``where(error)`` (a Location); an environment variable's bad
+    value (EnvironmentSettingError) is not located in the experiment file."""
+    from brainstorm.errors import EnvironmentSettingError
     try:
         yield
     except engine_errors() as error:
-        raise BadInputError(error_text(error), where(error)) from error
+        location = None if isinstance(error, EnvironmentSettingError) else where(error)
+        raise BadInputError(error_text(error), location) from error
 
 
 # ---- components -------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from brainstorm.errors import HandlerUnavailableError
+from brainstorm.errors import EnvironmentSettingError
 from brainstorm.handlers import NumpyHandler, _compiled_kernels
 
 KERNEL_SETS = sorted(_compiled_kernels.MODULES)
@@ -39,7 +39,7 @@ def test_the_lstm_kernels_serve_float32_only_the_others_both(monkeypatch):
 @pytest.mark.parametrize('value', ['yes', '2', ''])
 def test_unknown_switch_value_is_refused(monkeypatch, value):
     monkeypatch.setenv('BRAINSTORM_COMPILED_KERNELS', value)
-    with pytest.raises(HandlerUnavailableError, match='BRAINSTORM_COMPILED_KERNELS'):
+    with pytest.raises(EnvironmentSettingError, match='BRAINSTORM_COMPILED_KERNELS'):
         NumpyHandler(np.float32)
 
 
@@ -49,7 +49,7 @@ def test_required_but_missing_kernels_are_an_error(monkeypatch, missing):
     loaded[missing] = (None, 'they were not built')
     monkeypatch.setattr(_compiled_kernels, '_loaded', loaded)
     monkeypatch.setenv('BRAINSTORM_COMPILED_KERNELS', '1')
-    with pytest.raises(HandlerUnavailableError, match='they were not built'):
+    with pytest.raises(EnvironmentSettingError, match='they were not built'):
         NumpyHandler(np.float32)
     monkeypatch.setenv('BRAINSTORM_COMPILED_KERNELS', 'auto')
     assert handler_kernels(NumpyHandler(np.float32))[missing] is None
