@@ -79,8 +79,12 @@ def start_run(experiment_path, overrides, out, verbose, world=None, prepare=None
     experiment = world.together(
         lambda: load_experiment(experiment_path, overrides, problem_limit(verbose)))
     with terminate_as_interrupt(until_exit=ends_process):
+        output = _output_folder(experiment, out)
+        # the folders this run creates above its run directory, deepest first: a run
+        # that fails before it starts removes them again if they are still empty
+        new_folders = [path for path in (output, *output.parents) if not path.exists()]
         folder = world.from_root(lambda: run_dir.create_run_directory(
-            _output_folder(experiment, out), experiment.name))
+            output, experiment.name))
         lock = RunLock(folder, current_command_line())
         try:
             if world.is_root:
@@ -89,7 +93,7 @@ def start_run(experiment_path, overrides, out, verbose, world=None, prepare=None
                              prepare)
         except BaseException:
             if world.is_root:
-                _discard_if_unstarted(folder)
+                _discard_if_unstarted(folder, new_folders)
             raise
         finally:
             lock.release()
@@ -116,8 +120,9 @@ def _train_in(folder, experiment, experiment_path, overrides, verbose, world, pr
         setup.close()
 
 
-def _discard_if_unstarted(folder):
-    """Remove a run directory that holds no checkpoint yet (only files this run wrote)."""
+def _discard_if_unstarted(folder, new_folders=()):
+    """Remove a run directory that holds no checkpoint yet (only files this run wrote),
+    then those of ``new_folders`` (created for it, deepest first) that are empty."""
     from bstorm_cli.experiment import run_dir
     from bstorm_cli.experiment.run_lock import LOCK_FILE
     if (folder / run_dir.CHECKPOINT_FILE).exists():
@@ -129,10 +134,11 @@ def _discard_if_unstarted(folder):
             (folder / name).unlink()
         except OSError:
             pass
-    try:
-        folder.rmdir()
-    except OSError:
-        pass
+    for path in (folder, *new_folders):
+        try:
+            path.rmdir()
+        except OSError:  # not empty (a started run, another run's files): keep it
+            return
 
 
 def resume_run(folder, verbose, world=None, prepare=None, ends_process=False):
