@@ -14,7 +14,7 @@ from setuptools import Extension, setup
 
 VECTOR_MATH = ['mvec'] if platform.machine() in ('x86_64', 'AMD64') else []
 
-HEADERS = ['brainstorm/handlers/_kernel_buffers.h']
+HEADERS = ['brainstorm/handlers/_kernel_common.h']
 # -ffp-contract=off: every product and sum rounded as numpy rounds it (no fused
 # multiply-add); -fopenmp-simd: the loops' `omp simd` hints, without OpenMP threads
 FLAGS = ['-O3', '-fno-math-errno', '-ffp-contract=off', '-fopenmp-simd']

@@ -19,7 +19,7 @@ It is read when a NumpyHandler is created.
 
 Every kernel function takes some sizes and then arrays and returns False, computing
 nothing, where an array is not a C-contiguous buffer of the element type and length
-it needs (``_kernel_buffers.h``); the caller then computes the op with numpy.
+it needs (``_kernel_common.h``); the caller then computes the op with numpy.
 """
 
 import importlib

@@ -13,18 +13,13 @@
  * one memcpy and the padding is never materialised. See bench/README.md.
  */
 
-#include "_kernel_buffers.h"
+#include "_kernel_common.h"
 #include <string.h>
 
-typedef struct {
-    Py_ssize_t n, height, width, channels, out_height, out_width;
-    Py_ssize_t kernel_height, kernel_width, stride_rows, stride_columns, padding;
-} Geometry;
-
-static void im2col(const Geometry *g, const char *images, char *columns, Py_ssize_t itemsize)
+static void im2col(const ImageGeometry *g, const char *images, char *columns, Py_ssize_t itemsize)
 {
     const Py_ssize_t pixel = g->channels * itemsize;       /* bytes of one image pixel */
-    const Py_ssize_t run = g->kernel_width * pixel;         /* bytes of one kernel row */
+    const Py_ssize_t run = g->window_width * pixel;         /* bytes of one kernel row */
     for (Py_ssize_t image = 0; image < g->n; ++image) {
         const char *first_row = images + image * g->height * g->width * pixel;
         for (Py_ssize_t y = 0; y < g->out_height; ++y) {
@@ -32,9 +27,9 @@ static void im2col(const Geometry *g, const char *images, char *columns, Py_ssiz
                 Py_ssize_t left = x * g->stride_columns - g->padding;
                 /* the part of a kernel row inside the image: columns first..last-1 */
                 Py_ssize_t first = left < 0 ? -left : 0;
-                Py_ssize_t last = g->width - left < g->kernel_width ? g->width - left
-                                                                   : g->kernel_width;
-                for (Py_ssize_t i = 0; i < g->kernel_height; ++i, columns += run) {
+                Py_ssize_t last = g->width - left < g->window_width ? g->width - left
+                                                                   : g->window_width;
+                for (Py_ssize_t i = 0; i < g->window_height; ++i, columns += run) {
                     Py_ssize_t row = y * g->stride_rows - g->padding + i;
                     if (row < 0 || row >= g->height || first >= last) {
                         memset(columns, 0, run);
@@ -45,8 +40,8 @@ static void im2col(const Geometry *g, const char *images, char *columns, Py_ssiz
                     memcpy(columns + first * pixel,
                            first_row + (row * g->width + left + first) * pixel,
                            (last - first) * pixel);
-                    if (last < g->kernel_width)
-                        memset(columns + last * pixel, 0, (g->kernel_width - last) * pixel);
+                    if (last < g->window_width)
+                        memset(columns + last * pixel, 0, (g->window_width - last) * pixel);
                 }
             }
         }
@@ -59,25 +54,20 @@ static void im2col(const Geometry *g, const char *images, char *columns, Py_ssiz
  *        stride_rows, stride_columns, padding, images, columns) */
 static PyObject *im2col_nhwc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    Py_ssize_t s[11];
+    ImageGeometry g;
     Py_buffer views[2];
-    if (!read_sizes(args, nargs, 11, 2, s))
+    if (!read_image_geometry(args, nargs, 2, &g))
         return NULL;
-    Geometry g = {s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]};
-    if (g.kernel_height < 1 || g.kernel_width < 1 || g.stride_rows < 1
-            || g.stride_columns < 1) {
-        PyErr_SetString(PyExc_ValueError, "kernel and stride must be positive");
-        return NULL;
-    }
     Py_ssize_t lengths[2] = {
         g.n * g.height * g.width * g.channels,
-        g.n * g.out_height * g.out_width * g.kernel_height * g.kernel_width * g.channels};
+        g.n * g.out_height * g.out_width * g.window_height * g.window_width * g.channels};
     int written[2] = {0, 1};
     /* rows and columns outside the image are zeros, whatever the geometry: nothing
        is read outside the images */
     Py_ssize_t itemsize;
-    char format = element_format(args[11], &itemsize);
-    if (!format || !acquire_buffers(args + 11, lengths, written, 2, format, itemsize, views))
+    char format = element_format(args[IMAGE_GEOMETRY_SIZES], &itemsize);
+    if (!format || !acquire_buffers(args + IMAGE_GEOMETRY_SIZES, lengths, written, 2, format,
+                                    itemsize, views))
         Py_RETURN_FALSE;
     Py_BEGIN_ALLOW_THREADS
     im2col(&g, views[0].buf, views[1].buf, views[0].itemsize);

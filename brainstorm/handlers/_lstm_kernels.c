@@ -10,7 +10,7 @@
  * loops are vectorized with glibc's vector math library (libmvec: expf and tanhf
  * for SSE4, AVX2 and AVX-512), chosen at load time for the processor by
  * target_clones. The module takes the arrays through the buffer protocol
- * (_kernel_buffers.h; with ctypes, fetching the 20 pointers of a backward step took
+ * (_kernel_common.h; with ctypes, fetching the 20 pointers of a backward step took
  * longer than the step's arithmetic) and releases the GIL while it computes. See
  * bench/README.md for the figures.
  *
@@ -19,7 +19,7 @@
  * expf and tanhf differ from numpy's, by an ulp or two.
  */
 
-#include "_kernel_buffers.h"
+#include "_kernel_common.h"
 #include <stddef.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 12
@@ -27,12 +27,8 @@
    exist regardless (libmvec, glibc >= 2.22 for expf, 2.35 for tanhf) */
 __attribute__((simd("notinbranch"))) float expf(float);
 __attribute__((simd("notinbranch"))) float tanhf(float);
-/* one copy of each function per instruction set, picked when the library is loaded */
-#define PER_PROCESSOR __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", \
-                                                   "default")))
 #else
 #include <math.h>
-#define PER_PROCESSOR
 #endif
 
 static inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
@@ -132,7 +128,7 @@ typedef struct { int per_row; int wide; int written; } ArraySpec;
 #define MAX_ARRAYS 20
 
 /* (batch, size, *arrays) -> True, or False with nothing computed where an array does
- * not fit (see _kernel_buffers.h). `step` gets the arrays' data pointers in order. */
+ * not fit (see _kernel_common.h). `step` gets the arrays' data pointers in order. */
 static PyObject *run_step(PyObject *const *args, Py_ssize_t nargs, const ArraySpec *specs,
                           Py_ssize_t count, void (*step)(Py_ssize_t, Py_ssize_t, float **))
 {

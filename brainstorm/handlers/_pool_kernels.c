@@ -20,22 +20,11 @@
  * (the innermost, contiguous axis) in vector registers. See bench/README.md.
  */
 
-#include "_kernel_buffers.h"
+#include "_kernel_common.h"
 #include <math.h>
 #include <stddef.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 12
-/* one copy per instruction set, picked when the module is loaded */
-#define PER_PROCESSOR __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", \
-                                                   "default")))
-#else
-#define PER_PROCESSOR
-#endif
-
-typedef struct {
-    Py_ssize_t n, height, width, channels, out_height, out_width;
-    Py_ssize_t window_height, window_width, stride_rows, stride_columns, padding;
-} Geometry;
+typedef ImageGeometry Geometry;
 
 #define DEFINE_MAXPOOL(T, SUFFIX)                                                           \
 /* the first window position: the image's value there, or -inf in the padding */         \
@@ -153,20 +142,11 @@ DEFINE_MAXPOOL(double, float64)
 
 /* args: n, height, width, channels, out_height, out_width, window_height,
  * window_width, stride_rows, stride_columns, padding, then the arrays */
-#define GEOMETRY_SIZES 11
-
 static int read_geometry(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t arrays,
                          Geometry *g)
 {
-    Py_ssize_t s[GEOMETRY_SIZES];
-    if (!read_sizes(args, nargs, GEOMETRY_SIZES, arrays, s))
+    if (!read_image_geometry(args, nargs, arrays, g))
         return 0;
-    *g = (Geometry){s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]};
-    if (g->window_height < 1 || g->window_width < 1 || g->stride_rows < 1
-            || g->stride_columns < 1) {
-        PyErr_SetString(PyExc_ValueError, "window and stride must be positive");
-        return 0;
-    }
     /* the last window must end inside the padded image: nothing is read past it */
     if ((g->out_height > 0 && (g->out_height - 1) * g->stride_rows + g->window_height
                               > g->height + 2 * g->padding)
@@ -187,7 +167,7 @@ static PyObject *run_pool(PyObject *const *args, Py_ssize_t nargs, int backward)
     Py_ssize_t itemsize;
     if (!read_geometry(args, nargs, 3, &g))
         return NULL;
-    PyObject *const *arrays = args + GEOMETRY_SIZES;
+    PyObject *const *arrays = args + IMAGE_GEOMETRY_SIZES;
     Py_ssize_t in_size = g.n * g.height * g.width * g.channels;
     Py_ssize_t out_size = g.n * g.out_height * g.out_width * g.channels;
     /* a negative length marks the optional argmax of the forward pass */

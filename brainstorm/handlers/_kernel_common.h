@@ -1,8 +1,9 @@
 /*
- * The Python side shared by the compiled kernel modules (_lstm_kernels.c,
- * _pool_kernels.c): their functions take a few sizes and then arrays, which they
- * read through the buffer protocol (a tenth of a microsecond per array, against a
- * microsecond for ctypes' array.ctypes.data).
+ * What the compiled kernel modules (_lstm_kernels.c, _pool_kernels.c, _conv_kernels.c)
+ * share: one copy of a function per instruction set (PER_PROCESSOR), the geometry of
+ * a window over NHWC images, and the Python side: their functions take a few sizes
+ * and then arrays, which they read through the buffer protocol (a tenth of a
+ * microsecond per array, against a microsecond for ctypes' array.ctypes.data).
  *
  * A kernel computes only on C-contiguous buffers of the element type and length it
  * needs; for anything else acquire_buffers fails without an error and the kernel
@@ -11,11 +12,45 @@
  * past a buffer it was given.
  */
 
-#ifndef BRAINSTORM_KERNEL_BUFFERS_H
-#define BRAINSTORM_KERNEL_BUFFERS_H
+#ifndef BRAINSTORM_KERNEL_COMMON_H
+#define BRAINSTORM_KERNEL_COMMON_H
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 12
+/* one copy of the function per instruction set, picked when the module is loaded */
+#define PER_PROCESSOR __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", \
+                                                   "default")))
+#else
+#define PER_PROCESSOR
+/* A window (a convolution's kernel, a pooling window) over NHWC images, as the
+ * kernel functions take it: 11 sizes before their arrays. */
+typedef struct {
+    Py_ssize_t n, height, width, channels, out_height, out_width;
+    Py_ssize_t window_height, window_width, stride_rows, stride_columns, padding;
+} ImageGeometry;
+
+#define IMAGE_GEOMETRY_SIZES 11
+
+/* Read the geometry, then `arrays` arrays must follow. Returns 1, or 0 with a
+ * TypeError or ValueError set (negative sizes; a window or stride below 1). */
+static inline int read_image_geometry(PyObject *const *args, Py_ssize_t nargs,
+                                      Py_ssize_t arrays, ImageGeometry *g)
+{
+    Py_ssize_t s[IMAGE_GEOMETRY_SIZES];
+    if (!read_sizes(args, nargs, IMAGE_GEOMETRY_SIZES, arrays, s))
+        return 0;
+    *g = (ImageGeometry){s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]};
+    if (g->window_height < 1 || g->window_width < 1 || g->stride_rows < 1
+            || g->stride_columns < 1) {
+        PyErr_SetString(PyExc_ValueError, "window and stride must be positive");
+        return 0;
+    }
+    return 1;
+}
+
+#endif
 
 /* Acquire arrays[k] as C-contiguous buffers of lengths[k] elements of the struct
  * format code `format` ('f': float32, 'd': float64), writable where written[k].
@@ -100,6 +135,32 @@ static int read_sizes(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t count,
             PyErr_SetString(PyExc_ValueError, "sizes must not be negative");
             return 0;
         }
+    }
+    return 1;
+}
+
+/* A window (a convolution's kernel, a pooling window) over NHWC images, as the
+ * kernel functions take it: 11 sizes before their arrays. */
+typedef struct {
+    Py_ssize_t n, height, width, channels, out_height, out_width;
+    Py_ssize_t window_height, window_width, stride_rows, stride_columns, padding;
+} ImageGeometry;
+
+#define IMAGE_GEOMETRY_SIZES 11
+
+/* Read the geometry, then `arrays` arrays must follow. Returns 1, or 0 with a
+ * TypeError or ValueError set (negative sizes; a window or stride below 1). */
+static inline int read_image_geometry(PyObject *const *args, Py_ssize_t nargs,
+                                      Py_ssize_t arrays, ImageGeometry *g)
+{
+    Py_ssize_t s[IMAGE_GEOMETRY_SIZES];
+    if (!read_sizes(args, nargs, IMAGE_GEOMETRY_SIZES, arrays, s))
+        return 0;
+    *g = (ImageGeometry){s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]};
+    if (g->window_height < 1 || g->window_width < 1 || g->stride_rows < 1
+            || g->stride_columns < 1) {
+        PyErr_SetString(PyExc_ValueError, "window and stride must be positive");
+        return 0;
     }
     return 1;
 }
