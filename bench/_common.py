@@ -178,7 +178,8 @@ def machine_lines():
     lines.extend(f"blas: {line}" for line in blas_description())
     from brainstorm.handlers import _cblas
     cblas = _cblas.load()
-    lines.append(f"brainstorm's BLAS: {cblas.name if cblas else 'scipy (OpenBLAS)'} "
+    version = f" {cblas.version}" if getattr(cblas, 'version', None) else ''
+    lines.append(f"brainstorm's BLAS: {cblas.name + version if cblas else 'scipy (OpenBLAS)'} "
                  f"(BRAINSTORM_BLAS={os.environ.get('BRAINSTORM_BLAS', 'auto')})")
     from brainstorm.handlers import _compiled_kernels
     for kernels in _compiled_kernels.MODULES:

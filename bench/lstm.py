@@ -12,8 +12,9 @@ not a dependency of brainstorm; keep it in its own virtual environment, e.g.
 and prints brainstorm's time over torch's. Brainstorm and torch are timed in
 alternating rounds, so that load from other processes hits both alike.
 
-BLAS threads: NumpyHandler's BLAS uses as many threads as its OpenBLAS
-chooses; set ``OPENBLAS_NUM_THREADS`` to compare at a fixed count, and pass the
+BLAS threads: NumpyHandler's BLAS uses as many threads as its library chooses;
+set ``OPENBLAS_NUM_THREADS`` and ``OMP_NUM_THREADS`` (oneDNN's and MKL's) to
+compare at a fixed count, and pass the
 same number as ``--torch-threads`` (torch's default is one per core).
 
 Usage:
@@ -132,7 +133,8 @@ def main(argv=None):
                      f" | ratio {ours / theirs:.2f}")
         print(line + f"  (T={TIME_STEPS}, B={BATCH}, {INPUTS} inputs, float32, "
                      f"forward+backward, best pass; OPENBLAS_NUM_THREADS="
-                     f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')})")
+                     f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, OMP_NUM_THREADS="
+                     f"{os.environ.get('OMP_NUM_THREADS', 'unset')})")
     return 0
 
 

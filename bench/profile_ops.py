@@ -6,7 +6,8 @@ prints, per op: calls per step, CPU milliseconds per step and the share of the
 step. "python" is the step's CPU time outside any op (layer code, buffer
 views, the network's loop). CPU time (``time.thread_time``, this thread only)
 rather than wall-clock time, so that other processes on a loaded machine hurt
-the figures less; run it single-threaded (``OPENBLAS_NUM_THREADS=1``) so that
+the figures less; run it single-threaded (``OPENBLAS_NUM_THREADS=1
+OMP_NUM_THREADS=1``: OpenMP's for oneDNN and MKL) so that
 the thread's CPU time is all the work. The timers cost about a microsecond per
 call, billed to "python".
 
@@ -14,7 +15,7 @@ call, billed to "python".
 all BLAS threads, as ``python -m bench`` measures it (needs a quiet machine).
 
 Usage:
-    OPENBLAS_NUM_THREADS=1 python bench/profile_ops.py mnist_pi [--phase infer] [--steps 20]
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python bench/profile_ops.py mnist_pi [--phase infer] [--steps 20]
     python bench/profile_ops.py hutter_lstm_256 --wall-clock
 """
 

@@ -10,7 +10,7 @@
   of cells, a forward ``L64``, for several seeds; prints the test accuracy (per real
   frame) at the epoch of the best validation accuracy.
 
-BLAS runs single-threaded (OPENBLAS_NUM_THREADS=1): these networks are small, and
+BLAS runs single-threaded (OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1): these networks are small, and
 on a loaded machine idle BLAS threads cost more than they give.
 
 Usage:
@@ -40,7 +40,7 @@ def bstorm_train(config, out, overrides):
                  '--out', str(out)]
     for override in overrides:
         arguments += ['--set', override]
-    environment = dict(os.environ, OPENBLAS_NUM_THREADS='1')
+    environment = dict(os.environ, OPENBLAS_NUM_THREADS='1', OMP_NUM_THREADS='1')
     completed = subprocess.run(arguments, cwd=ROOT, capture_output=True, text=True,
                                env=environment)
     if completed.returncode != 0:

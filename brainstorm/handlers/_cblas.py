@@ -1,4 +1,4 @@
-"""CBLAS through ctypes: Intel MKL where the ``mkl`` wheel is installed, numpy's OpenBLAS on AMD.
+"""CBLAS through ctypes: oneDNN's sgemm or numpy's OpenBLAS on AMD, Intel MKL where installed.
 
 Why: on Intel processors MKL's ``sgemm`` is 1.3-1.9x faster than the OpenBLAS
 that the numpy and scipy wheels bundle for the small-M products of these
@@ -27,12 +27,25 @@ networks, and MKL the slowest for the large ones (the LSTM input projection
 with 2 threads 11.8 against 20.1 ms), measured in bench/README.md. ``auto``
 therefore takes the processor's vendor into account.
 
+oneDNN (``pip install '.[onednn]'``) exports one BLAS routine, ``dnnl_sgemm``,
+its own just-in-time-compiled float32 gemm. On the AMD EPYC (Zen 4, AVX-512,
+2 threads) it multiplies the products of an LSTM step 1.3-1.5x faster than
+numpy's OpenBLAS (50x1000x4000: 2.1 against 3.2 ms; 50x256x1024: 0.16 against
+0.21 ms), and loses on the large products of the input projections (5000x205x256
+3.8 against 2.6 ms), measured in bench/README.md. Used beside OpenBLAS for the
+small products only, the two thread pools fought (an lstm_256 training step went
+from 118 to 257 ms), so ``OnednnSgemm`` takes every float32 call, level 1 and 2
+included, but for the products OpenBLAS runs on the calling thread alone (which
+wake no pool); with one pool the step takes 95 ms, and every example network of
+the benchmark is faster for training and inference than with OpenBLAS alone.
+
 Which BLAS serves: the environment variable ``BRAINSTORM_BLAS`` = ``auto``
-(default: on an AMD processor numpy's OpenBLAS; elsewhere MKL where it is
-found; else scipy's BLAS), ``mkl`` or ``openblas`` (that one, an error if it
-cannot be loaded) or ``scipy``. ``load()`` decides once per process. Threads:
-the library's own settings (``MKL_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
-``OMP_NUM_THREADS``).
+(default: on an AMD processor oneDNN over numpy's OpenBLAS where oneDNN is
+installed, else numpy's OpenBLAS; elsewhere MKL where it is found, else oneDNN,
+else scipy's BLAS), ``onednn``, ``mkl`` or ``openblas`` (that one, an error if
+it cannot be loaded) or ``scipy``. ``load()`` decides once per process. Threads:
+the library's own settings (``OMP_NUM_THREADS`` for oneDNN and MKL,
+``MKL_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``).
 """
 
 import ctypes
@@ -44,7 +57,7 @@ import sys
 
 import numpy as np
 
-from brainstorm.errors import EnvironmentSettingError
+from brainstorm.errors import EnvironmentSettingError, HandlerContractError
 
 ROW_MAJOR, COLUMN_MAJOR = 101, 102
 NO_TRANS, TRANS = 111, 112
@@ -52,6 +65,8 @@ NO_TRANS, TRANS = 111, 112
 #: library file names of MKL's single dynamic library, newest interface first
 _MKL_NAMES = ('libmkl_rt.so.3', 'libmkl_rt.so.2', 'libmkl_rt.so', 'libmkl_rt.dylib',
               'mkl_rt.3.dll', 'mkl_rt.2.dll', 'mkl_rt.dll')
+#: library file names of oneDNN 3.x (the ``onednn-cpu-gomp`` wheel)
+_ONEDNN_NAMES = ('libdnnl.so.3', 'libdnnl.so', 'libdnnl.3.dylib', 'dnnl.dll')
 
 
 class Cblas:
@@ -113,26 +128,120 @@ class Cblas:
         self._routines[x.dtype][3](x.size, alpha, x.ctypes.data, 1)
 
 
-def _mkl_candidates():
-    """Paths where the ``mkl`` wheel puts libmkl_rt (``<prefix>/lib``), then the loader's."""
+#: m * n * k up to which OpenBLAS multiplies on the calling thread alone (its
+#: SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD = 65536 * 4): such products stay with
+#: it under oneDNN too. Its workers then never wake, so no pool spins beside oneDNN's,
+#: and small products need no OpenMP barrier, which costs most where the other cores
+#: are busy (100x10x64: 6.9 us on OpenBLAS, 8.6 us on oneDNN; 225 us with the second
+#: core loaded)
+SINGLE_THREAD_PRODUCT = 65536 * 4
+
+
+class OnednnSgemm(Cblas):
+    """oneDNN's ``dnnl_sgemm`` for float32 products; everything else from a base CBLAS.
+
+    oneDNN has no float64 gemm and no level-1/2 BLAS, so those stay with ``base``
+    (numpy's OpenBLAS, or MKL), but float32 ``gemv`` and ``axpy`` are written as
+    products and float32 ``scal`` is numpy's. Float32 products of up to
+    ``SINGLE_THREAD_PRODUCT`` multiply-adds go to ``base``, which runs them on the
+    calling thread. So one thread pool, oneDNN's OpenMP one, serves every float32 call.
+
+    Args:
+        library (ctypes.CDLL): ``libdnnl`` (oneDNN 3.x).
+        base (Cblas): serves the float64 routines.
+
+    Attributes:
+        version (str): oneDNN's version, e.g. ``'3.2.0'``.
+    """
+
+    def __init__(self, library, base):
+        self.name = f'onednn sgemm + {base.name}'
+        self._routines = base._routines
+        sgemm = library.dnnl_sgemm
+        size, pointer = ctypes.c_int64, ctypes.c_void_p
+        sgemm.argtypes = [ctypes.c_char, ctypes.c_char, size, size, size, ctypes.c_float,
+                          pointer, size, pointer, size, ctypes.c_float, pointer, size]
+        sgemm.restype = ctypes.c_int
+        self._sgemm = sgemm
+        self.base = base
+        library.dnnl_version.restype = ctypes.POINTER(ctypes.c_int * 3)
+        self.version = '.'.join(str(part) for part in library.dnnl_version().contents)
+
+    def gemm(self, order, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        if c.dtype != np.float32 or order != ROW_MAJOR or m * n * k <= SINGLE_THREAD_PRODUCT:
+            self.base.gemm(order, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        self._product(transa, transb, m, n, k, alpha, a.ctypes.data, lda, b.ctypes.data, ldb,
+                      beta, c.ctypes.data, ldc)
+
+    def _product(self, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        """``dnnl_sgemm`` on data pointers (row-major, CBLAS trans flags)."""
+        status = self._sgemm(b'T' if transa == TRANS else b'N', b'T' if transb == TRANS else b'N',
+                             m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        if status != 0:
+            raise HandlerContractError(f"dnnl_sgemm refused a {m}x{k} by {k}x{n} product "
+                                       f"with leading dimensions {lda}, {ldb}, {ldc} "
+                                       f"(oneDNN status {status})")
+
+    # oneDNN has no level-1/2 routines; float32 ones are products too, so that no second
+    # library's thread pool spins beside oneDNN's (see _blas for what that costs)
+
+    def gemv(self, order, trans, m, n, alpha, a, lda, x, beta, y):
+        if y.dtype != np.float32 or order != ROW_MAJOR:
+            self.base.gemv(order, trans, m, n, alpha, a, lda, x, beta, y)
+            return
+        # y (1 x rows) = x (1 x inner) @ op(a).T: a product of one row
+        rows, inner = (n, m) if trans == TRANS else (m, n)
+        self.gemm(ROW_MAJOR, NO_TRANS, NO_TRANS if trans == TRANS else TRANS, 1, rows, inner,
+                  alpha, x, inner, a, lda, beta, y, rows)
+
+    def axpy(self, alpha, x, y):
+        if y.dtype != np.float32:
+            self.base.axpy(alpha, x, y)
+            return
+        # y (1 x size) += [alpha] (1 x 1) @ x (1 x size): a product of inner size 1
+        self._product(NO_TRANS, NO_TRANS, 1, y.size, 1, 1.0, ctypes.byref(ctypes.c_float(alpha)),
+                      1, x.ctypes.data, y.size, 1.0, y.ctypes.data, y.size)
+
+    def scal(self, alpha, x):
+        if x.dtype != np.float32:
+            self.base.scal(alpha, x)
+            return
+        np.multiply(x, alpha, out=x)
+
+
+def _library_candidates(names, short_name):
+    """Paths where a wheel puts a shared library (``<prefix>/lib``), then the loader's."""
     folders = [folder for folder in os.environ.get('LD_LIBRARY_PATH', '').split(os.pathsep)
                if folder]
     folders += [os.path.join(sys.prefix, 'lib'), os.path.join(sys.base_prefix, 'lib'),
                os.path.join(site.getuserbase(), 'lib'), os.path.join(sys.prefix, 'Library',
                                                                      'bin')]
     for folder in folders:
-        for name in _MKL_NAMES:
+        for name in names:
             yield from glob.glob(os.path.join(folder, name))
-    found = ctypes.util.find_library('mkl_rt')
+    found = ctypes.util.find_library(short_name)
     if found:
         yield found
 
 
 def _load_mkl():
     """A :class:`Cblas` of MKL, or None where no libmkl_rt can be loaded."""
-    for path in _mkl_candidates():
+    for path in _library_candidates(_MKL_NAMES, 'mkl_rt'):
         try:
             return Cblas(ctypes.CDLL(path), 'mkl')
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def _load_onednn(base):
+    """An :class:`OnednnSgemm` over ``base``, or None where no libdnnl can be loaded."""
+    if base is None:
+        return None
+    for path in _library_candidates(_ONEDNN_NAMES, 'dnnl'):
+        try:
+            return OnednnSgemm(ctypes.CDLL(path), base)
         except (OSError, AttributeError):
             continue
     return None
@@ -170,18 +279,30 @@ def cpu_vendor():
 def _automatic_choice():
     """The CBLAS ``auto`` takes: see the module docstring for the measurements."""
     if cpu_vendor() == 'AuthenticAMD':
-        cblas = _load_numpy_openblas()
-        if cblas is not None:
-            return cblas
-    return _load_mkl()
+        base = _load_numpy_openblas() or _load_mkl()
+        return _load_onednn(base) or base
+    return _load_mkl() or _load_onednn(_load_numpy_openblas())
 
 
 #: why a BRAINSTORM_BLAS choice could not be loaded
 _WHY_NOT = {'mkl': "no libmkl_rt could be loaded; install it with pip install "
                    "'.[mkl]'",
-            'openblas': "numpy's wheel bundles no loadable libscipy_openblas64_"}
+            'openblas': "numpy's wheel bundles no loadable libscipy_openblas64_",
+            'onednn': "no libdnnl could be loaded; install it with pip install "
+                      "'.[onednn]'"}
+
+_CHOICES = ('auto', 'onednn', 'mkl', 'openblas', 'scipy')
 
 _LOADED = []
+
+
+def _load_choice(choice):
+    """The :class:`Cblas` one explicit ``BRAINSTORM_BLAS`` value names, or None."""
+    if choice == 'mkl':
+        return _load_mkl()
+    if choice == 'openblas':
+        return _load_numpy_openblas()
+    return _load_onednn(_load_numpy_openblas() or _load_mkl())
 
 
 def load():
@@ -193,12 +314,13 @@ def load():
     """
     if not _LOADED:
         choice = os.environ.get('BRAINSTORM_BLAS', 'auto')
-        if choice not in ('auto', 'mkl', 'openblas', 'scipy'):
-            raise EnvironmentSettingError(f"BRAINSTORM_BLAS={choice!r}: expected 'auto', "
-                                          f"'mkl', 'openblas' or 'scipy'")
+        if choice not in _CHOICES:
+            expected = ', '.join(repr(name) for name in _CHOICES[:-1])
+            raise EnvironmentSettingError(f"BRAINSTORM_BLAS={choice!r}: expected {expected} "
+                                          f"or {_CHOICES[-1]!r}")
         cblas = None
         if choice in _WHY_NOT:
-            cblas = _load_mkl() if choice == 'mkl' else _load_numpy_openblas()
+            cblas = _load_choice(choice)
             if cblas is None:
                 raise EnvironmentSettingError(f"BRAINSTORM_BLAS={choice}: {_WHY_NOT[choice]}")
         elif choice == 'auto':

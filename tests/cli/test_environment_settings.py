@@ -16,7 +16,7 @@ EXPERIMENT = pathlib.Path(__file__).resolve().parent / 'experiments' / 'valid' /
     ('BRAINSTORM_COMPILED_KERNELS', 'yes',
      "BRAINSTORM_COMPILED_KERNELS='yes' is not one of auto, 1, 0"),
     ('BRAINSTORM_BLAS', 'atlas',
-     "BRAINSTORM_BLAS='atlas': expected 'auto', 'mkl', 'openblas' or 'scipy'"),
+     "BRAINSTORM_BLAS='atlas': expected 'auto', 'onednn', 'mkl', 'openblas' or 'scipy'"),
 ])
 def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path, variable, value, message):
     result = run_subprocess('train', EXPERIMENT, '--out', tmp_path / 'runs' / 'nested',

@@ -29,14 +29,28 @@ def _bundled_openblas():
 BUNDLED = _bundled_openblas()
 
 
-@pytest.fixture
-def cblas(monkeypatch):
-    """Make the bundled OpenBLAS the process's CBLAS for one test."""
+ONEDNN_MISSING = "needs the onednn extra: pip install '.[onednn]'"
+
+
+def _bundled_cblas():
     if BUNDLED is None:
         pytest.skip("scipy's wheel bundles no libscipy_openblas here (a scipy built "
                     "against a system BLAS)")
     import ctypes
-    library = _cblas.Cblas(ctypes.CDLL(BUNDLED), 'openblas', symbol='scipy_cblas_{}')
+    return _cblas.Cblas(ctypes.CDLL(BUNDLED), 'openblas', symbol='scipy_cblas_{}')
+
+
+@pytest.fixture(params=['openblas', 'onednn'])
+def cblas(request, monkeypatch):
+    """Make the bundled OpenBLAS, alone or under oneDNN's sgemm, the process's CBLAS for
+    one test."""
+    library = _bundled_cblas()
+    if request.param == 'onednn':
+        library = _cblas._load_onednn(library)
+        if library is None:
+            pytest.skip(ONEDNN_MISSING)
+        # these small products would stay with OpenBLAS: send them to oneDNN
+        monkeypatch.setattr(_cblas, 'SINGLE_THREAD_PRODUCT', 0)
     monkeypatch.setattr(_cblas, '_LOADED', [library])
     return library
 
@@ -87,17 +101,23 @@ def test_handler_level_one_and_two_ops_go_through_cblas(cblas, dtype):
     assert handler.scratch_allocation_count == 0
 
 
-@pytest.mark.parametrize('vendor, mkl, openblas, expected', [
-    ('GenuineIntel', 'M', 'O', 'M'), ('GenuineIntel', None, 'O', None), ('', 'M', 'O', 'M'),
-    ('AuthenticAMD', 'M', 'O', 'O'), ('AuthenticAMD', 'M', None, 'M'),
-    ('AuthenticAMD', None, None, None)])
+@pytest.mark.parametrize('vendor, mkl, openblas, onednn, expected', [
+    ('GenuineIntel', 'M', 'O', False, 'M'), ('GenuineIntel', None, 'O', False, None),
+    ('', 'M', 'O', False, 'M'), ('AuthenticAMD', 'M', 'O', False, 'O'),
+    ('AuthenticAMD', 'M', None, False, 'M'), ('AuthenticAMD', None, None, False, None),
+    ('GenuineIntel', 'M', 'O', True, 'M'), ('GenuineIntel', None, 'O', True, 'D+O'),
+    ('AuthenticAMD', 'M', 'O', True, 'D+O'), ('AuthenticAMD', 'M', None, True, 'D+M'),
+    ('AuthenticAMD', None, None, True, None)])
 def test_auto_takes_the_fastest_blas_for_the_vendor(monkeypatch, vendor, mkl, openblas,
-                                                    expected):
-    # Intel: MKL where found, else scipy's; AMD: numpy's OpenBLAS first (bench/README.md)
+                                                    onednn, expected):
+    # Intel: MKL, else oneDNN over numpy's OpenBLAS, else scipy's; AMD: oneDNN over numpy's
+    # OpenBLAS (or MKL), else numpy's OpenBLAS, else MKL (bench/README.md)
     monkeypatch.setenv('BRAINSTORM_BLAS', 'auto')
     monkeypatch.setattr(_cblas, 'cpu_vendor', lambda: vendor)
     monkeypatch.setattr(_cblas, '_load_numpy_openblas', lambda: openblas)
     monkeypatch.setattr(_cblas, '_load_mkl', lambda: mkl)
+    monkeypatch.setattr(_cblas, '_load_onednn',
+                        lambda base: f'D+{base}' if onednn and base else None)
     monkeypatch.setattr(_cblas, '_LOADED', [])
     assert _cblas.load() == expected
 
@@ -130,26 +150,30 @@ def test_choice_scipy_uses_no_cblas(monkeypatch):
 
 
 @pytest.mark.parametrize('choice, message', [
-    ('atlas', "expected 'auto', 'mkl', 'openblas' or 'scipy'"),
-    ('mkl', "no libmkl_rt could be loaded"), ('openblas', "bundles no loadable")])
+    ('atlas', "expected 'auto', 'onednn', 'mkl', 'openblas' or 'scipy'"),
+    ('mkl', "no libmkl_rt could be loaded"), ('openblas', "bundles no loadable"),
+    ('onednn', r"no libdnnl could be loaded; install it with pip install '.\[onednn\]'")])
 def test_bad_or_unavailable_choice_says_what(monkeypatch, choice, message):
     monkeypatch.setattr(_cblas, '_LOADED', [])
     monkeypatch.setattr(_cblas, '_load_mkl', lambda: None)
     monkeypatch.setattr(_cblas, '_load_numpy_openblas', lambda: None)
+    monkeypatch.setattr(_cblas, '_load_onednn', lambda base: None)
     monkeypatch.setenv('BRAINSTORM_BLAS', choice)
     with pytest.raises(HandlerUnavailableError, match=message):
         _cblas.load()
 
 
-@pytest.mark.parametrize('load', ['mkl', 'numpy_openblas'])
+@pytest.mark.parametrize('load', ['mkl', 'numpy_openblas', 'onednn'])
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
 def test_each_loadable_cblas_computes_what_numpy_does(monkeypatch, load, dtype):
     # the libraries BRAINSTORM_BLAS can choose, each through the same ctypes calls
-    library = _cblas._load_mkl() if load == 'mkl' else _cblas._load_numpy_openblas()
+    monkeypatch.setenv('BRAINSTORM_BLAS', load.replace('numpy_', ''))
+    library = _cblas._load_choice(load.replace('numpy_', ''))
     if library is None:
-        pytest.skip("needs the mkl extra: pip install '.[mkl]'" if load == 'mkl' else
+        pytest.skip({'mkl': "needs the mkl extra: pip install '.[mkl]'",
+                     'onednn': ONEDNN_MISSING}.get(load,
                     "this numpy bundles no libscipy_openblas64_ (a numpy built against a "
-                    "system BLAS)")
+                    "system BLAS)"))
     monkeypatch.setattr(_cblas, '_LOADED', [library])
     rnd = np.random.RandomState(2)
     a, b = rnd.uniform(-1, 1, (6, 5)).astype(dtype), rnd.uniform(-1, 1, (7, 5)).astype(dtype)
@@ -163,3 +187,82 @@ def test_each_loadable_cblas_computes_what_numpy_does(monkeypatch, load, dtype):
     total = vector.copy()
     handler.mult_add_st(2.0, vector, total)  # axpy
     np.testing.assert_allclose(total, 3.0 * vector, rtol=1e-5)
+
+
+@pytest.fixture
+def onednn(monkeypatch):
+    """oneDNN's sgemm over the OpenBLAS in scipy's wheel, for products of any size."""
+    library = _cblas._load_onednn(_bundled_cblas())
+    if library is None:
+        pytest.skip(ONEDNN_MISSING)
+    monkeypatch.setattr(_cblas, 'SINGLE_THREAD_PRODUCT', 0)
+    return library
+
+
+@pytest.mark.parametrize('shape, library', [((64, 64, 64), 'base'), ((10, 100, 1000), 'onednn'),
+                                            ((1, 1, 1), 'base')])
+def test_onednn_leaves_single_threaded_products_to_its_base(shape, library, monkeypatch):
+    onednn = _cblas._load_onednn(_bundled_cblas())
+    if onednn is None:
+        pytest.skip(ONEDNN_MISSING)
+    calls = []
+    monkeypatch.setattr(onednn.base, 'gemm', lambda *args: calls.append('base'))
+    monkeypatch.setattr(onednn, '_product', lambda *args: calls.append('onednn'))
+    m, n, k = shape
+    a, b, out = (np.ones(size, np.float32) for size in ((m, k), (k, n), (m, n)))
+    onednn.gemm(_cblas.ROW_MAJOR, _cblas.NO_TRANS, _cblas.NO_TRANS, m, n, k, 1.0, a, k, b, n,
+                0.0, out, n)
+    assert calls == [library]
+
+
+@pytest.mark.parametrize('trans', [False, True])
+@pytest.mark.parametrize('beta', [0.0, 1.0])
+def test_onednn_gemv_is_one_gemm_row(onednn, trans, beta):
+    # row-major a (5 x 7) inside a wider buffer: lda 9 > its 7 columns
+    rnd = np.random.RandomState(3)
+    buffer = rnd.uniform(-1, 1, (5, 9)).astype(np.float32)
+    a = buffer[:, :7]
+    x = rnd.uniform(-1, 1, 5 if trans else 7).astype(np.float32)
+    y = rnd.uniform(-1, 1, 7 if trans else 5).astype(np.float32)
+    expected = beta * y + 0.5 * ((a.T if trans else a) @ x)
+    onednn.gemv(_cblas.ROW_MAJOR, _cblas.TRANS if trans else _cblas.NO_TRANS, 5, 7, 0.5,
+                buffer, 9, x, beta, y)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_onednn_axpy_and_scal_equal_numpy(onednn):
+    rnd = np.random.RandomState(4)
+    x, y = (rnd.uniform(-1, 1, 100_003).astype(np.float32) for _ in range(2))
+    expected = y + np.float32(-1.5) * x
+    onednn.axpy(-1.5, x, y)
+    np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-7)
+    onednn.scal(0.25, y)
+    np.testing.assert_allclose(y, 0.25 * expected, rtol=1e-6, atol=1e-7)
+
+
+def test_onednn_leaves_float64_to_its_base(onednn, monkeypatch):
+    calls = []
+    monkeypatch.setattr(onednn.base, 'gemm', lambda *args: calls.append('gemm'))
+    monkeypatch.setattr(onednn.base, 'axpy', lambda *args: calls.append('axpy'))
+    monkeypatch.setattr(onednn, '_sgemm', None)  # a float64 call must not reach it
+    a = np.ones((2, 2))
+    onednn.gemm(_cblas.ROW_MAJOR, _cblas.NO_TRANS, _cblas.NO_TRANS, 2, 2, 2, 1.0, a, 2, a, 2,
+                0.0, a, 2)
+    onednn.axpy(1.0, a.ravel(), a.ravel())
+    assert calls == ['gemm', 'axpy']
+
+
+def test_onednn_status_other_than_success_is_an_error(onednn):
+    from brainstorm.errors import HandlerContractError
+    a = np.ones((2, 3), np.float32)
+    out = np.zeros((2, 2), np.float32)
+    # a leading dimension smaller than the row: oneDNN refuses it (dnnl_invalid_arguments)
+    with pytest.raises(HandlerContractError, match='dnnl_sgemm refused'):
+        onednn.gemm(_cblas.ROW_MAJOR, _cblas.NO_TRANS, _cblas.TRANS, 2, 2, 3, 1.0, a, 1, a, 3,
+                    0.0, out, 2)
+
+
+def test_onednn_reports_its_version(onednn):
+    assert onednn.name.startswith('onednn ')
+    major, minor, patch = (int(part) for part in onednn.version.split('.'))
+    assert major >= 3
