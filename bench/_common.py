@@ -160,6 +160,10 @@ def warm_up_blas():
     np.matmul(a, a)
     from brainstorm.handlers import _blas
     _blas.gemm_into(a, a, np.empty_like(a))  # loads MKL where brainstorm uses it
+    # oneDNN takes only the products OpenBLAS would run on more than one thread; its
+    # first one sets the library up (6.3 MB resident on the AMD EPYC of bench/README.md)
+    b = np.ones((128, 128), dtype=np.float32)
+    _blas.gemm_into(b, b, np.empty_like(b))
     try:
         from scipy.linalg import blas
         blas.sgemm(1.0, a, a)
