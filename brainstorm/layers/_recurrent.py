@@ -10,7 +10,9 @@ Conventions (all buffers are (T + context, B, ...) views from the network):
   t = T - 1 that is the zero slot. No step is special-cased.
 * The output deltas are only read: the backward pass copies them into the
   backward internal ``dy`` and accumulates the recurrent deltas there, so a
-  backward pass can be repeated on the same output deltas.
+  backward pass can be repeated on the same output deltas. The LSTM's ``dy`` and
+  ``dCa`` hold two steps, step t in slot t % 2 (:func:`two_step_slots`); its
+  loop copies each step's output deltas in when the slot comes free.
 * The t = 0 terms of the weight gradients read the context slots of the
   FORWARD buffers (``y[-1]``, ``Ca[-1]``), never those of the delta buffers.
 * Everything that does not depend on the previous step (input projections,
@@ -61,6 +63,30 @@ def start_backward(handler, buffers, time_size, next_step_deltas):
     for deltas in next_step_deltas:
         handler.fill(deltas[time_size], 0.0)
     return dy
+
+
+def two_step_slots(array):
+    """A ('B', 2*size) internal seen as two (B, size) step slots: shape (2, B, size)."""
+    batch_size, width = array.shape
+    return array.reshape((2, batch_size, width // 2))
+
+
+def start_lstm_backward(handler, buffers, order, dy, dCa):
+    """Prepare the two-step slots of :func:`lstm_backward`; zero slot T of its gate deltas.
+
+    Args:
+        order: the layer's :class:`TimeOrder`.
+        dy: (2, B, size) output plus recurrent deltas; the first step processed
+            gets its output deltas.
+        dCa: (2, B, size) cell deltas; the slot of the step after the first one
+            processed is zeroed (no cell delta flows back from beyond the sequence).
+    """
+    first = order.backward_steps()[0]
+    handler.copy_to(buffers.output_deltas.default[first], dy[first % 2])
+    handler.fill(dCa[order.next(first) % 2], 0.0)
+    internals = buffers.internals
+    for deltas in (internals.dZa, internals.dIa, internals.dFa, internals.dOa):
+        handler.fill(deltas[order.time_size], 0.0)
 
 
 def steps(array, time_size):
@@ -393,14 +419,16 @@ def lstm_backward(handler, activation, buffers, hold=None, skip_input_deltas=Fal
     reads them); the gradients are computed all the same.
     """
     p, g, internals = buffers.parameters, buffers.gradients, buffers.internals
-    y = buffers.outputs.default
+    y, output_deltas = buffers.outputs.default, buffers.output_deltas.default
     Zb, Ib, Fb, Ob = internals.Zb, internals.Ib, internals.Fb, internals.Ob
     Ca, Cb = internals.Ca, internals.Cb
     dZa, dIa, dFa, dOa = internals.dZa, internals.dIa, internals.dFa, internals.dOa
-    dCa = internals.dCa
     time_size = buffers.inputs.default.shape[0]
     order = TimeOrder(time_size, reverse)
-    dy = start_backward(handler, buffers, time_size, (dZa, dIa, dFa, dOa, dCa))
+    # step t's output and cell deltas are in slot t % 2: a step reads only its own
+    # and those of the step after it
+    dy, dCa = two_step_slots(internals.dy), two_step_slots(internals.dCa)
+    start_lstm_backward(handler, buffers, order, dy, dCa)
     pi, pf, po = row(p.pi), row(p.pf), row(p.po)
     packed, side_by_side = internals.recurrent_weights, internals.recurrent_products
     if not handler.prefers_transposed_weights:  # the forward pass packed them side by side
@@ -411,25 +439,30 @@ def lstm_backward(handler, activation, buffers, hold=None, skip_input_deltas=Fal
         handler.copy_to(deltas[time_size], columns)
     for t in order.backward_steps():
         previous, following = order.previous(t), order.next(t)
-        handler.dot_add_mm(side_by_side, packed, dy[t])
+        step_deltas, previous_deltas = dy[t % 2], dy[previous % 2]
+        handler.dot_add_mm(side_by_side, packed, step_deltas)
+        # the slot of step t + 1 is free now: it takes the output deltas of step t - 1,
+        # to which held units pass theirs on
+        if 0 <= previous < time_size:
+            handler.copy_to(output_deltas[previous], previous_deltas)
+        else:
+            handler.fill(previous_deltas, 0.0)
         if hold is not None:
             hold.condition(t)
-            handler.add_into_if(dy[t], dy[previous], hold.cond)
-            handler.fill_if(dy[t], 0.0, hold.cond)
+            handler.add_into_if(step_deltas, previous_deltas, hold.cond)
+            handler.fill_if(step_deltas, 0.0, hold.cond)
         # writes the step's gate deltas side by side too: the next product's operand
-        handler.lstm_step_backward(dy[t], Zb[t], Ib[t], Fb[t], Ob[t], Cb[t], Ca[previous],
-                                   dCa[following], Fb[following], dIa[following],
+        handler.lstm_step_backward(step_deltas, Zb[t], Ib[t], Fb[t], Ob[t], Cb[t], Ca[previous],
+                                   dCa[following % 2], Fb[following], dIa[following],
                                    dFa[following], pi, pf, po, dZa[t], dIa[t], dFa[t], dOa[t],
-                                   dCa[t], side_by_side, activation)
+                                   dCa[t % 2], side_by_side, activation)
     inputs = flatten_time_and_features(buffers.inputs.default)
     input_deltas = _input_deltas(buffers, skip_input_deltas)
     for gate, deltas in zip(LSTM_GATES, (dZa, dIa, dFa, dOa)):
         project_inputs_backward(handler, inputs, p['W' + gate], steps(deltas, time_size),
                                 input_deltas, g['W' + gate], g['b' + gate])
         recurrent_weight_gradient(handler, y, deltas, g['R' + gate], time_size, reverse)
-    # dy is not read after the loop: its steps 0 .. T-1 serve as the scratch of the
-    # peephole gradients (slot T, the delta passed on to the context, is kept)
-    products = dy
+    products = internals.peephole_products
     peephole_gradient(handler, Ca, dIa, g.pi, products, time_size, 1, reverse)
     peephole_gradient(handler, Ca, dFa, g.pf, products, time_size, 1, reverse)
     peephole_gradient(handler, Ca, dOa, g.po, products, time_size, 0, reverse)

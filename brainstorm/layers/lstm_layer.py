@@ -31,10 +31,14 @@ Buffers:
     internals.recurrent_products    ('B', 4*size): scratch, y[t-1] @ [Rz Ri Rf Ro]; in
                          the backward pass the gate deltas of a step side by side
     internals.hold       ('T', 'B', size), only with a mask: 1 where a step is padding
-    internals.dy dZa dIa dFa dOa dCa   ('T', 'B', size), context 1, backward only
-                         (dy: output deltas + recurrent deltas, afterwards the scratch
-                         of the peephole gradients; dZa ... dOa: deltas of the
-                         pre-activations)
+    internals.dZa dIa dFa dOa   ('T', 'B', size), context 1, backward only: deltas of
+                         the gate pre-activations
+    internals.dy dCa     ('B', 2*size), backward only: output plus recurrent deltas
+                         and cell deltas of two steps, seen as (2, B, size); step t
+                         uses slot t % 2 (a step needs only its own and the next
+                         step's, and the whole sequence's would be 2 x T x B x size)
+    internals.peephole_products   ('T', 'B', size), transient: scratch of the
+                         peephole gradients
 """
 
 from collections import OrderedDict
@@ -47,7 +51,8 @@ from brainstorm.structure.construction import ConstructionWrapper
 __all__ = ['Lstm']
 
 FORWARD_INTERNALS = ('Zb', 'Ib', 'Fb', 'Ob', 'Ca', 'Cb')
-BACKWARD_INTERNALS = ('dy', 'dZa', 'dIa', 'dFa', 'dOa', 'dCa')
+GATE_DELTAS = ('dZa', 'dIa', 'dFa', 'dOa')
+TWO_STEP_DELTAS = ('dy', 'dCa')
 
 
 def Lstm(size, activation='tanh', reverse=False, name=None):
@@ -85,9 +90,12 @@ def lstm_buffers(size, in_size, in_shapes=None):
     internals['recurrent_weights'] = BufferStructure(gates_size, size)
     internals['recurrent_products'] = BufferStructure('B', gates_size)
     internals.update(_direction.hold_internal(size, in_shapes or {}))
-    for name in BACKWARD_INTERNALS:
+    for name in GATE_DELTAS:
         internals[name] = BufferStructure('T', 'B', size, context_size=1,
                                           is_backward_only=True)
+    for name in TWO_STEP_DELTAS:
+        internals[name] = BufferStructure('B', 2 * size, is_backward_only=True)
+    internals['peephole_products'] = BufferStructure('T', 'B', size, is_transient=True)
     return outputs, parameters, internals
 
 

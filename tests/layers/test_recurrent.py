@@ -111,6 +111,26 @@ def reference_forward(layer_type, activation, p, x, context):
     return np.array(outputs)
 
 
+def _seeded_lstm_start(continuation):
+    """The LSTMs' :func:`_seeded_start`: their dy and dCa hold two steps only.
+
+    The cell deltas of the continuation's step 0 go to the slot of step T, and
+    what held units passed on to its context is added to the output deltas of
+    the first step processed, T - 1.
+    """
+    original = _recurrent.start_lstm_backward
+
+    def start(handler, buffers, order, dy, dCa):
+        original(handler, buffers, order, dy, dCa)
+        first, time_size = order.backward_steps()[0], order.time_size
+        handler.set_from_numpy(dCa[order.next(first) % 2], continuation['dCa'])
+        handler.set_from_numpy(dy[first % 2],
+                               continuation['dy'] + handler.get_numpy_copy(dy[first % 2]))
+        for name in ('dZa', 'dIa', 'dFa', 'dOa', 'Fb'):
+            handler.set_from_numpy(buffers.internals[name][time_size], continuation[name])
+    return start
+
+
 @pytest.mark.parametrize('with_context', [False, True], ids=['zero-context', 'context'])
 @pytest.mark.parametrize('layer_type, activation', [
     ('Recurrent', 'tanh'), ('Recurrent', 'el'), ('Lstm', 'tanh'), ('Lstm', 'rel'),
@@ -200,10 +220,17 @@ def test_eight_steps_equal_four_plus_four(layer_type, with_context, monkeypatch)
     continuation = {name: second.handler.get_numpy_copy(views.internals[name][0])
                     for name, structure in layer.internal_shapes.items()
                     if structure.is_backward_only and structure.context_size and name != 'dy'}
-    continuation['dy'] = second.handler.get_numpy_copy(views.internals.dy[-1])
     if 'Lstm' in layer_type:
+        # step 0's cell deltas are in slot 0, what went to the context (step -1) in slot 1
+        continuation['dCa'] = second.handler.get_numpy_copy(
+            _recurrent.two_step_slots(views.internals.dCa)[0])
+        continuation['dy'] = second.handler.get_numpy_copy(
+            _recurrent.two_step_slots(views.internals.dy)[1])
         continuation['Fb'] = second.handler.get_numpy_copy(views.internals.Fb[0])
-    monkeypatch.setattr(_recurrent, 'start_backward', _seeded_start(continuation))
+        monkeypatch.setattr(_recurrent, 'start_lstm_backward', _seeded_lstm_start(continuation))
+    else:
+        continuation['dy'] = second.handler.get_numpy_copy(views.internals.dy[-1])
+        monkeypatch.setattr(_recurrent, 'start_backward', _seeded_start(continuation))
     first_gradients, first_input_deltas = backward(first, output_deltas[:4])
 
     np.testing.assert_allclose(np.concatenate([first_input_deltas, second_input_deltas]),
@@ -211,6 +238,32 @@ def test_eight_steps_equal_four_plus_four(layer_type, with_context, monkeypatch)
     for name, values in whole_gradients.items():
         np.testing.assert_allclose(first_gradients[name] + second_gradients[name], values,
                                    rtol=1e-10, atol=1e-12, err_msg=f"gradient of {name}")
+
+
+# ---- no stale backward internals ------------------------------------------------------------
+
+@pytest.mark.parametrize('layer_type', LAYER_TYPES)
+def test_backward_pass_reads_no_backward_internal_it_has_not_written(layer_type):
+    # the backward buffers are zeroed before a network's backward pass; the layer must
+    # not rely on that for its own internals (slot T, the LSTM's two-step slots)
+    rnd = np.random.RandomState(13)
+    net = make_net(layer_type, NumpyHandler(np.float64))
+    set_parameters(net, random_parameters(net))
+    net.provide_external_data({'default': rnd.standard_normal((5, 3) + IN_SHAPE)})
+    net.forward_pass(context=random_context(layer_type, 3, rnd))
+    output_deltas = rnd.standard_normal((5, 3, SIZE))
+    clean_gradients, clean_input_deltas = backward(net, output_deltas)
+
+    layer, views = net.layers[LAYER_NAME], net.buffer[LAYER_NAME]
+    net.buffer_manager.clear_backward_buffers()
+    for name, structure in layer.internal_shapes.items():
+        if structure.is_backward_only:
+            views.internals[name][...] = np.nan
+    views.output_deltas.default[:5] = output_deltas
+    layer.backward_pass(views)
+    for name, values in clean_gradients.items():
+        np.testing.assert_array_equal(views.gradients[name], values, err_msg=name)
+    np.testing.assert_array_equal(net.buffer.Input.output_deltas.default, clean_input_deltas)
 
 
 # ---- skipped input deltas -------------------------------------------------------------------
