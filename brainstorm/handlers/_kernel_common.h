@@ -24,32 +24,6 @@
                                                    "default")))
 #else
 #define PER_PROCESSOR
-/* A window (a convolution's kernel, a pooling window) over NHWC images, as the
- * kernel functions take it: 11 sizes before their arrays. */
-typedef struct {
-    Py_ssize_t n, height, width, channels, out_height, out_width;
-    Py_ssize_t window_height, window_width, stride_rows, stride_columns, padding;
-} ImageGeometry;
-
-#define IMAGE_GEOMETRY_SIZES 11
-
-/* Read the geometry, then `arrays` arrays must follow. Returns 1, or 0 with a
- * TypeError or ValueError set (negative sizes; a window or stride below 1). */
-static inline int read_image_geometry(PyObject *const *args, Py_ssize_t nargs,
-                                      Py_ssize_t arrays, ImageGeometry *g)
-{
-    Py_ssize_t s[IMAGE_GEOMETRY_SIZES];
-    if (!read_sizes(args, nargs, IMAGE_GEOMETRY_SIZES, arrays, s))
-        return 0;
-    *g = (ImageGeometry){s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]};
-    if (g->window_height < 1 || g->window_width < 1 || g->stride_rows < 1
-            || g->stride_columns < 1) {
-        PyErr_SetString(PyExc_ValueError, "window and stride must be positive");
-        return 0;
-    }
-    return 1;
-}
-
 #endif
 
 /* Acquire arrays[k] as C-contiguous buffers of lengths[k] elements of the struct
