@@ -235,6 +235,12 @@ def _load_mkl():
     return None
 
 
+def _onednn_base():
+    """The CBLAS under oneDNN (its float64 and single-threaded products): numpy's
+    OpenBLAS, else MKL, else None."""
+    return _load_numpy_openblas() or _load_mkl()
+
+
 def _load_onednn(base):
     """An :class:`OnednnSgemm` over ``base``, or None where no libdnnl can be loaded."""
     if base is None:
@@ -279,7 +285,7 @@ def cpu_vendor():
 def _automatic_choice():
     """The CBLAS ``auto`` takes: see the module docstring for the measurements."""
     if cpu_vendor() == 'AuthenticAMD':
-        base = _load_numpy_openblas() or _load_mkl()
+        base = _onednn_base()
         return _load_onednn(base) or base
     return _load_mkl() or _load_onednn(_load_numpy_openblas())
 
@@ -302,7 +308,7 @@ def _load_choice(choice):
         return _load_mkl()
     if choice == 'openblas':
         return _load_numpy_openblas()
-    return _load_onednn(_load_numpy_openblas() or _load_mkl())
+    return _load_onednn(_onednn_base())
 
 
 def load():
