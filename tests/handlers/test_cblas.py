@@ -1,9 +1,10 @@
-"""The CBLAS path of the NumpyHandler (``_cblas``: MKL through ctypes where installed).
+"""The CBLAS path of the NumpyHandler (``_cblas``: oneDNN, MKL or OpenBLAS through ctypes).
 
-MKL is an optional extra, so the path is checked here with the OpenBLAS that
-scipy's wheel bundles, loaded through the same ``Cblas`` class (its routines
-are named ``scipy_cblas_*``): products, accumulation, column sums, axpy and
-scal against numpy, in every layout the handler sends to BLAS.
+Each library is checked through the ``Cblas`` class that serves it: the OpenBLAS
+that scipy's wheel bundles (always there; its routines are named
+``scipy_cblas_*``), oneDNN's sgemm over it, and MKL (optional extras, which CI
+installs): products, accumulation, column sums, axpy and scal against numpy, in
+every layout the handler sends to BLAS.
 """
 
 import glob
@@ -30,6 +31,7 @@ BUNDLED = _bundled_openblas()
 
 
 ONEDNN_MISSING = "needs the onednn extra: pip install '.[onednn]'"
+MKL_MISSING = "needs the mkl extra: pip install '.[mkl]'"
 
 
 def _bundled_cblas():
@@ -40,10 +42,16 @@ def _bundled_cblas():
     return _cblas.Cblas(ctypes.CDLL(BUNDLED), 'openblas', symbol='scipy_cblas_{}')
 
 
-@pytest.fixture(params=['openblas', 'onednn'])
+@pytest.fixture(params=['openblas', 'onednn', 'mkl'])
 def cblas(request, monkeypatch):
-    """Make the bundled OpenBLAS, alone or under oneDNN's sgemm, the process's CBLAS for
-    one test."""
+    """Make the bundled OpenBLAS, alone or under oneDNN's sgemm, or MKL the process's
+    CBLAS for one test."""
+    if request.param == 'mkl':
+        library = _cblas._load_mkl()
+        if library is None:
+            pytest.skip(MKL_MISSING)
+        monkeypatch.setattr(_cblas, '_LOADED', [library])
+        return library
     library = _bundled_cblas()
     if request.param == 'onednn':
         library = _cblas._load_onednn(library)
@@ -170,7 +178,7 @@ def test_each_loadable_cblas_computes_what_numpy_does(monkeypatch, load, dtype):
     monkeypatch.setenv('BRAINSTORM_BLAS', load.replace('numpy_', ''))
     library = _cblas._load_choice(load.replace('numpy_', ''))
     if library is None:
-        pytest.skip({'mkl': "needs the mkl extra: pip install '.[mkl]'",
+        pytest.skip({'mkl': MKL_MISSING,
                      'onednn': ONEDNN_MISSING}.get(load,
                     "this numpy bundles no libscipy_openblas64_ (a numpy built against a "
                     "system BLAS)"))
