@@ -171,6 +171,16 @@ def warm_up_blas():
         pass
 
 
+def brainstorm_blas():
+    """The BLAS brainstorm's NumpyHandler uses in this process, e.g. ``'mkl'``."""
+    from brainstorm.handlers import _cblas
+    cblas = _cblas.load()
+    if cblas is None:
+        return 'scipy (OpenBLAS)'
+    version = f" {cblas.version}" if getattr(cblas, 'version', None) else ''
+    return cblas.name + version
+
+
 def machine_lines():
     """Lines describing the machine and libraries, for the report header."""
     lines = [f"machine: {cpu_model()}, {os.cpu_count()} logical CPUs, "
@@ -180,10 +190,7 @@ def machine_lines():
         if variable in os.environ:
             lines.append(f"environment: {variable}={os.environ[variable]}")
     lines.extend(f"blas: {line}" for line in blas_description())
-    from brainstorm.handlers import _cblas
-    cblas = _cblas.load()
-    version = f" {cblas.version}" if getattr(cblas, 'version', None) else ''
-    lines.append(f"brainstorm's BLAS: {cblas.name + version if cblas else 'scipy (OpenBLAS)'} "
+    lines.append(f"brainstorm's BLAS: {brainstorm_blas()} "
                  f"(BRAINSTORM_BLAS={os.environ.get('BRAINSTORM_BLAS', 'auto')})")
     from brainstorm.handlers import _compiled_kernels
     for kernels in _compiled_kernels.MODULES:

@@ -443,7 +443,9 @@ def main(argv=None):
     print(report(results, memory, torch is not None))
     if args.json:
         with open(args.json, 'w') as output:
-            json.dump({'results': results, 'memory': memory}, output, indent=1)
+            json.dump({'cpu_model': _common.cpu_model(), 'blas': _common.brainstorm_blas(),
+                       'machine': _common.machine_lines(), 'results': results,
+                       'memory': memory}, output, indent=1)
     return 0
 
 
