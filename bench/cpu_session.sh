@@ -73,7 +73,7 @@ fi
     echo "logical CPUs: $(nproc)"
     cat /proc/loadavg
     "$PYTHON" -V
-    "$PYTHON" -m pip list 2>/dev/null | grep -i -E '^(numpy|scipy|torch|mkl|onednn|threadpoolctl) '
+    "$PYTHON" -m pip list 2>/dev/null | grep -i -E '^(numpy|scipy|torch|mkl|onednn[-a-z]*|threadpoolctl) '
     echo "auto takes: $(BRAINSTORM_BLAS=auto "$PYTHON" -c \
         'from bench import _common; print(_common.brainstorm_blas())')"
 } > "$OUT/environment.txt" 2>&1
