@@ -3,13 +3,14 @@
 Conventions as in :mod:`brainstorm.layers._recurrent`: the output y has a
 context slot, which step 0 (step T - 1 when reversed) reads as the previous
 state; the backward pass reads the gate deltas of the following step from the
-delta buffers' zeroed slot T; everything that does not depend on the previous
+delta buffers' zeroed slot T, and keeps the output deltas of two steps; everything that does not depend on the previous
 step is one matrix product over all steps.
 """
 
+from brainstorm.layers import _recurrent
 from brainstorm.layers._direction import TimeOrder
 from brainstorm.layers._recurrent import (project_inputs, project_inputs_backward,
-                                          recurrent_weight_gradient, start_backward, steps,
+                                          recurrent_weight_gradient, steps, two_step_slots,
                                           _input_deltas)
 from brainstorm.utils import flatten_time_and_features
 
@@ -78,34 +79,58 @@ def gru_forward(handler, activation, buffers, hold=None, reverse=False):
 def gru_backward(handler, activation, buffers, skip_input_deltas=False, reverse=False):
     """Add input deltas and gradients of :func:`gru_forward`.
 
+    The recurrent deltas are one product per step, as in the LSTM: the three gate
+    deltas dZa, dRa, dHr of step t + 1 side by side in ``internals.recurrent_products``
+    (B, 3*size) times ``internals.recurrent_weights`` (Rz^T, Rr^T, Rh^T one below the
+    other, as the forward pass packed them) is the sum of the three dG[t+1] @ Rg^T.
+    The output deltas plus what flows back into them are kept for two steps only
+    (``dy``, step t in slot t % 2): a step reads its own and adds to the previous
+    step's.
+
     A held step (mask 0) needs nothing of its own: with Zb = 1 its candidate
     and gate deltas are exactly zero and its whole delta flows to the previous
     step through the update gate.
     """
     p, g, internals = buffers.parameters, buffers.gradients, buffers.internals
-    y = buffers.outputs.default
+    y, output_deltas = buffers.outputs.default, buffers.output_deltas.default
     Zb, Rb, Nb, Hr = internals.Zb, internals.Rb, internals.Nb, internals.Hr
     dZa, dRa, dNa, dHr = internals.dZa, internals.dRa, internals.dNa, internals.dHr
+    packed, side_by_side = internals.recurrent_weights, internals.recurrent_products
+    size = packed.shape[1]
     time_size = buffers.inputs.default.shape[0]
     order = TimeOrder(time_size, reverse)
-    dy = start_backward(handler, buffers, time_size, (dZa, dRa, dHr, internals.dy))
+    dy = two_step_slots(internals.dy)
+    gate_deltas = (dZa, dRa, dHr)
+    _recurrent.start_two_step_backward(handler, buffers, order, dy, gate_deltas)
+    columns = [side_by_side[:, index * size:(index + 1) * size]
+               for index in range(len(GRU_GATES))]
+    # the first step processed reads the gate deltas of slot T (zeros, or what a
+    # caller continuing a sequence put there); each step then writes its own
+    for deltas, column in zip(gate_deltas, columns):
+        handler.copy_to(deltas[time_size], column)
     act_deriv = handler.act_func_deriv(activation)
     for t in order.backward_steps():
-        previous, following = order.previous(t), order.next(t)
-        handler.dot_add_mm(dZa[following], p.Rz, dy[t], transb=True)
-        handler.dot_add_mm(dRa[following], p.Rr, dy[t], transb=True)
-        handler.dot_add_mm(dHr[following], p.Rh, dy[t], transb=True)
-        # dy is complete: pass its share through the update gate to the previous step
-        handler.mult_add_tt(dy[t], Zb[t], dy[previous])
-        handler.mult_tt(dy[t], Zb[t], dNa[t])
-        handler.subtract_tt(dy[t], dNa[t], dNa[t])
+        previous = order.previous(t)
+        step_deltas, previous_deltas = dy[t % 2], dy[previous % 2]
+        handler.dot_add_mm(side_by_side, packed, step_deltas)
+        # dy is complete. The slot of step t + 1 is free: it takes the output deltas
+        # of step t - 1 and the share of step t's that passes the update gate
+        if 0 <= previous < time_size:
+            handler.copy_to(output_deltas[previous], previous_deltas)
+        else:
+            handler.fill(previous_deltas, 0.0)
+        handler.mult_add_tt(step_deltas, Zb[t], previous_deltas)
+        handler.mult_tt(step_deltas, Zb[t], dNa[t])
+        handler.subtract_tt(step_deltas, dNa[t], dNa[t])
         act_deriv(None, Nb[t], dNa[t], dNa[t])
         handler.subtract_tt(y[previous], Nb[t], dZa[t])
-        handler.mult_tt(dZa[t], dy[t], dZa[t])
+        handler.mult_tt(dZa[t], step_deltas, dZa[t])
         handler.sigmoid_deriv(None, Zb[t], dZa[t], dZa[t])
         handler.mult_tt(dNa[t], Rb[t], dHr[t])
         handler.mult_tt(dNa[t], Hr[t], dRa[t])
         handler.sigmoid_deriv(None, Rb[t], dRa[t], dRa[t])
+        for deltas, column in zip(gate_deltas, columns):
+            handler.copy_to(deltas[t], column)  # the next product's operand
     inputs = flatten_time_and_features(buffers.inputs.default)
     input_deltas = _input_deltas(buffers, skip_input_deltas)
     for gate, deltas, recurrent_deltas in (('z', dZa, dZa), ('r', dRa, dRa), ('h', dNa, dHr)):

@@ -11,8 +11,9 @@ Conventions (all buffers are (T + context, B, ...) views from the network):
 * The output deltas are only read: the backward pass copies them into the
   backward internal ``dy`` and accumulates the recurrent deltas there, so a
   backward pass can be repeated on the same output deltas. The LSTM's ``dy`` and
-  ``dCa`` hold two steps, step t in slot t % 2 (:func:`two_step_slots`); its
-  loop copies each step's output deltas in when the slot comes free.
+  ``dCa`` and the GRU's ``dy`` hold two steps, step t in slot t % 2
+  (:func:`two_step_slots`); their loops copy each step's output deltas in when
+  the slot comes free.
 * The t = 0 terms of the weight gradients read the context slots of the
   FORWARD buffers (``y[-1]``, ``Ca[-1]``), never those of the delta buffers.
 * Everything that does not depend on the previous step (input projections,
@@ -71,6 +72,22 @@ def two_step_slots(array):
     return array.reshape((2, batch_size, width // 2))
 
 
+def start_two_step_backward(handler, buffers, order, dy, gate_deltas):
+    """Prepare a backward loop whose ``dy`` holds two steps; zero slot T of the gate deltas.
+
+    Args:
+        order: the layer's :class:`TimeOrder`.
+        dy: (2, B, size) output plus recurrent deltas; the first step processed
+            gets its output deltas.
+        gate_deltas: the (T + 1, B, size) gate deltas whose slot T the first step
+            processed reads as those of the step after it.
+    """
+    first = order.backward_steps()[0]
+    handler.copy_to(buffers.output_deltas.default[first], dy[first % 2])
+    for deltas in gate_deltas:
+        handler.fill(deltas[order.time_size], 0.0)
+
+
 def start_lstm_backward(handler, buffers, order, dy, dCa):
     """Prepare the two-step slots of :func:`lstm_backward`; zero slot T of its gate deltas.
 
@@ -81,12 +98,10 @@ def start_lstm_backward(handler, buffers, order, dy, dCa):
         dCa: (2, B, size) cell deltas; the slot of the step after the first one
             processed is zeroed (no cell delta flows back from beyond the sequence).
     """
-    first = order.backward_steps()[0]
-    handler.copy_to(buffers.output_deltas.default[first], dy[first % 2])
-    handler.fill(dCa[order.next(first) % 2], 0.0)
     internals = buffers.internals
-    for deltas in (internals.dZa, internals.dIa, internals.dFa, internals.dOa):
-        handler.fill(deltas[order.time_size], 0.0)
+    start_two_step_backward(handler, buffers, order, dy, (internals.dZa, internals.dIa,
+                                                          internals.dFa, internals.dOa))
+    handler.fill(dCa[order.next(order.backward_steps()[0]) % 2], 0.0)
 
 
 def steps(array, time_size):

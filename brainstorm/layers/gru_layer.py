@@ -22,9 +22,14 @@ Buffers:
     internals.Zb Rb Nb Hr    ('T', 'B', size)      gates after their activation,
                          candidate, recurrent term of the candidate
     internals.recurrent_weights    (3*size, size): Rz Rr Rh transposed, one below the other
-    internals.recurrent_products   ('B', 3*size): scratch, y[t-1] @ recurrent_weights^T
+    internals.recurrent_products   ('B', 3*size): scratch, y[t-1] @ recurrent_weights^T;
+                         in the backward pass the gate deltas dZa dRa dHr of a step
+                         side by side
     internals.hold       ('T', 'B', size), only with a mask: 1 where a step is padding
-    internals.dy dZa dRa dHr   ('T', 'B', size), context 1, backward only
+    internals.dy         ('B', 2*size), backward only: output plus recurrent deltas of
+                         two steps, seen as (2, B, size); step t uses slot t % 2
+    internals.dZa dRa dHr    ('T', 'B', size), context 1, backward only: deltas of
+                         the gates' pre-activations and of Hr
     internals.dNa        ('T', 'B', size), backward only
 """
 
@@ -79,7 +84,8 @@ class GruLayerImpl(Layer):
         internals['recurrent_weights'] = BufferStructure(gates_size, size)
         internals['recurrent_products'] = BufferStructure('B', gates_size)
         internals.update(_direction.hold_internal(size, in_shapes))
-        for name in ('dy', 'dZa', 'dRa', 'dHr'):
+        internals['dy'] = BufferStructure('B', 2 * size, is_backward_only=True)
+        for name in ('dZa', 'dRa', 'dHr'):
             internals[name] = BufferStructure('T', 'B', size, context_size=1,
                                               is_backward_only=True)
         internals['dNa'] = BufferStructure('T', 'B', size, is_backward_only=True)

@@ -1,11 +1,16 @@
 """Recurrent, Lstm, Clockwork, ClockworkLstm beyond the generic layer tests.
 
+(Gru takes part in the continuation and the stale-internals tests; its forward
+reference is in test_sequence_direction.py.)
+
 - forward passes against plain-numpy step-by-step references, with a context;
 - T=8 in one go == T=4 then T=4 with ``net.get_context()``: outputs, contexts,
   and the gradients and input deltas (the first half's backward pass gets the
   deltas that flow back through the context from the second half);
 - masks: a network with a 'mask' input restricts the loss to the valid steps of
   sequences of different lengths, and masked steps get zero deltas;
+- no stale backward internals: the backward pass gives the same with every
+  backward internal NaN beforehand (slot T, the two-step slots);
 - skipped input deltas: with 'default' in ``skipped_input_deltas`` the input
   deltas are left untouched and the gradients are unchanged;
 - kwarg validation and the spec's buffer paths.
@@ -187,8 +192,27 @@ def _seeded_start(continuation):
     return start
 
 
+def _seeded_gru_start(continuation):
+    """The Gru's :func:`_seeded_start`: its dy holds two steps only.
+
+    The gate deltas of the continuation's step 0 go to slot T, and what its step 0
+    passed on to the context through the update gate is added to the output deltas
+    of the first step processed, T - 1.
+    """
+    original = _recurrent.start_two_step_backward
+
+    def start(handler, buffers, order, dy, gate_deltas):
+        original(handler, buffers, order, dy, gate_deltas)
+        first, time_size = order.backward_steps()[0], order.time_size
+        handler.set_from_numpy(dy[first % 2],
+                               continuation['dy'] + handler.get_numpy_copy(dy[first % 2]))
+        for name in ('dZa', 'dRa', 'dHr'):
+            handler.set_from_numpy(buffers.internals[name][time_size], continuation[name])
+    return start
+
+
 @pytest.mark.parametrize('with_context', [False, True], ids=['zero-context', 'context'])
-@pytest.mark.parametrize('layer_type', LAYER_TYPES)
+@pytest.mark.parametrize('layer_type', LAYER_TYPES + ('Gru',))
 def test_eight_steps_equal_four_plus_four(layer_type, with_context, monkeypatch):
     rnd = np.random.RandomState(5)
     x = rnd.standard_normal((8, 3) + IN_SHAPE)
@@ -228,6 +252,12 @@ def test_eight_steps_equal_four_plus_four(layer_type, with_context, monkeypatch)
             _recurrent.two_step_slots(views.internals.dy)[1])
         continuation['Fb'] = second.handler.get_numpy_copy(views.internals.Fb[0])
         monkeypatch.setattr(_recurrent, 'start_lstm_backward', _seeded_lstm_start(continuation))
+    elif layer_type == 'Gru':
+        # what step 0 passed on to the context (step -1) is in slot 1
+        continuation['dy'] = second.handler.get_numpy_copy(
+            _recurrent.two_step_slots(views.internals.dy)[1])
+        monkeypatch.setattr(_recurrent, 'start_two_step_backward',
+                            _seeded_gru_start(continuation))
     else:
         continuation['dy'] = second.handler.get_numpy_copy(views.internals.dy[-1])
         monkeypatch.setattr(_recurrent, 'start_backward', _seeded_start(continuation))
@@ -242,7 +272,7 @@ def test_eight_steps_equal_four_plus_four(layer_type, with_context, monkeypatch)
 
 # ---- no stale backward internals ------------------------------------------------------------
 
-@pytest.mark.parametrize('layer_type', LAYER_TYPES)
+@pytest.mark.parametrize('layer_type', LAYER_TYPES + ('Gru',))
 def test_backward_pass_reads_no_backward_internal_it_has_not_written(layer_type):
     # the backward buffers are zeroed before a network's backward pass; the layer must
     # not rely on that for its own internals (slot T, the LSTM's two-step slots)
