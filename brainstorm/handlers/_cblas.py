@@ -43,7 +43,9 @@ Which BLAS serves: the environment variable ``BRAINSTORM_BLAS`` = ``auto``
 (default: on an AMD processor oneDNN over numpy's OpenBLAS where oneDNN is
 installed, else numpy's OpenBLAS; elsewhere MKL where it is found, else oneDNN,
 else scipy's BLAS), ``onednn``, ``mkl`` or ``openblas`` (that one, an error if
-it cannot be loaded) or ``scipy``. ``load()`` decides once per process. Threads:
+it cannot be loaded) or ``scipy``. The Intel order predates oneDNN here and
+was never measured against it: ``bash bench/cpu_session.sh`` on an Intel
+machine measures every choice and names the one ``auto`` should take. ``load()`` decides once per process. Threads:
 the library's own settings (``OMP_NUM_THREADS`` for oneDNN and MKL,
 ``MKL_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``).
 """
