@@ -48,6 +48,8 @@ def load_run(path):
     if not isinstance(run, dict) or not isinstance(run.get('results'), list):
         raise ComparisonError(f"{path}: not the --json output of python -m bench "
                               f"(no 'results' list)")
+    if not run['results']:
+        raise ComparisonError(f"{path}: the run measured no example")
     run['path'] = path
     return run
 

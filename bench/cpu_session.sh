@@ -73,7 +73,8 @@ fi
     echo "logical CPUs: $(nproc)"
     cat /proc/loadavg
     "$PYTHON" -V
-    "$PYTHON" -m pip list 2>/dev/null | grep -i -E '^(numpy|scipy|torch|mkl|onednn[-a-z]*|threadpoolctl) '
+    "$PYTHON" -m pip list 2>/dev/null \
+        | grep -i -E '^(numpy|scipy|torch|mkl|onednn[-a-z]*|threadpoolctl) '
     echo "auto takes: $(BRAINSTORM_BLAS=auto "$PYTHON" -c \
         'from bench import _common; print(_common.brainstorm_blas())')"
 } > "$OUT/environment.txt" 2>&1
@@ -83,7 +84,8 @@ runs=()
 single_runs=()
 for choice in $BLAS_CHOICES; do
     if ! BRAINSTORM_BLAS=$choice "$PYTHON" -c \
-            'from brainstorm.handlers import _cblas; _cblas.load()' > "$OUT/load_$choice.log" 2>&1; then
+            'from brainstorm.handlers import _cblas; _cblas.load()' \
+            > "$OUT/load_$choice.log" 2>&1; then
         echo "$choice: skipped, cannot be loaded here ($(tail -n 1 "$OUT/load_$choice.log"))" \
             | tee -a "$summary"
         continue

@@ -45,9 +45,10 @@ installed, else numpy's OpenBLAS; elsewhere MKL where it is found, else oneDNN,
 else scipy's BLAS), ``onednn``, ``mkl`` or ``openblas`` (that one, an error if
 it cannot be loaded) or ``scipy``. The Intel order predates oneDNN here and
 was never measured against it: ``bash bench/cpu_session.sh`` on an Intel
-machine measures every choice and names the one ``auto`` should take. ``load()`` decides once per process. Threads:
-the library's own settings (``OMP_NUM_THREADS`` for oneDNN and MKL,
-``MKL_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``).
+machine measures every choice and names the one ``auto`` should take.
+``load()`` decides once per process. Threads: the library's own settings
+(``OMP_NUM_THREADS`` for oneDNN and MKL, ``MKL_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS``).
 """
 
 import ctypes

@@ -3,8 +3,9 @@
 Conventions as in :mod:`brainstorm.layers._recurrent`: the output y has a
 context slot, which step 0 (step T - 1 when reversed) reads as the previous
 state; the backward pass reads the gate deltas of the following step from the
-delta buffers' zeroed slot T, and keeps the output deltas of two steps; everything that does not depend on the previous
-step is one matrix product over all steps.
+delta buffers' zeroed slot T, and keeps the output deltas of two steps only;
+everything that does not depend on the previous step is one matrix product over
+all steps.
 """
 
 from brainstorm.layers import _recurrent

@@ -100,6 +100,7 @@ def test_runs_of_different_processors_are_flagged(tmp_path):
 @pytest.mark.parametrize('content, message', [
     ('{not json', 'cannot read a benchmark run'),
     ('[1, 2]', "no 'results' list"),
+    ('{"results": []}', 'the run measured no example'),
 ])
 def test_unreadable_runs_give_one_error_line_and_exit_2(tmp_path, capsys, content, message):
     path = tmp_path / 'bad.json'
