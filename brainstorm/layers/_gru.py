@@ -10,8 +10,9 @@ all steps.
 
 from brainstorm.layers import _recurrent
 from brainstorm.layers._direction import TimeOrder
-from brainstorm.layers._recurrent import (project_inputs, project_inputs_backward,
-                                          recurrent_weight_gradient, steps, two_step_slots,
+from brainstorm.layers._recurrent import (gate_columns, project_inputs,
+                                          project_inputs_backward, recurrent_weight_gradient,
+                                          steps, take_output_deltas, two_step_slots,
                                           _input_deltas)
 from brainstorm.utils import flatten_time_and_features
 
@@ -51,9 +52,7 @@ def gru_forward(handler, activation, buffers, hold=None, reverse=False):
     for gate, pre in zip(GRU_GATES, (Zb, Rb, Nb)):
         project_inputs(handler, inputs, p['W' + gate], p['b' + gate], steps(pre, time_size))
     pack_recurrent_weights(handler, p, packed)
-    recurrent_z = products[:, :size]
-    recurrent_r = products[:, size:2 * size]
-    recurrent_h = products[:, 2 * size:]
+    recurrent_z, recurrent_r, recurrent_h = gate_columns(products, size)
     for t in order.forward_steps():
         previous = order.previous(t)
         z, r, n, out = Zb[t], Rb[t], Nb[t], y[t]
@@ -103,8 +102,7 @@ def gru_backward(handler, activation, buffers, skip_input_deltas=False, reverse=
     dy = two_step_slots(internals.dy)
     gate_deltas = (dZa, dRa, dHr)
     _recurrent.start_two_step_backward(handler, buffers, order, dy, gate_deltas)
-    columns = [side_by_side[:, index * size:(index + 1) * size]
-               for index in range(len(GRU_GATES))]
+    columns = gate_columns(side_by_side, size)
     # the first step processed reads the gate deltas of slot T (zeros, or what a
     # caller continuing a sequence put there); each step then writes its own
     for deltas, column in zip(gate_deltas, columns):
@@ -116,10 +114,7 @@ def gru_backward(handler, activation, buffers, skip_input_deltas=False, reverse=
         handler.dot_add_mm(side_by_side, packed, step_deltas)
         # dy is complete. The slot of step t + 1 is free: it takes the output deltas
         # of step t - 1 and the share of step t's that passes the update gate
-        if 0 <= previous < time_size:
-            handler.copy_to(output_deltas[previous], previous_deltas)
-        else:
-            handler.fill(previous_deltas, 0.0)
+        take_output_deltas(handler, output_deltas, previous, time_size, previous_deltas)
         handler.mult_add_tt(step_deltas, Zb[t], previous_deltas)
         handler.mult_tt(step_deltas, Zb[t], dNa[t])
         handler.subtract_tt(step_deltas, dNa[t], dNa[t])

@@ -104,6 +104,16 @@ def start_lstm_backward(handler, buffers, order, dy, dCa):
     handler.fill(dCa[order.next(order.backward_steps()[0]) % 2], 0.0)
 
 
+def take_output_deltas(handler, output_deltas, step, time_size, slot):
+    """Start a two-step ``slot`` (B, size) of ``dy`` with the output deltas of ``step``,
+    or with zeros where ``step`` lies outside the sequence (what flows into the
+    context then collects there)."""
+    if 0 <= step < time_size:
+        handler.copy_to(output_deltas[step], slot)
+    else:
+        handler.fill(slot, 0.0)
+
+
 def steps(array, time_size):
     """The first ``time_size`` steps of a (T + context, B, ...) array as a (T*B, F) matrix."""
     return flatten_time_and_features(array[:time_size])
@@ -333,8 +343,9 @@ def pack_recurrent_weights(handler, parameters, packed, transposed):
 
 
 def gate_columns(matrix, size):
-    """The four (rows, size) column blocks z, i, f, o of a (rows, 4*size) matrix (views)."""
-    return [matrix[:, index * size:(index + 1) * size] for index in range(len(LSTM_GATES))]
+    """The (rows, size) column blocks of a (rows, gates*size) matrix (views), one per gate:
+    z, i, f, o of the LSTM, z, r, h of the GRU."""
+    return [matrix[:, start:start + size] for start in range(0, matrix.shape[1], size)]
 
 
 def lstm_forward(handler, activation, buffers, hold=None, reverse=False):
@@ -458,10 +469,7 @@ def lstm_backward(handler, activation, buffers, hold=None, skip_input_deltas=Fal
         handler.dot_add_mm(side_by_side, packed, step_deltas)
         # the slot of step t + 1 is free now: it takes the output deltas of step t - 1,
         # to which held units pass theirs on
-        if 0 <= previous < time_size:
-            handler.copy_to(output_deltas[previous], previous_deltas)
-        else:
-            handler.fill(previous_deltas, 0.0)
+        take_output_deltas(handler, output_deltas, previous, time_size, previous_deltas)
         if hold is not None:
             hold.condition(t)
             handler.add_into_if(step_deltas, previous_deltas, hold.cond)
