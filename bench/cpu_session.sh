@@ -9,9 +9,9 @@
 #     bash bench/cpu_session.sh
 #
 # Per BLAS: `python -m bench --rounds 7 --steps 3` (2 threads, wall clock, with peak
-# memory; about 8 minutes on a 2-core machine), the single-threaded CPU-time run that
+# memory; about 5 minutes on a 2-core machine), the single-threaded CPU-time run that
 # bench/README.md reports beside it (about 4 minutes), and bench/fc.py. Three BLAS take
-# about 40 minutes. Settings, from the environment:
+# about 30 minutes (27 on the AMD EPYC of bench/README.md). Settings, from the environment:
 #
 #     BLAS_CHOICES  the BRAINSTORM_BLAS values to run (default "mkl onednn openblas");
 #                   one that cannot be loaded here is recorded as skipped
