@@ -3,9 +3,10 @@
 The original brainstorm did this in Cython; here every op is a handful of numpy
 calls per chunk of images: im2col through strided window views and one BLAS product
 for each matrix part. Where NumpyHandler has the compiled kernels
-(``_conv_kernels.c``), the im2col of C-contiguous images is one compiled pass instead. Loops run only over chunks (about ten per batch) and kernel
-offsets (e.g. 25 for a 5x5 kernel), never over images, pixels or channels. Pooling
-is in :mod:`brainstorm.handlers._pool_numpy`; shared helpers in ``_image_numpy``.
+(``_conv_kernels.c``), the im2col of C-contiguous images is one compiled pass
+instead. Loops run only over chunks (about ten per batch) and kernel offsets (e.g.
+25 for a 5x5 kernel), never over images, pixels or channels. Pooling is in
+:mod:`brainstorm.handlers._pool_numpy`; shared helpers in ``_image_numpy``.
 
 Layouts (all arrays share one float dtype, float32 or float64):
 

@@ -12,8 +12,8 @@ from brainstorm.layers import _recurrent
 from brainstorm.layers._direction import TimeOrder
 from brainstorm.layers._recurrent import (gate_columns, project_inputs,
                                           project_inputs_backward, recurrent_weight_gradient,
-                                          steps, take_output_deltas, two_step_slots,
-                                          _input_deltas)
+                                          stack_transposed, steps, take_output_deltas,
+                                          two_step_slots, _input_deltas)
 from brainstorm.utils import flatten_time_and_features
 
 #: update gate, reset gate, candidate state
@@ -27,9 +27,7 @@ def pack_recurrent_weights(handler, parameters, packed):
     the reset gate multiplies the candidate's recurrent term after the product
     (see gru_layer.py), which is what makes a single product possible.
     """
-    size = packed.shape[1]
-    for index, gate in enumerate(GRU_GATES):
-        handler.copy_to(parameters['R' + gate].T, packed[index * size:(index + 1) * size])
+    stack_transposed(handler, [parameters['R' + gate] for gate in GRU_GATES], packed)
 
 
 def gru_forward(handler, activation, buffers, hold=None, reverse=False):

@@ -332,14 +332,24 @@ def pack_recurrent_weights(handler, parameters, packed, transposed):
     cells, 313 against 381 ms at 1000); MKL on an Intel Xeon ran them fastest
     transposed (bench/README.md).
     """
-    size = packed.shape[1]
+    matrices = [parameters['R' + gate] for gate in LSTM_GATES]
     if transposed:
-        for index, gate in enumerate(LSTM_GATES):
-            handler.copy_to(parameters['R' + gate].T, packed[index * size:(index + 1) * size])
+        stack_transposed(handler, matrices, packed)
         return
+    size = packed.shape[1]
     side_by_side = packed.reshape((size, len(LSTM_GATES) * size))
-    for index, gate in enumerate(LSTM_GATES):
-        handler.copy_to(parameters['R' + gate], side_by_side[:, index * size:(index + 1) * size])
+    for matrix, columns in zip(matrices, gate_columns(side_by_side, size)):
+        handler.copy_to(matrix, columns)
+
+
+def stack_transposed(handler, matrices, packed):
+    """Copy the (size, size) ``matrices``, each transposed, one below the other into
+    ``packed`` (len(matrices)*size, size): the layout of the recurrent weights that
+    the LSTM's and the GRU's backward products (gate deltas side by side @ packed)
+    read."""
+    size = packed.shape[1]
+    for index, matrix in enumerate(matrices):
+        handler.copy_to(matrix.T, packed[index * size:(index + 1) * size])
 
 
 def gate_columns(matrix, size):
